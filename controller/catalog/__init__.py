@@ -1,0 +1,1 @@
+"""The action catalog: every change the operator can make, declared as data."""
