@@ -76,8 +76,9 @@ def authorize(
     groups = effective_groups(attrs.user, attrs.groups)
     if MASTERS_GROUP in groups:
         return Decision(True, "")
+    namespace = attrs.namespace if attrs.is_resource_request else ""
     for grant in _grants(
-        attrs.user, groups, attrs.namespace, roles, cluster_roles, role_bindings, cluster_role_bindings
+        attrs.user, groups, namespace, roles, cluster_roles, role_bindings, cluster_role_bindings
     ):
         if any(rule_allows(attrs, rule) for rule in grant.rules):
             return Decision(True, f"RBAC: allowed by {grant.description}")

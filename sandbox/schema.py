@@ -61,7 +61,7 @@ def go_quote(text: str) -> str:
 
 
 def go_value(value: Any) -> str:
-    """How field.Error prints a bad value: %q for strings, %v for scalars, %#v otherwise."""
+    """How field.Error prints a bad value: %q for strings, %v for scalars, JSON otherwise."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -70,16 +70,17 @@ def go_value(value: Any) -> str:
         return go_quote(value)
     if isinstance(value, (int, float)):
         return _go_number(value)
-    if isinstance(value, dict):
-        items = ", ".join(f"{go_quote(str(k))}:{go_value(v)}" for k, v in sorted(value.items()))
-        return "map[string]interface {}{" + items + "}"
-    return "[]interface {}{" + ", ".join(go_value(item) for item in value) + "}"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _go_number(value: int | float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     return str(value)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def json_type(value: Any) -> str:
@@ -178,17 +179,25 @@ def _validate_enum(value: Any, schema: JsonMap, path: str, errors: list[FieldErr
 def _validate_string(value: str, schema: JsonMap, path: str, errors: list[FieldError]) -> None:
     max_length = schema.get("maxLength")
     if max_length is not None and len(value) > max_length:
-        unit = "byte" if max_length == 1 else "bytes"
-        errors.append(FieldError(path, TOO_LONG, f"Too long: may not be more than {max_length} {unit}"))
+        limit = _count(max_length, "byte")
+        errors.append(FieldError(path, TOO_LONG, f"Too long: may not be more than {limit}"))
     min_length = schema.get("minLength")
     if min_length is not None and len(value) < min_length:
         errors.append(_invalid(path, value, f"{_body(path)} should be at least {min_length} chars long"))
     pattern = schema.get("pattern")
-    if pattern is not None and re.search(pattern, value) is None:
+    if pattern is not None and not _matches_pattern(pattern, value):
         errors.append(_invalid(path, value, f"{_body(path)} should match '{pattern}'"))
     if schema.get("format") == "date-time" and not _is_date_time(value):
         detail = f"{_body(path)} must be of type date-time: {go_quote(value)}"
         errors.append(_invalid(path, value, detail, TYPE_INVALID))
+
+
+def _matches_pattern(pattern: str, value: str) -> bool:
+    """ECMA/RE2 patterns are unanchored; one Python cannot compile is not enforced."""
+    try:
+        return re.search(pattern, value) is not None
+    except re.error:
+        return True
 
 
 def _is_date_time(value: str) -> bool:
@@ -220,7 +229,7 @@ def _validate_number(value: float, schema: JsonMap, path: str, errors: list[Fiel
 def _validate_array(value: list[Any], schema: JsonMap, path: str, errors: list[FieldError]) -> None:
     max_items, min_items = schema.get("maxItems"), schema.get("minItems")
     if max_items is not None and len(value) > max_items:
-        message = f"Too many: {len(value)}: must have at most {max_items} items"
+        message = f"Too many: {len(value)}: must have at most {_count(max_items, 'item')}"
         errors.append(FieldError(path, TOO_MANY, message))
     if min_items is not None and len(value) < min_items:
         errors.append(_invalid(path, value, f"{_body(path)} should have at least {min_items} items"))
@@ -291,7 +300,7 @@ def _validate_object(
 def _validate_property_count(value: JsonMap, schema: JsonMap, path: str, errors: list[FieldError]) -> None:
     max_properties, min_properties = schema.get("maxProperties"), schema.get("minProperties")
     if max_properties is not None and len(value) > max_properties:
-        message = f"Too many: {len(value)}: must have at most {max_properties} items"
+        message = f"Too many: {len(value)}: must have at most {_count(max_properties, 'item')}"
         errors.append(FieldError(path, TOO_MANY, message))
     if min_properties is not None and len(value) < min_properties:
         detail = f"{_body(path)} should have at least {min_properties} properties"

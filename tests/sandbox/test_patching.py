@@ -565,3 +565,63 @@ def test_json_patch_errors(ops: list[dict[str, Any]], needle: str) -> None:
 
 def test_json_patch_replace_root() -> None:
     assert apply_json_patch(DOC, [{"op": "replace", "path": "", "value": {"x": 1}}]) == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("target", "patch", "expected"),
+    [
+        # Without $setElementOrder: patch items keep the patch's order, server-only items stay
+        # after the patch items they followed in the live list (apiserver mergeSortedSlice).
+        (["a", "b", "c"], ["b", "a"], ["b", "a", "c"]),
+        (["a", "b"], ["c", "a"], ["c", "a", "b"]),
+    ],
+    ids=["reorder-by-patch", "new-before-unknown-neighbours"],
+)
+def test_keyed_list_order_without_set_element_order(
+    target: list[str], patch: list[str], expected: list[str]
+) -> None:
+    result = apply_strategic_merge_patch(
+        {"spec": {"containers": [{"name": n} for n in target]}},
+        {"spec": {"containers": [{"name": n} for n in patch]}},
+        "v1",
+        "Pod",
+    )
+    assert [c["name"] for c in result["spec"]["containers"]] == expected
+
+
+def test_set_element_order_on_primitive_set() -> None:
+    result = apply_strategic_merge_patch(
+        {"metadata": {"finalizers": ["a", "b"]}},
+        {"metadata": {"$setElementOrder/finalizers": ["b", "c", "a"], "finalizers": ["c"]}},
+        "v1",
+        "Secret",
+    )
+    assert result == {"metadata": {"finalizers": ["b", "c", "a"]}}
+
+
+def test_whole_object_patch_delete_and_replace() -> None:
+    target = {"kind": "ConfigMap", "data": {"a": "1"}}
+    assert apply_strategic_merge_patch(target, {"$patch": "delete"}, "v1", "ConfigMap") == {}
+    replaced = apply_strategic_merge_patch(
+        target, {"$patch": "replace", "kind": "ConfigMap"}, "v1", "ConfigMap"
+    )
+    assert replaced == {"kind": "ConfigMap"}
+
+
+def test_type_change_replaces_value() -> None:
+    result = apply_strategic_merge_patch(
+        {"spec": {"x": [1]}}, {"spec": {"x": {"y": None, "z": 1}}}, "v1", "Pod"
+    )
+    assert result == {"spec": {"x": {"z": 1}}}
+
+
+def test_json_patch_nested_list_append_and_non_list_ops() -> None:
+    pod = {"spec": {"containers": [{"name": "a", "env": []}]}}
+    result = apply_json_patch(
+        pod, [{"op": "add", "path": "/spec/containers/0/env/-", "value": {"name": "X"}}]
+    )
+    assert result["spec"]["containers"][0]["env"] == [{"name": "X"}]
+    with pytest.raises(PatchError):
+        apply_json_patch(pod, {"op": "add"})  # type: ignore[arg-type]
+    with pytest.raises(PatchError, match="op 0"):
+        apply_json_patch(pod, ["not-an-op"])  # type: ignore[list-item]

@@ -348,3 +348,13 @@ def test_aggregation_cycle_terminates() -> None:
 )
 def test_label_selector(selector: dict[str, Any], labels: dict[str, str], matches: bool) -> None:
     assert label_selector_matches(selector, labels) is matches
+
+
+def test_non_resource_request_ignores_namespace_and_role_bindings() -> None:
+    attrs = RequestAttributes("erin", (), "get", namespace="shop", path="/healthz")
+    assert not _authorize(attrs).allowed
+
+
+def test_service_account_user_name_must_be_complete() -> None:
+    attrs = RequestAttributes("system:serviceaccount:ci", (), "get", "", "pods", "", "other", "p")
+    assert not _authorize(attrs).allowed

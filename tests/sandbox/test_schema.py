@@ -378,9 +378,9 @@ KEYWORD_CASES: list[tuple[str, dict[str, Any], Any, list[tuple[str, str, str]]]]
             (
                 "spec.a",
                 "FieldValueInvalid",
-                'Invalid value: []interface {}{"x"}: spec.a in body should have at least 2 items',
+                'Invalid value: ["x"]: spec.a in body should have at least 2 items',
             ),
-            ("spec.b", "FieldValueTooMany", "Too many: 2: must have at most 1 items"),
+            ("spec.b", "FieldValueTooMany", "Too many: 2: must have at most 1 item"),
         ],
     ),
     (
@@ -391,7 +391,7 @@ KEYWORD_CASES: list[tuple[str, dict[str, Any], Any, list[tuple[str, str, str]]]]
             (
                 "spec.a",
                 "FieldValueInvalid",
-                "Invalid value: []interface {}{1, 1}: spec.a in body shouldn't contain duplicates",
+                "Invalid value: [1,1]: spec.a in body shouldn't contain duplicates",
             )
         ],
     ),
@@ -417,7 +417,7 @@ KEYWORD_CASES: list[tuple[str, dict[str, Any], Any, list[tuple[str, str, str]]]]
         {"a": [{"name": "p", "v": 1}, {"v": 2}, {"name": "p", "v": 3}]},
         [
             ("spec.a[1].name", "FieldValueRequired", "Required value"),
-            ("spec.a[2]", "FieldValueDuplicate", 'Duplicate value: map[string]interface {}{"name":"p"}'),
+            ("spec.a[2]", "FieldValueDuplicate", 'Duplicate value: {"name":"p"}'),
         ],
     ),
     (
@@ -470,7 +470,7 @@ KEYWORD_CASES: list[tuple[str, dict[str, Any], Any, list[tuple[str, str, str]]]]
             (
                 "spec.v",
                 "FieldValueInvalid",
-                "Invalid value: map[string]interface {}{}: spec.v in body must validate one and only one schema (oneOf)",
+                "Invalid value: {}: spec.v in body must validate one and only one schema (oneOf)",
             ),
             ("spec.v.a", "FieldValueRequired", "Required value"),
         ],
@@ -579,3 +579,18 @@ def test_pruning_respects_preserve_unknown_embedded_and_additional_properties() 
 def test_generate_name_satisfies_metadata_name() -> None:
     obj = {"metadata": {"generateName": "x-"}, "spec": {}}
     assert validate_custom_object(obj, _root()) == []
+
+
+def test_pattern_python_cannot_compile_is_not_enforced() -> None:
+    assert _errors(_root(s={"type": "string", "pattern": "(?<bad"}), {"s": "x"}) == []
+
+
+def test_too_long_singular_and_max_properties() -> None:
+    schema = _root(
+        s={"type": "string", "maxLength": 1},
+        m={"type": "object", "maxProperties": 1, "additionalProperties": {"type": "string"}},
+    )
+    assert _errors(schema, {"s": "ab", "m": {"a": "1", "b": "2"}}) == [
+        ("spec.s", "FieldValueTooLong", "Too long: may not be more than 1 byte"),
+        ("spec.m", "FieldValueTooMany", "Too many: 2: must have at most 1 item"),
+    ]
