@@ -1,0 +1,95 @@
+"""Authorization for every request: stored RBAC objects evaluated by `sandbox.rbac`, plus the rights
+every authenticated user has in a real cluster.
+
+Why here and not in rbac.py: rbac.py is pure evaluation of the four RBAC object lists; this module
+knows where those lists live (the store), which implicit rights a real cluster grants through its
+bootstrap roles (discovery, self reviews) without polluting `kubectl get clusterroles`, and how
+the apiserver words a denial.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.identity import AUTHENTICATED_GROUP, MASTERS_GROUP, UserInfo
+from sandbox.rbac import Decision, RequestAttributes, authorize
+from sandbox.store import Store
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+# What system:discovery, system:basic-user and system:public-info-viewer grant to every
+# authenticated user of a real cluster.
+DISCOVERY_PATHS: tuple[str, ...] = ("/api", "/apis", "/version", "/healthz", "/livez", "/readyz", "/openapi")
+SELF_REVIEWS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("authorization.k8s.io", "selfsubjectaccessreviews"),
+        ("authorization.k8s.io", "selfsubjectrulesreviews"),
+        ("authentication.k8s.io", "selfsubjectreviews"),
+    }
+)
+
+
+def _implicitly_allowed(attrs: RequestAttributes) -> bool:
+    if AUTHENTICATED_GROUP not in attrs.groups:
+        return False
+    if not attrs.resource:
+        if attrs.verb not in ("get", "head"):
+            return False
+        return any(attrs.path == p or attrs.path.startswith(p + "/") for p in DISCOVERY_PATHS)
+    return attrs.verb == "create" and (attrs.api_group, attrs.resource) in SELF_REVIEWS
+
+
+class Authorizer:
+    """Decides requests against the RBAC objects currently in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def decide(self, attrs: RequestAttributes) -> Decision:
+        if MASTERS_GROUP in attrs.groups:
+            return Decision(True, f'allowed: user "{attrs.user}" is in group "{MASTERS_GROUP}"')
+        if _implicitly_allowed(attrs):
+            return Decision(True, "allowed by the default discovery and self-review rights")
+        return authorize(
+            attrs,
+            self._store.objects(RBAC_GROUP, "roles"),
+            self._store.objects(RBAC_GROUP, "clusterroles"),
+            self._store.objects(RBAC_GROUP, "rolebindings"),
+            self._store.objects(RBAC_GROUP, "clusterrolebindings"),
+        )
+
+
+def forbidden_detail(attrs: RequestAttributes) -> str:
+    """The `User "x" cannot ...` sentence of a 403, as the apiserver builds it."""
+    if not attrs.resource:
+        return f'User "{attrs.user}" cannot {attrs.verb} path "{attrs.path}"'
+    resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    where = f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
+    return f'User "{attrs.user}" cannot {attrs.verb} resource "{resource}" in API group "{attrs.api_group}" {where}'
+
+
+def attributes_from_review_spec(spec: dict[str, Any], user: UserInfo | None = None) -> RequestAttributes:
+    """RequestAttributes for a (Self|Local)SubjectAccessReview spec; `user` overrides spec.user/groups."""
+    name = user.name if user else spec.get("user", "") or ""
+    groups = user.groups if user else tuple(spec.get("groups") or ())
+    ra = spec.get("resourceAttributes")
+    if ra:
+        return RequestAttributes(
+            user=name,
+            groups=tuple(groups),
+            verb=ra.get("verb", "") or "",
+            api_group=ra.get("group", "") or "",
+            resource=ra.get("resource", "") or "",
+            subresource=ra.get("subresource", "") or "",
+            namespace=ra.get("namespace", "") or "",
+            name=ra.get("name", "") or "",
+        )
+    nra = spec.get("nonResourceAttributes") or {}
+    return RequestAttributes(
+        user=name,
+        groups=tuple(groups),
+        verb=nra.get("verb", "") or "",
+        api_group="",
+        resource="",
+        path=nra.get("path", "") or "",
+    )

@@ -1,0 +1,36 @@
+"""Run the sandbox API server in the foreground (what `aiop sandbox` calls).
+
+Why a separate entry point: the CLI wires flags to `run()`; the server itself stays a library
+object that tests start in-process.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from sandbox.server import SandboxServer
+
+
+def run(port: int = 0, state_dir: Path | str | None = None, home: Path | str | None = None) -> None:
+    """Start the sandbox, print its kubeconfig path and URL, and block until SIGINT or SIGTERM."""
+    stopped = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopped.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with SandboxServer(port=port, state_dir=state_dir, home=home) as sandbox:
+            print(f"kubeconfig: {sandbox.kubeconfig_path}", flush=True)
+            print(f"url: {sandbox.url}", flush=True)
+            while not stopped.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    run()

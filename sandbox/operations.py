@@ -1,0 +1,540 @@
+"""The verbs: create, get, list, update, patch, status and scale writes, with apiserver semantics.
+
+Why apart from HTTP: these rules (resourceVersion conflicts, generation, status-subresource
+isolation, finalizers, no-op writes, dry-run, admission) are the heart of the fake; keeping them
+free of aiohttp lets the simulator and the review endpoints call them directly. Deletion and
+garbage collection live in `sandbox.deletion`, which this class mixes in.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from sandbox import errors
+from sandbox.admission import AdmissionHook, AdmissionRequest, run_admission
+from sandbox.defaults import apply_defaults, initial_status
+from sandbox.deletion import CRD_CLEANUP_FINALIZER, DeletionMixin
+from sandbox.identity import MASTERS_GROUP, UserInfo
+from sandbox.patching import PatchError, apply_json_merge_patch, apply_json_patch, apply_strategic_merge_patch
+from sandbox.registry import Registry
+from sandbox.resources import ResourceType
+from sandbox.selectors import Matcher, format_label_selector, selector_from_label_selector_object
+from sandbox.store import ObjectKey, Store
+from sandbox.validation import check_field_validation, prune, validate
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+CR_PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
+ALL_PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH]
+
+SYSTEM_USER = UserInfo("system:kube-controller-manager", (MASTERS_GROUP, "system:authenticated"))
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+# Called after a successful (non dry-run) write of a main resource: (ops, rt, new, old).
+Controller = Callable[["Operations", ResourceType, dict[str, Any], "dict[str, Any] | None"], None]
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Query parameters of a write."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = ""
+    force: bool = False
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the requested version serves it (same fields; conversion strategy None)."""
+    out = {"apiVersion": rt.api_version, "kind": rt.kind}
+    out.update({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
+    return out
+
+
+def _spec_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """Everything generation tracks: the object minus metadata (and status, for status kinds)."""
+    skip = {"metadata", "apiVersion", "kind"} | ({"status"} if rt.has_status else set())
+    return {k: v for k, v in obj.items() if k not in skip}
+
+
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    out.pop("apiVersion", None)
+    out.pop("kind", None)
+    out.get("metadata", {}).pop("resourceVersion", None)
+    return out
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from exc
+
+
+class Operations(DeletionMixin):
+    """Every write goes through here; mutates the store only from the server loop."""
+
+    def __init__(self, store: Store, registry: Registry, hooks: list[AdmissionHook]) -> None:
+        self.store = store
+        self.registry = registry
+        self.hooks = hooks
+        self.controllers: list[Controller] = []
+        self._terminating: set[ObjectKey] = set()
+        for key in store.all_keys():
+            obj = store.get(key)
+            if obj is None:
+                continue
+            if key[0] == "apiextensions.k8s.io" and key[1] == "customresourcedefinitions":
+                registry.register_crd(obj)
+            if obj["metadata"].get("deletionTimestamp") and key[1] in (
+                "namespaces",
+                "customresourcedefinitions",
+            ):
+                self._terminating.add(key)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.store.get((rt.group, rt.plural, namespace, name))
+        if obj is None:
+            raise errors.not_found(rt, name)
+        return present(rt, obj)
+
+    def list_objects(self, rt: ResourceType, namespace: str | None, match: Matcher) -> list[dict[str, Any]]:
+        return [present(rt, o) for o in self.store.objects(rt.group, rt.plural, namespace) if match(o)]
+
+    # -- create -----------------------------------------------------------------------------------
+
+    def _check_namespace(self, rt: ResourceType, namespace: str) -> None:
+        if not rt.namespaced:
+            return
+        ns = self.store.get(("", "namespaces", "", namespace))
+        if ns is None:
+            raise errors.namespace_not_found(namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                {
+                    "name": namespace,
+                    "kind": "namespaces",
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "field": "metadata.namespace",
+                            "message": f"namespace {namespace} is being terminated",
+                        }
+                    ],
+                },
+            )
+
+    def create(
+        self, rt: ResourceType, namespace: str, body: Any, user: UserInfo, opts: WriteOptions = WriteOptions()
+    ) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON object")
+        obj = copy.deepcopy(body)
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+        name = meta.get("name", "")
+        original = copy.deepcopy(obj)
+        obj = prune(rt, present(rt, obj))
+        check_field_validation(rt, original, obj, opts.field_validation)
+        validate(rt, obj)
+        self._check_namespace(rt, namespace)
+        if self.store.exists((rt.group, rt.plural, namespace, name)):
+            raise errors.already_exists(rt, name)
+        meta = obj["metadata"]
+        for system_field in (
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "selfLink",
+        ):
+            meta.pop(system_field, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now()
+        meta["generation"] = 1
+        apply_defaults(rt, obj)
+        initial_status(rt, obj)
+        if self._is_crd(rt):
+            self._prepare_crd(obj)
+        run_admission(self.hooks, rt, self._admission("CREATE", rt, "", obj, None, user, opts))
+        if opts.dry_run:
+            return obj
+        stored = self.store.put(rt.group, rt.plural, obj)
+        self._after_write(rt, stored, None)
+        return present(rt, stored)
+
+    # -- update -----------------------------------------------------------------------------------
+
+    def replace(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        user: UserInfo,
+        opts: WriteOptions = WriteOptions(),
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON object")
+        old = self.store.get((rt.group, rt.plural, namespace, name))
+        if old is None:
+            raise errors.not_found(rt, name)
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name and body_name != name:
+            raise errors.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )
+        body_ns = (body.get("metadata") or {}).get("namespace")
+        if rt.namespaced and body_ns and body_ns != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        if rt.custom and not (body.get("metadata") or {}).get("resourceVersion"):
+            raise errors.invalid(
+                rt,
+                name,
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "metadata.resourceVersion",
+                        "message": "Invalid value: 0x0: must be specified for an update",
+                    }
+                ],
+            )
+        return self._commit_update(rt, old, copy.deepcopy(body), user, opts, subresource)
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        raw: bytes,
+        user: UserInfo,
+        opts: WriteOptions = WriteOptions(),
+        subresource: str = "",
+    ) -> tuple[dict[str, Any], bool]:
+        """Apply a patch; returns (object, created) - only server-side apply can create."""
+        ctype = content_type.split(";")[0].strip().lower()
+        accepted = CR_PATCH_TYPES if rt.custom else ALL_PATCH_TYPES
+        if ctype not in accepted:
+            raise errors.unsupported_media_type(ctype, accepted)
+        if ctype == APPLY_PATCH:
+            return self._server_side_apply(rt, namespace, name, raw, user, opts, subresource)
+        old = self.store.get((rt.group, rt.plural, namespace, name))
+        if old is None:
+            raise errors.not_found(rt, name)
+        doc = _parse_json(raw)
+        current = present(rt, old)
+        try:
+            if ctype == JSON_PATCH:
+                if not isinstance(doc, list):
+                    raise errors.bad_request("json patch must be a JSON array of operations")
+                patched = apply_json_patch(current, doc)
+            elif not isinstance(doc, dict):
+                raise errors.bad_request("the patch must be a JSON object")
+            elif ctype == MERGE_PATCH:
+                patched = apply_json_merge_patch(current, doc)
+            else:
+                patched = apply_strategic_merge_patch(current, doc, rt.api_version, rt.kind)
+        except PatchError as exc:
+            raise errors.ApiError(422, "Invalid", str(exc)) from exc
+        if not isinstance(patched, dict):
+            raise errors.ApiError(422, "Invalid", "the patch produced something that is not an object")
+        return self._commit_update(rt, old, patched, user, opts, subresource), False
+
+    def _server_side_apply(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        raw: bytes,
+        user: UserInfo,
+        opts: WriteOptions,
+        subresource: str,
+    ) -> tuple[dict[str, Any], bool]:
+        if not opts.field_manager:
+            raise errors.bad_request("PATCH request failed: fieldManager is required for apply requests")
+        try:
+            doc = yaml.safe_load(raw.decode("utf-8") or "{}")
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise errors.bad_request(f"error decoding YAML: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise errors.bad_request("the apply body must be an object")
+        doc_name = (doc.get("metadata") or {}).get("name")
+        if doc_name and doc_name != name:
+            raise errors.bad_request(
+                f"the name of the object ({doc_name}) does not match the name on the URL ({name})"
+            )
+        old = self.store.get((rt.group, rt.plural, namespace, name))
+        if old is None:
+            if subresource:
+                raise errors.not_found(rt, name)
+            doc.setdefault("metadata", {})["name"] = name
+            return self.create(rt, namespace, doc, user, opts), True
+        try:
+            if rt.custom:
+                patched = apply_json_merge_patch(present(rt, old), doc)
+            else:
+                patched = apply_strategic_merge_patch(present(rt, old), doc, rt.api_version, rt.kind)
+        except PatchError as exc:
+            raise errors.ApiError(422, "Invalid", str(exc)) from exc
+        return self._commit_update(rt, old, patched, user, opts, subresource), False
+
+    def _commit_update(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        user: UserInfo,
+        opts: WriteOptions,
+        subresource: str,
+    ) -> dict[str, Any]:
+        name = old["metadata"]["name"]
+        new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+        requested_rv = (new_meta or {}).get("resourceVersion")
+        if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(rt, name)
+        if subresource == "status":
+            merged = copy.deepcopy(old)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            new = merged
+        else:
+            new_meta = dict(new_meta or {})
+            for fixed in (
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "name",
+                "namespace",
+            ):
+                if fixed in old["metadata"]:
+                    new_meta[fixed] = old["metadata"][fixed]
+                else:
+                    new_meta.pop(fixed, None)
+            new_meta.pop("managedFields", None)
+            new["metadata"] = new_meta
+            if rt.has_status:
+                if "status" in old:
+                    new["status"] = old["status"]
+                else:
+                    new.pop("status", None)
+            original = copy.deepcopy(new)
+            new = prune(rt, present(rt, new))
+            check_field_validation(rt, original, new, opts.field_validation)
+            apply_defaults(rt, new)
+            if self._is_crd(rt):
+                self._prepare_crd(new)
+        new = present(rt, new)
+        validate(rt, new)
+        if _spec_part(rt, new) != _spec_part(rt, old):
+            new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        if _comparable(new) == _comparable(old):
+            return present(rt, old)  # a no-op write keeps the resourceVersion and emits no event
+        run_admission(self.hooks, rt, self._admission("UPDATE", rt, subresource, new, old, user, opts))
+        if opts.dry_run:
+            return new
+        meta = new["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            gone = self._remove(rt.group, rt.plural, old, final=new)
+            return present(rt, gone)
+        stored = self.store.put(rt.group, rt.plural, new)
+        if subresource != "status":
+            self._after_write(rt, stored, old)
+        return present(rt, stored)
+
+    # -- scale ------------------------------------------------------------------------------------
+
+    def get_scale(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.get(rt, namespace, name)
+        meta = obj["metadata"]
+        selector = selector_from_label_selector_object((obj.get("spec") or {}).get("selector") or {})
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: meta[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in meta
+            },
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+            "status": {
+                "replicas": (obj.get("status") or {}).get("replicas", 0),
+                "selector": format_label_selector(selector),
+            },
+        }
+
+    def replace_scale(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        scale: Any,
+        user: UserInfo,
+        opts: WriteOptions = WriteOptions(),
+    ) -> dict[str, Any]:
+        if not isinstance(scale, dict):
+            raise errors.bad_request("the body of the request must be a Scale object")
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise errors.ApiError(
+                422,
+                "Invalid",
+                f'Scale.autoscaling "{name}" is invalid: spec.replicas: '
+                f"Invalid value: {replicas}: must be greater than or equal to 0",
+                {
+                    "name": name,
+                    "group": "autoscaling",
+                    "kind": "Scale",
+                    "causes": [
+                        {
+                            "reason": "FieldValueInvalid",
+                            "field": "spec.replicas",
+                            "message": f"Invalid value: {replicas}: must be greater than or equal to 0",
+                        }
+                    ],
+                },
+            )
+        old = self.store.get((rt.group, rt.plural, namespace, name))
+        if old is None:
+            raise errors.not_found(rt, name)
+        new = copy.deepcopy(old)
+        new.setdefault("spec", {})["replicas"] = replicas
+        requested_rv = (scale.get("metadata") or {}).get("resourceVersion")
+        new["metadata"]["resourceVersion"] = requested_rv or old["metadata"]["resourceVersion"]
+        self._commit_update(rt, old, new, user, opts, "")
+        return self.get_scale(rt, namespace, name)
+
+    def patch_scale(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        raw: bytes,
+        user: UserInfo,
+        opts: WriteOptions = WriteOptions(),
+    ) -> dict[str, Any]:
+        current = self.get_scale(rt, namespace, name)
+        ctype = content_type.split(";")[0].strip().lower()
+        doc = _parse_json(raw) if ctype != APPLY_PATCH else yaml.safe_load(raw.decode("utf-8") or "{}")
+        try:
+            if ctype == JSON_PATCH:
+                patched = apply_json_patch(current, doc)
+            elif ctype in (MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH):
+                patched = apply_json_merge_patch(current, doc)
+            else:
+                raise errors.unsupported_media_type(ctype, ALL_PATCH_TYPES)
+        except PatchError as exc:
+            raise errors.ApiError(422, "Invalid", str(exc)) from exc
+        return self.replace_scale(rt, namespace, name, patched, user, opts)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _admission(
+        self,
+        operation: str,
+        rt: ResourceType,
+        subresource: str,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        user: UserInfo,
+        opts: WriteOptions,
+    ) -> AdmissionRequest:
+        meta = obj.get("metadata", {})
+        return AdmissionRequest(
+            operation=operation,
+            group=rt.group,
+            version=rt.version,
+            kind=rt.kind,
+            resource=rt.plural,
+            subresource=subresource,
+            namespace=meta.get("namespace", "") or "",
+            name=meta.get("name", ""),
+            object=copy.deepcopy(obj),
+            old_object=copy.deepcopy(old) if old is not None else None,
+            user=user.name,
+            groups=user.groups,
+            dry_run=opts.dry_run,
+        )
+
+    def _after_write(self, rt: ResourceType, stored: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if self._is_crd(rt):
+            self.registry.register_crd(stored)
+        for controller in list(self.controllers):
+            controller(self, rt, copy.deepcopy(stored), copy.deepcopy(old) if old is not None else None)
+
+    @staticmethod
+    def _is_crd(rt: ResourceType) -> bool:
+        return rt.group == "apiextensions.k8s.io" and rt.plural == "customresourcedefinitions"
+
+    @staticmethod
+    def _prepare_crd(crd: dict[str, Any]) -> None:
+        """What the CRD controllers would set: finalizer, accepted names, Established condition."""
+        finalizers = crd["metadata"].setdefault("finalizers", [])
+        if CRD_CLEANUP_FINALIZER not in finalizers and not crd["metadata"].get("deletionTimestamp"):
+            finalizers.append(CRD_CLEANUP_FINALIZER)
+        spec = crd.get("spec") or {}
+        names = dict(spec.get("names") or {})
+        names.setdefault("singular", names.get("kind", "").lower())
+        names.setdefault("listKind", f"{names.get('kind', '')}List")
+        stamp = (crd.get("status") or {}).get("conditions", [{}])[0].get("lastTransitionTime") or now()
+        storage = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
+        crd["status"] = {
+            "acceptedNames": names,
+            "storedVersions": storage,
+            "conditions": [
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": stamp,
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": stamp,
+                },
+            ],
+        }

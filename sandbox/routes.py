@@ -1,0 +1,372 @@
+"""HTTP: one aiohttp handler that authenticates, authorizes and dispatches every request.
+
+Why thin: the rules live in `operations`, `deletion`, `watch`, `reviews`, `discovery` and `tables`;
+this module only turns HTTP (path, query, headers, body) into calls on them and their results (or
+`ApiError`s) back into JSON, Table, text or a watch stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from sandbox import discovery, errors, openapi
+from sandbox.admission import AdmissionHook
+from sandbox.authz import Authorizer, forbidden_detail
+from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
+from sandbox.logs import pod_log
+from sandbox.operations import Operations, WriteOptions
+from sandbox.paths import RequestInfo, parse_request
+from sandbox.rbac import RequestAttributes
+from sandbox.registry import Registry
+from sandbox.resources import ResourceType
+from sandbox.reviews import review
+from sandbox.selectors import make_matcher
+from sandbox.store import Store
+from sandbox.tables import to_table, wants_table
+from sandbox.watch import WatchRequest, serve_watch
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+
+
+@dataclass
+class Cluster:
+    """Everything one sandbox serves; built by SandboxServer, used only on its event loop."""
+
+    store: Store
+    identities: Identities
+    registry: Registry = field(default_factory=Registry)
+    admission_hooks: list[AdmissionHook] = field(default_factory=list)
+    bookmark_interval: float = 5.0
+    server_address: str = "127.0.0.1"
+    shutdown: asyncio.Event | None = None
+
+    def __post_init__(self) -> None:
+        self.ops = Operations(self.store, self.registry, self.admission_hooks)
+        self.authorizer = Authorizer(self.store)
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(text=_dumps(body), status=status, content_type="application/json")
+
+
+def _qualified(info: RequestInfo) -> str:
+    return f"{info.resource}.{info.group}" if info.group else info.resource
+
+
+def _forbidden(info: RequestInfo, attrs: RequestAttributes) -> errors.ApiError:
+    detail = forbidden_detail(attrs)
+    if not info.is_resource:
+        return errors.ApiError(403, "Forbidden", f"forbidden: {detail}", {})
+    subject = f'{_qualified(info)} "{info.name}"' if info.name else _qualified(info)
+    details: dict[str, Any] = {"kind": info.resource}
+    if info.name:
+        details["name"] = info.name
+    if info.group:
+        details["group"] = info.group
+    return errors.ApiError(403, "Forbidden", f"{subject} is forbidden: {detail}", details)
+
+
+def _impersonate(cluster: Cluster, request: web.Request, caller: UserInfo) -> UserInfo:
+    """Apply Impersonate-User/-Group after checking the caller may impersonate them."""
+    user = request.headers.get("Impersonate-User")
+    groups = request.headers.getall("Impersonate-Group", [])
+    uid = request.headers.get("Impersonate-Uid", "")
+    if not user and not groups and not uid:
+        return caller
+    if not user:
+        raise errors.internal(f"requested {groups} without impersonating a user")
+    checks: list[tuple[str, str, str, str]] = []  # (api group, resource, namespace, name)
+    sa_groups: list[str] = []
+    if user.startswith("system:serviceaccount:") and user.count(":") == 3:
+        _, _, ns, sa = user.split(":")
+        checks.append(("", "serviceaccounts", ns, sa))
+        sa_groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+    else:
+        checks.append(("", "users", "", user))
+    checks += [("", "groups", "", g) for g in groups]
+    if uid:
+        checks.append(("authentication.k8s.io", "uids", "", uid))
+    for group, resource, ns, name in checks:
+        attrs = RequestAttributes(
+            user=caller.name,
+            groups=caller.groups,
+            verb="impersonate",
+            api_group=group,
+            resource=resource,
+            namespace=ns,
+            name=name,
+        )
+        if not cluster.authorizer.decide(attrs).allowed:
+            subject = f"{resource}.{group}" if group else resource
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f'{subject} "{name}" is forbidden: {forbidden_detail(attrs)}',
+                {"name": name, "kind": resource, **({"group": group} if group else {})},
+            )
+    all_groups = [*groups, *sa_groups]
+    if user != "system:anonymous" and AUTHENTICATED_GROUP not in all_groups:
+        all_groups.append(AUTHENTICATED_GROUP)
+    return UserInfo(user, tuple(all_groups), uid)
+
+
+async def _read_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw:
+        return None
+    ctype = request.content_type or ""
+    try:
+        if "yaml" in ctype:
+            return yaml.safe_load(raw.decode("utf-8"))
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise errors.bad_request(f"error decoding body: {exc}") from exc
+
+
+def _write_options(request: web.Request) -> WriteOptions:
+    q = request.query
+    dry = q.getall("dryRun", [])
+    if any(d != "All" for d in dry):
+        raise errors.bad_request(f'dryRun: Unsupported value: "{dry[0]}": supported values: "All"')
+    return WriteOptions(
+        dry_run=bool(dry),
+        field_manager=q.get("fieldManager", ""),
+        field_validation=q.get("fieldValidation", ""),
+        force=q.get("force") in ("true", "1"),
+    )
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise errors.bad_request(f"{name}: invalid integer {value!r}") from exc
+
+
+class Handler:
+    """The single request handler bound to one Cluster."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request)
+        except errors.ApiError as exc:
+            return json_response(exc.status(), exc.code)
+        except Exception as exc:  # a bug in the sandbox: answer like an apiserver would, and log it
+            log.exception("sandbox request failed: %s %s", request.method, request.path_qs)
+            err = errors.internal(str(exc))
+            return json_response(err.status(), err.code)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path in HEALTH_PATHS:
+            return web.Response(text="ok", content_type="text/plain")
+        caller = self.cluster.identities.authenticate(request.headers.get("Authorization"))
+        if caller is None:
+            raise errors.unauthorized()
+        user = _impersonate(self.cluster, request, caller)
+        info = parse_request(request.method, path, request.query.get("watch") in ("true", "1"))
+        attrs = RequestAttributes(
+            user=user.name,
+            groups=user.groups,
+            verb=info.verb,
+            api_group=info.group,
+            resource=info.resource if info.is_resource else "",
+            subresource=info.subresource,
+            namespace=info.namespace,
+            name=info.name,
+            path=path,
+        )
+        if not self.cluster.authorizer.decide(attrs).allowed:
+            raise _forbidden(info, attrs)
+        if not info.is_resource:
+            return self._non_resource(request, info)
+        return await self._resource(request, info, user)
+
+    # -- discovery and friends --------------------------------------------------------------------
+
+    def _non_resource(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        reg = self.cluster.registry
+        parts = [p for p in info.path.strip("/").split("/") if p]
+        if request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+        body: Any = None
+        if parts == ["version"]:
+            body = discovery.version()
+        elif parts == ["api"]:
+            body = discovery.api_versions(self.cluster.server_address)
+        elif parts == ["api", "v1"]:
+            body = discovery.api_resource_list(reg, "", "v1")
+        elif parts == ["apis"]:
+            body = discovery.api_group_list(reg)
+        elif len(parts) == 2 and parts[0] == "apis":
+            body = discovery.api_group(reg, parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            body = discovery.api_resource_list(reg, parts[1], parts[2])
+        elif parts == ["openapi", "v2"]:
+            version = discovery.SERVER_VERSION["gitVersion"]
+            if "protobuf" in request.headers.get("Accept", ""):
+                return web.Response(body=openapi.openapi_v2_protobuf(version),
+                                    content_type=openapi.V2_PROTOBUF_CONTENT_TYPE)
+            body = openapi.openapi_v2_json(version)
+        if body is None:
+            raise errors.unknown_resource()
+        return json_response(body)
+
+    # -- resources --------------------------------------------------------------------------------
+
+    async def _resource(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.StreamResponse:
+        cluster = self.cluster
+        rt = cluster.registry.lookup(info.group, info.version, info.resource)
+        if rt is None or info.extra_parts:
+            raise errors.unknown_resource()
+        if rt.namespaced and info.name and not info.namespace:
+            raise errors.unknown_resource()
+        if not rt.namespaced and info.namespace and rt.plural != "namespaces":
+            raise errors.unknown_resource()
+        if info.subresource and info.subresource not in rt.subresources:
+            raise errors.unknown_resource()
+        ns = info.namespace if rt.namespaced else ""
+        verb = info.verb
+        if verb not in rt.verbs and not (info.subresource and verb in ("get", "update", "patch")):
+            raise errors.method_not_allowed()
+        if rt.only_create:
+            body = await _read_body(request)
+            return json_response(review(rt, ns, body, user, cluster.authorizer), 201)
+        if verb in ("list", "watch"):
+            return await self._list_or_watch(request, info, rt, ns)
+        if verb == "get":
+            return self._get(request, info, rt, ns)
+        if verb == "create":
+            if info.name:
+                raise errors.method_not_allowed()
+            body = await _read_body(request)
+            return json_response(cluster.ops.create(rt, ns, body, user, _write_options(request)), 201)
+        if verb == "update":
+            body = await _read_body(request)
+            opts = _write_options(request)
+            if info.subresource == "scale":
+                return json_response(cluster.ops.replace_scale(rt, ns, info.name, body, user, opts))
+            return json_response(cluster.ops.replace(rt, ns, info.name, body, user, opts, info.subresource))
+        if verb == "patch":
+            raw = await request.read()
+            opts = _write_options(request)
+            ctype = request.headers.get("Content-Type", "")
+            if info.subresource == "scale":
+                return json_response(cluster.ops.patch_scale(rt, ns, info.name, ctype, raw, user, opts))
+            obj, created = cluster.ops.patch(rt, ns, info.name, ctype, raw, user, opts, info.subresource)
+            return json_response(obj, 201 if created else 200)
+        if verb in ("delete", "deletecollection"):
+            body = await _read_body(request) or {}
+            options = dict(body) if isinstance(body, dict) else {}
+            for key in ("propagationPolicy", "orphanDependents"):
+                if key in request.query:
+                    value: Any = request.query[key]
+                    options[key] = value == "true" if key == "orphanDependents" else value
+            dry_run = _write_options(request).dry_run or "All" in (options.get("dryRun") or [])
+            if verb == "delete":
+                return json_response(cluster.ops.delete(rt, ns, info.name, options, user, dry_run))
+            match = make_matcher(request.query.get("labelSelector"), request.query.get("fieldSelector"))
+            return json_response(cluster.ops.delete_collection(rt, ns or None, match, options, user, dry_run))
+        raise errors.method_not_allowed()
+
+    def _get(self, request: web.Request, info: RequestInfo, rt: ResourceType, ns: str) -> web.StreamResponse:
+        ops = self.cluster.ops
+        if info.subresource == "scale":
+            return json_response(ops.get_scale(rt, ns, info.name))
+        obj = ops.get(rt, ns, info.name)
+        if info.subresource == "log":
+            q = request.query
+            text = pod_log(
+                obj,
+                q.get("container", ""),
+                q.get("previous") in ("true", "1"),
+                _int_param(request, "tailLines"),
+            )
+            return web.Response(text=text, content_type="text/plain")
+        if wants_table(request.headers.get("Accept", "")):
+            table = to_table(
+                rt,
+                [obj],
+                obj["metadata"].get("resourceVersion", ""),
+                request.query.get("includeObject", "Metadata"),
+            )
+            return json_response(table)
+        return json_response(obj)
+
+    async def _list_or_watch(
+        self, request: web.Request, info: RequestInfo, rt: ResourceType, ns: str
+    ) -> web.StreamResponse:
+        q = request.query
+        field_selector = q.get("fieldSelector", "")
+        if info.name:  # legacy /watch/.../<name>
+            field_selector = ",".join(p for p in (field_selector, f"metadata.name={info.name}") if p)
+        match = make_matcher(q.get("labelSelector"), field_selector)
+        namespace = ns if rt.namespaced and ns else None
+        as_table = wants_table(request.headers.get("Accept", ""))
+        include = q.get("includeObject", "Metadata")
+        cluster = self.cluster
+        if info.verb == "watch":
+            timeout = _int_param(request, "timeoutSeconds")
+            req = WatchRequest(
+                rt=rt,
+                namespace=namespace,
+                match=match,
+                resource_version=q.get("resourceVersion", ""),
+                timeout_seconds=float(timeout) if timeout else None,
+                bookmarks=q.get("allowWatchBookmarks") in ("true", "1"),
+                bookmark_interval=cluster.bookmark_interval,
+                send_initial_events=q.get("sendInitialEvents") in ("true", "1"),
+            )
+            first = [True]
+
+            def encode(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+                from sandbox.operations import present
+
+                shown = present(rt, obj)
+                if not as_table:
+                    return shown
+                table = to_table(
+                    rt, [shown], shown["metadata"].get("resourceVersion", ""), include, with_headers=first[0]
+                )
+                first[0] = False
+                return table
+
+            assert cluster.shutdown is not None
+            return await serve_watch(request, cluster.store, req, encode, cluster.shutdown)
+        items = cluster.ops.list_objects(rt, namespace, match)
+        rv = str(cluster.store.resource_version)
+        if as_table:
+            return json_response(to_table(rt, items, rv, include))
+        return json_response(
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": rv},
+                "items": items,
+            }
+        )
+
+
+def build_app(cluster: Cluster) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", Handler(cluster))
+    return app

@@ -1,0 +1,195 @@
+"""The object store: every object, one global resourceVersion counter, a bounded event history.
+
+Why one counter and a history: watches resume "from resourceVersion N" by replaying the events after
+N, and must get `410 Expired` once N has fallen out of the retained window - exactly the contract
+the real apiserver's watch cache gives. Persistence is write-through, one file per object written
+atomically (temp file + rename), so a crash never leaves a half-written object.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import urllib.parse
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.errors import expired
+
+ObjectKey = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
+
+ADDED = "ADDED"
+MODIFIED = "MODIFIED"
+DELETED = "DELETED"
+
+
+@dataclass(frozen=True)
+class StoreEvent:
+    """One change, as watchers see it. `old` is the object before the change (None for ADDED)."""
+
+    rv: int
+    type: str
+    group: str
+    plural: str
+    namespace: str
+    obj: dict[str, Any]
+    old: dict[str, Any] | None
+
+
+Listener = Callable[[StoreEvent], None]
+
+
+def key_of(group: str, plural: str, obj: dict[str, Any]) -> ObjectKey:
+    meta = obj.get("metadata") or {}
+    return (group, plural, meta.get("namespace", "") or "", meta.get("name", ""))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Store:
+    """Objects by key, plus the counter, history and listeners. Mutate only from the server's loop."""
+
+    def __init__(self, state_dir: Path | None = None, history_limit: int = 1000) -> None:
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._by_uid: dict[str, ObjectKey] = {}
+        self._rv = 0
+        self._history: deque[StoreEvent] = deque()
+        self._history_limit = max(1, history_limit)
+        self._listeners: list[Listener] = []
+        self._state_dir = state_dir
+        if state_dir is not None:
+            self._load(state_dir)
+        # Watches may resume from any version at or after this one.
+        self._floor = self._rv
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    def get(self, key: ObjectKey) -> dict[str, Any] | None:
+        obj = self._objects.get(key)
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def exists(self, key: ObjectKey) -> bool:
+        return key in self._objects
+
+    def key_for_uid(self, uid: str) -> ObjectKey | None:
+        return self._by_uid.get(uid)
+
+    def objects(self, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Objects of one resource (in one namespace, or all when None), in etcd key order."""
+        keys = sorted(
+            k
+            for k in self._objects
+            if k[0] == group and k[1] == plural and (namespace is None or k[2] == namespace)
+        )
+        return [copy.deepcopy(self._objects[k]) for k in keys]
+
+    def all_keys(self) -> list[ObjectKey]:
+        return sorted(self._objects)
+
+    def in_namespace(self, namespace: str) -> list[ObjectKey]:
+        return sorted(k for k in self._objects if k[2] == namespace)
+
+    def events_since(self, rv: int) -> list[StoreEvent]:
+        """Events with resourceVersion > rv; raises 410 Expired if rv is older than the history window."""
+        if rv < self._floor:
+            raise expired(rv, self._floor + 1 if self._history else self._rv)
+        return [e for e in self._history if e.rv > rv]
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def put(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store a new or changed object: stamps a fresh resourceVersion, records and fans out the event."""
+        key = key_of(group, plural, obj)
+        old = self._objects.get(key)
+        self._rv += 1
+        stored = copy.deepcopy(obj)
+        stored.setdefault("metadata", {})["resourceVersion"] = str(self._rv)
+        self._objects[key] = stored
+        uid = stored["metadata"].get("uid")
+        if uid:
+            self._by_uid[uid] = key
+        self._persist(key, stored)
+        self._record(StoreEvent(self._rv, MODIFIED if old else ADDED, group, plural, key[2], stored, old))
+        return copy.deepcopy(stored)
+
+    def remove(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Delete an object; the DELETED event carries a fresh resourceVersion, like the real server."""
+        key = key_of(group, plural, obj)
+        old = self._objects.pop(key)
+        self._rv += 1
+        gone = copy.deepcopy(old)
+        gone["metadata"]["resourceVersion"] = str(self._rv)
+        self._by_uid.pop(gone["metadata"].get("uid", ""), None)
+        self._persist(key, None)
+        self._record(StoreEvent(self._rv, DELETED, group, plural, key[2], gone, old))
+        return copy.deepcopy(gone)
+
+    def _record(self, event: StoreEvent) -> None:
+        self._history.append(event)
+        while len(self._history) > self._history_limit:
+            dropped = self._history.popleft()
+            self._floor = dropped.rv
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def _object_path(self, key: ObjectKey) -> Path:
+        assert self._state_dir is not None
+        parts = [urllib.parse.quote(p or "_", safe="") for p in key]
+        return self._state_dir / "objects" / parts[0] / parts[1] / parts[2] / f"{parts[3]}.json"
+
+    def _persist(self, key: ObjectKey, obj: dict[str, Any] | None) -> None:
+        if self._state_dir is None:
+            return
+        write_atomic(self._state_dir / "resource-version", str(self._rv))
+        path = self._object_path(key)
+        if obj is None:
+            if path.exists():
+                path.unlink()
+            return
+        write_atomic(path, json.dumps({"key": list(key), "object": obj}))
+
+    def _load(self, state_dir: Path) -> None:
+        counter = state_dir / "resource-version"
+        if counter.exists():
+            self._rv = int(counter.read_text().strip() or "0")
+        root = state_dir / "objects"
+        if not root.exists():
+            return
+        for path in root.rglob("*.json"):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            key = tuple(record["key"])
+            obj = record["object"]
+            self._objects[key] = obj
+            uid = obj.get("metadata", {}).get("uid")
+            if uid:
+                self._by_uid[uid] = key
+            self._rv = max(self._rv, int(obj["metadata"].get("resourceVersion", "0")))
