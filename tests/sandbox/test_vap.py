@@ -98,9 +98,10 @@ def test_requester_is_immutable(chart_policy: Policies) -> None:
 
 def test_approval_must_name_the_caller(chart_policy: Policies) -> None:
     old = conversation("alice")
-    approved_by = lambda who: conversation(  # noqa: E731
-        "alice", approval={"revision": 1, "digest": DIGEST, "approver": {"user": who}}
-    )
+
+    def approved_by(who: str) -> dict[str, Any]:
+        return conversation("alice", approval={"revision": 1, "digest": DIGEST, "approver": {"user": who}})
+
     denial = decide(chart_policy, attrs("UPDATE", approved_by("carol"), old, user="dave"))
     assert denial is not None and denial.message == (
         'spec.approval.approver.user is "carol" but the approval was written by "dave": approve as yourself'
