@@ -84,6 +84,8 @@ class Reason(StrEnum):
 
     PLAN_PROPOSED = "PlanProposed"
     ANSWERED = "Answered"
+    NEEDS_INPUT = "NeedsInput"
+    SUSPICIOUS_REQUEST = "SuspiciousRequest"
     PERMISSIONS_MISSING = "PermissionsMissing"
     POLICY_VIOLATION = "PolicyViolation"
     APPROVED = "Approved"

@@ -197,6 +197,10 @@ class PlanRevision(ApiModel):
     graph: str = ""
     findings: list[str] = Field(default_factory=list)
     reused_from: list[str] = Field(default_factory=list)
+    manifests: list[dict[str, Any]] = Field(default_factory=list)
+    deletes: list[ObjectRef] = Field(default_factory=list)
+    restore_warnings: list[str] = Field(default_factory=list)
+    backend: str = ""
     created_at: str | None = None
 
 

@@ -61,6 +61,16 @@ class PlanProposed:
     revision: int
     digest: str
     mutating: bool
+    suspicious: str = ""  # the request looked like an attempt to get around the rules: alert admins
+
+
+@dataclass(frozen=True)
+class QuestionAsked:
+    """The planner needs an answer from the person before it can propose anything."""
+
+    revision: int
+    digest: str
+    question: str
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ class ErrorOccurred:
 Event = (
     MessageReceived
     | PlanProposed
+    | QuestionAsked
     | PermissionsMissing
     | PolicyRejected
     | ApprovalReceived
@@ -254,15 +265,27 @@ def _on_plan(state: ThreadState, ev: PlanProposed) -> tuple[ThreadState, list[Ef
     if state.phase is not Phase.PLANNING:
         return _invalid(state, ev)
     common = {"current_revision": ev.revision, "current_digest": ev.digest}
+    effects: list[Effect] = []
+    if ev.suspicious:
+        state, alert = _alert(state, Reason.SUSPICIOUS_REQUEST, ev.suspicious)
+        effects.append(alert)
     if ev.mutating:
         return _with(state, Cond(ConditionType.PLANNED, "True", Reason.PLAN_PROPOSED,
                                  f"revision {ev.revision} awaits approval of digest {ev.digest}"),
                      Cond(ConditionType.READY, "False", Reason.PLAN_PROPOSED, "awaiting approval"),
-                     phase=Phase.AWAITING_APPROVAL, **common), []
+                     phase=Phase.AWAITING_APPROVAL, **common), effects
     return _with(state, Cond(ConditionType.PLANNED, "True", Reason.ANSWERED,
                              f"revision {ev.revision} answers without changing anything"),
                  Cond(ConditionType.READY, "True", Reason.ANSWERED, "answered; rate it or keep chatting"),
-                 phase=Phase.AWAITING_RATING, **common), []
+                 phase=Phase.AWAITING_RATING, **common), effects
+
+
+def _on_question(state: ThreadState, ev: QuestionAsked) -> tuple[ThreadState, list[Effect]]:
+    if state.phase is not Phase.PLANNING:
+        return _invalid(state, ev)
+    return _with(state, Cond(ConditionType.PLANNED, "False", Reason.NEEDS_INPUT, ev.question),
+                 Cond(ConditionType.READY, "False", Reason.NEEDS_INPUT, "waiting for your answer"),
+                 current_revision=ev.revision, current_digest=ev.digest), []
 
 
 def _on_permissions_missing(state: ThreadState, ev: PermissionsMissing) -> tuple[ThreadState, list[Effect]]:
@@ -383,6 +406,8 @@ def step(state: ThreadState, event: Event) -> tuple[ThreadState, list[Effect]]:
             return _on_message(state, event)
         case PlanProposed():
             return _on_plan(state, event)
+        case QuestionAsked():
+            return _on_question(state, event)
         case PermissionsMissing():
             return _on_permissions_missing(state, event)
         case PolicyRejected():

@@ -19,6 +19,8 @@ EVENTS: dict[str, m.Event] = {
     "message": m.MessageReceived(turn=2, text="scale web to 3"),
     "plan": m.PlanProposed(revision=2, digest=D2, mutating=True),
     "answer": m.PlanProposed(revision=2, digest=D2, mutating=False),
+    "suspicious_plan": m.PlanProposed(revision=2, digest=D2, mutating=True, suspicious="tries to act as bob"),
+    "question": m.QuestionAsked(revision=2, digest=D2, question="which namespace?"),
     "perm": m.PermissionsMissing(revision=2, digest=D2, missing=("patch deployments",)),
     "reject": m.PolicyRejected(reason="kube-system is protected"),
     "approve": m.ApprovalReceived(revision=1, digest=D1, approver="alice", authorized=True),
@@ -44,6 +46,8 @@ TABLE: dict[Phase, dict[str, tuple[Phase, tuple[str, ...]]]] = {
         "message": (P.PLANNING, ("Plan",)),
         "plan": (P.AWAITING_APPROVAL, ()),
         "answer": (P.AWAITING_RATING, ()),
+        "suspicious_plan": (P.AWAITING_APPROVAL, ("Alert",)),
+        "question": (P.PLANNING, ()),
         "perm": (P.PERMISSIONS_MISSING, ("Alert",)),
         "reject": (P.REJECTED, ("Alert",)),
         "error": (P.FAILED, ()),
@@ -103,7 +107,7 @@ def test_every_phase_event_pair(phase: Phase, event_name: str) -> None:
     expected_phase, expected_effects = TABLE[phase].get(event_name, (phase, ()))
     assert after.phase == expected_phase
     assert tuple(type(e).__name__ for e in effects) == expected_effects
-    if (expected_phase, expected_effects) == (phase, ()) and event_name != "error":
+    if (expected_phase, expected_effects) == (phase, ()) and event_name not in {"error", "question"}:
         # nothing happened: no effect ran, and unless this was a no-op restore, a condition says why
         assert after.current_digest == before.current_digest
         if not (event_name == "restore" and phase in {P.RESTORING, P.RESTORED}):

@@ -1,0 +1,86 @@
+"""Pull requests. The local forge (the embedded default) keeps them inside the bare repo itself.
+
+A pull request on the local forge is a record (JSON, stored as a git blob under
+`refs/aiop/pulls/<n>`), the head ref `refs/pull/<n>/head` and a merge commit of main and the thread
+branch under `refs/pull/<n>/merge` (so reviewers can check out exactly what would land). Opening is
+idempotent per branch: a second call returns the open pull request. GitHub and GitLab forges
+implement the same `Forge` protocol (declared where it is consumed, in the executor).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git
+from gitdb import IStream
+
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    repo: str
+    number: int
+    title: str
+    body: str
+    head: str
+    base: str
+    state: str
+    url: str
+    head_sha: str
+    merge_sha: str
+    created_at: str
+    reviewers: tuple[str, ...] = ()
+
+
+class LocalForge:
+    """Pull requests recorded in a local bare repository."""
+
+    def __init__(self, bare_path: Path, name: str = "ops", reviewers: tuple[str, ...] = ()) -> None:
+        self.path = bare_path
+        self.name = name
+        self.reviewers = reviewers
+
+    def _git(self) -> git.Git:
+        return git.Repo(self.path).git
+
+    def list(self) -> list[PullRequest]:
+        g = self._git()
+        out = g.for_each_ref("refs/aiop/pulls/", "--format=%(refname)")
+        prs = []
+        for ref in out.splitlines():
+            if ref.strip():
+                record = json.loads(g.cat_file("-p", ref.strip()))
+                prs.append(PullRequest(**{**record, "reviewers": tuple(record.get("reviewers", []))}))
+        return sorted(prs, key=lambda p: p.number)
+
+    def open(self, head: str, title: str, body: str, base: str = "main") -> PullRequest:
+        with _LOCK:
+            for pr in self.list():
+                if pr.head == head and pr.state == "open":
+                    return pr
+            g = self._git()
+            head_sha = g.rev_parse(f"refs/heads/{head}")
+            base_sha = g.rev_parse(f"refs/heads/{base}")
+            tree = g.merge_tree("--write-tree", base_sha, head_sha).splitlines()[0].strip()
+            merge_sha = g.commit_tree(tree, "-p", base_sha, "-p", head_sha, "-m", f"Merge {head} into {base}",
+                                      env={"GIT_AUTHOR_NAME": "ai-operator", "GIT_AUTHOR_EMAIL": "ai-operator@localhost",
+                                           "GIT_COMMITTER_NAME": "ai-operator",
+                                           "GIT_COMMITTER_EMAIL": "ai-operator@localhost"})
+            number = len(self.list()) + 1
+            pr = PullRequest(repo=self.name, number=number, title=title, body=body, head=head, base=base,
+                             state="open", url=f"file://{self.path}#pull/{number}", head_sha=head_sha,
+                             merge_sha=merge_sha, created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             reviewers=self.reviewers)
+            g.update_ref(f"refs/pull/{number}/head", head_sha)
+            g.update_ref(f"refs/pull/{number}/merge", merge_sha)
+            record = json.dumps({**asdict(pr), "reviewers": list(pr.reviewers)}, indent=2)
+            data = record.encode()
+            blob = git.Repo(self.path).odb.store(IStream(git.Blob.type, len(data), io.BytesIO(data))).hexsha.decode()
+            g.update_ref(f"refs/aiop/pulls/{number}", blob)
+            return pr

@@ -1,0 +1,212 @@
+"""The dedicated repo: thread branches, idempotent commits, revert commits, pushes that retry.
+
+Git is the record (principle 5). Every executed change is first a commit on `thread/<id>` with
+trailers naming the thread and the plan digest; the digest trailer is how we know, from git itself,
+that a digest was already committed, so a controller killed after its commit never commits twice.
+Restore is a new commit that brings the thread folder back to the pre-chat tree: never a force-push.
+
+Work happens in a clone cache under $AIOP_HOME/repos/work/, one lock per repo, so concurrent
+threads never interleave index operations. A rejected push is fetched, rebased and retried.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from controller.api.constants import BRANCH_PREFIX, TRAILER_DIGEST, TRAILER_THREAD
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+class GitError(Exception):
+    """A git operation failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    sha: str
+    created: bool  # False when the digest had been committed before
+
+
+def ensure_bare_repo(path: Path, template: Path | None, author: tuple[str, str]) -> str:
+    """Create the local bare repo (the embedded default), seeded with the template on `main`."""
+    if (path / "HEAD").exists():
+        return str(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git.Repo.init(path, bare=True, initial_branch="main")
+    seed = path.parent / f".seed-{path.name}-{int(time.time() * 1000)}"
+    repo = git.Repo.init(seed, initial_branch="main")
+    if template is not None and template.is_dir():
+        shutil.copytree(template, seed, dirs_exist_ok=True, ignore=shutil.ignore_patterns("instructions-repo"))
+    else:
+        (seed / "threads").mkdir(exist_ok=True)
+        (seed / "threads" / ".gitkeep").write_text("")
+        (seed / "README.md").write_text("# ai-operator repo\n")
+    repo.git.add(A=True)
+    repo.git.commit(m="Initial layout", author=f"{author[0]} <{author[1]}>",
+                    env={"GIT_COMMITTER_NAME": author[0], "GIT_COMMITTER_EMAIL": author[1]})
+    repo.git.push(str(path), "main:main")
+    shutil.rmtree(seed, ignore_errors=True)
+    return str(path)
+
+
+class ThreadRepo:
+    """One remote repo, worked on through a cached clone."""
+
+    def __init__(self, url: str, cache_dir: Path, author: tuple[str, str], name: str = "ops") -> None:
+        self.url = url
+        self.name = name
+        self.workdir = cache_dir / name
+        self.author = author
+        self._lock = _lock_for(str(self.workdir))
+
+    # --------------------------------------------------------------------------------- helpers
+
+    def _env(self) -> dict[str, str]:
+        return {"GIT_AUTHOR_NAME": self.author[0], "GIT_AUTHOR_EMAIL": self.author[1],
+                "GIT_COMMITTER_NAME": self.author[0], "GIT_COMMITTER_EMAIL": self.author[1]}
+
+    def _repo(self) -> git.Repo:
+        if not (self.workdir / ".git").exists():
+            self.workdir.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return git.Repo.clone_from(self.url, self.workdir)
+            except git.GitCommandError as exc:
+                raise GitError(f"cannot clone {self.url}: {exc.stderr.strip()}") from exc
+        repo = git.Repo(self.workdir)
+        try:
+            repo.git.fetch("origin", "--prune")
+        except git.GitCommandError as exc:
+            raise GitError(f"cannot fetch {self.url}: {exc.stderr.strip()}") from exc
+        return repo
+
+    @staticmethod
+    def branch(thread_id: str) -> str:
+        return f"{BRANCH_PREFIX}{thread_id}"
+
+    def _remote_sha(self, repo: git.Repo, branch: str) -> str | None:
+        try:
+            return str(repo.git.rev_parse(f"refs/remotes/origin/{branch}"))
+        except git.GitCommandError:
+            return None
+
+    def _checkout(self, repo: git.Repo, branch: str, base: str) -> None:
+        remote = self._remote_sha(repo, branch)
+        start = f"origin/{branch}" if remote else base
+        repo.git.checkout("-B", branch, start)
+        repo.git.reset("--hard", start)
+        repo.git.clean("-fdx")
+
+    def _push(self, repo: git.Repo, branch: str, attempts: int = 5) -> None:
+        for attempt in range(attempts):
+            try:
+                repo.git.push("origin", f"HEAD:refs/heads/{branch}")
+                return
+            except git.GitCommandError as exc:
+                if attempt == attempts - 1:
+                    raise GitError(f"push of {branch} to {self.url} failed: {exc.stderr.strip()}") from exc
+                repo.git.fetch("origin")
+                if self._remote_sha(repo, branch):
+                    repo.git.rebase(f"origin/{branch}", env=self._env())
+                time.sleep(0.2 * (attempt + 1))
+
+    # ------------------------------------------------------------------------------- queries
+
+    def main_head(self) -> str:
+        with self._lock:
+            repo = self._repo()
+            return str(repo.git.rev_parse("origin/main"))
+
+    def find_digest(self, thread_id: str, digest: str) -> str | None:
+        """The commit on the thread branch that carries this plan digest, if any."""
+        with self._lock:
+            return self._find_digest(self._repo(), thread_id, digest)
+
+    def _find_digest(self, repo: git.Repo, thread_id: str, digest: str) -> str | None:
+        branch = self.branch(thread_id)
+        if not self._remote_sha(repo, branch):
+            return None
+        out = repo.git.log(f"origin/{branch}", "--format=%H", f"--grep={TRAILER_DIGEST}: {digest}", "--fixed-strings")
+        shas = [line for line in out.splitlines() if line.strip()]
+        return shas[0] if shas else None
+
+    def branch_exists(self, thread_id: str) -> bool:
+        with self._lock:
+            return self._remote_sha(self._repo(), self.branch(thread_id)) is not None
+
+    def read_file(self, ref: str, path: str) -> str | None:
+        with self._lock:
+            repo = self._repo()
+            try:
+                return str(repo.git.show(f"{ref}:{path}"))
+            except git.GitCommandError:
+                return None
+
+    # -------------------------------------------------------------------------------- writes
+
+    def commit_thread(self, thread_id: str, digest: str, files: dict[str, str], folder: str,
+                      subject: str, body: str = "") -> CommitResult:
+        """Write the thread folder and commit it once per digest (replacing the folder's content)."""
+        with self._lock:
+            repo = self._repo()
+            existing = self._find_digest(repo, thread_id, digest)
+            if existing:
+                return CommitResult(existing, created=False)
+            branch = self.branch(thread_id)
+            self._checkout(repo, branch, "origin/main")
+            target = self.workdir / folder
+            if target.exists():
+                shutil.rmtree(target)
+            for rel, content in files.items():
+                path = self.workdir / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
+            repo.git.add("-A", folder)
+            trailers = f"{TRAILER_THREAD}: {thread_id}\n{TRAILER_DIGEST}: {digest}"
+            message = f"{subject}\n\n{body.strip()}\n\n{trailers}\n" if body.strip() else f"{subject}\n\n{trailers}\n"
+            repo.git.commit("--allow-empty", "-m", message, env=self._env())
+            self._push(repo, branch)
+            return CommitResult(str(repo.head.commit.hexsha), created=True)
+
+    def restore_commit(self, thread_id: str, pre_chat: str, folder: str, subject: str) -> CommitResult:
+        """A new commit on the thread branch whose thread folder equals the pre-chat tree (a revert)."""
+        with self._lock:
+            repo = self._repo()
+            branch = self.branch(thread_id)
+            if not self._remote_sha(repo, branch):
+                return CommitResult(pre_chat, created=False)
+            self._checkout(repo, branch, "origin/main")
+            head = repo.head.commit
+            marker = f"{TRAILER_THREAD}: {thread_id}\nAiop-Restore: {pre_chat}"
+            if marker in head.message:
+                return CommitResult(str(head.hexsha), created=False)
+            repo.git.checkout(pre_chat, "--", ".")
+            target = self.workdir / folder
+            if target.exists() and not _exists_in(repo, pre_chat, folder):
+                shutil.rmtree(target)
+            repo.git.add("-A")
+            reverted = repo.git.log(f"{pre_chat}..HEAD", "--format=%h").split()
+            body = "Reverts " + ", ".join(reverted) if reverted else "Nothing to revert."
+            repo.git.commit("--allow-empty", "-m", f"{subject}\n\n{body}\n\n{marker}\n", env=self._env())
+            self._push(repo, branch)
+            return CommitResult(str(repo.head.commit.hexsha), created=True)
+
+
+def _exists_in(repo: git.Repo, ref: str, path: str) -> bool:
+    try:
+        repo.git.cat_file("-e", f"{ref}:{path}")
+        return True
+    except git.GitCommandError:
+        return False

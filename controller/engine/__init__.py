@@ -1,0 +1,1 @@
+"""The engine: reconcile a conversation by running the state machine and executing its effects."""

@@ -1,0 +1,45 @@
+"""The live cluster as planners see it: read as the requester, Secrets without data, redacted.
+
+Planners (and so AI backends) never read with the operator's own rights: what the person may not
+see, the planner does not see either. Every object passes through `redact_object`, so a token in
+an env var or an annotation never reaches a prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.adapters.kube import Forbidden, Kube, KubeError
+from controller.redact import redact_object, redact_text
+
+
+class LiveClusterReader:
+    """`ClusterReader` over the API server, impersonating the requester."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        try:
+            obj = self.kube.get(api_version, kind, name, namespace)
+        except (Forbidden, KubeError):
+            return None
+        return redact_object(obj) if obj is not None else None
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None,
+             label_selector: str | None = None) -> list[dict[str, Any]]:
+        try:
+            items = self.kube.list(api_version, kind, namespace, label_selector=label_selector)
+        except (Forbidden, KubeError):
+            return []
+        return [redact_object(item) for item in items]
+
+    def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
+             tail_lines: int = 50) -> str:
+        return redact_text(self.kube.logs(namespace, pod, container, previous, tail_lines))
+
+    def events(self, namespace: str, involved_name: str | None = None) -> list[dict[str, Any]]:
+        events = self.list("v1", "Event", namespace)
+        if involved_name is not None:
+            events = [e for e in events if (e.get("involvedObject") or {}).get("name") == involved_name]
+        return events

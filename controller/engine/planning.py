@@ -1,0 +1,279 @@
+"""The planning pipeline: from the person's words to a plan revision that can be approved.
+
+Steps 1-4 of DESIGN.md. The backend's answer is untrusted: each action call is validated against
+the catalog, checked against policy, rendered by the catalog (never by the backend), previewed with
+a server-side dry-run *as the requester* (so the API server's schema validation, admission and RBAC
+speak), and every permission it needs is checked with a SubjectAccessReview as the requester. The
+revision's digest covers exactly what will be committed and applied, so approving a digest is
+approving those bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.adapters.kube import Forbidden, Invalid, Kube, KubeError, NotFound
+from controller.api.constants import LABEL_THREAD
+from controller.api.types import ConversationSpec, Identity, ObjectRef, Permission, PlannedAction, PlanRevision
+from controller.catalog.base import Rendered, describe_ref
+from controller.catalog.registry import CatalogError, validate_call
+from controller.engine.live import LiveClusterReader
+from controller.knowledge.base import KnowledgeStore
+from controller.planning.types import ActionCall, Backend, PlanningRequest, PlanningResult
+from controller.policy import PolicySettings, evaluate
+from controller.redact import redact_object, redact_text
+from controller.workflow import machine as m
+from renderer.diff import apply_preview, deletion_diff, unified_diff
+from renderer.graph import workflow_dot
+
+log = logging.getLogger("aiop.planning")
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """What planning needs to know about the conversation object."""
+
+    thread_id: str
+    namespace: str
+    name: str
+    spec: ConversationSpec
+    revisions: list[PlanRevision]
+
+
+@dataclass
+class Proposal:
+    event: m.Event
+    revision: PlanRevision
+    message: str
+    missing: list[Permission] = field(default_factory=list)
+
+
+def plan_digest(thread_id: str, revision: int, actions: list[dict[str, Any]], manifests: list[dict[str, Any]],
+                deletes: list[dict[str, Any]]) -> str:
+    """sha256 over the canonical JSON of exactly what would run."""
+    canonical = json.dumps({"thread": thread_id, "revision": revision, "actions": actions,
+                            "manifests": manifests, "deletes": deletes}, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _labelled(manifest: dict[str, Any], thread_id: str) -> dict[str, Any]:
+    out = json.loads(json.dumps(manifest))
+    labels = out.setdefault("metadata", {}).setdefault("labels", {}) or {}
+    labels[LABEL_THREAD] = thread_id[:63]
+    out["metadata"]["labels"] = labels
+    return out
+
+
+class Planner:
+    """Runs one planning round for a thread."""
+
+    def __init__(self, backend: Backend, kube: Kube, knowledge: KnowledgeStore, policy: PolicySettings,
+                 field_manager: str = "ai-operator") -> None:
+        self.backend = backend
+        self.kube = kube
+        self.knowledge = knowledge
+        self.policy = policy
+        self.field_manager = field_manager
+
+    # ----------------------------------------------------------------------------- entry point
+
+    def propose(self, thread: ThreadView, turn: int, feedback: str, now: str) -> Proposal:
+        spec = thread.spec
+        requester = spec.requester
+        turns = [redact_text(t.text) for t in spec.turns[: max(turn, 1)]]
+        latest = turns[-1]
+        revision_no = (thread.revisions[-1].revision if thread.revisions else 0) + 1
+        hits = self._search(latest)
+        previous = thread.revisions[-1] if thread.revisions else None
+        request = PlanningRequest(
+            thread_id=thread.thread_id, turns=turns, feedback=redact_text(feedback), requester=requester,
+            namespace=thread.namespace, context=spec.context.value if spec.context else None, knowledge=hits,
+            previous_plan=[ActionCall(action=a.action, params=a.params) for a in previous.actions] if previous else [],
+        )
+        reader = LiveClusterReader(self.kube.as_user(requester))
+        result = self._ask_backend(request, reader)
+        return self._build(thread, revision_no, turn, latest, result, reader, requester, now)
+
+    def _search(self, text: str) -> list[Any]:
+        try:
+            return self.knowledge.search(text, top_k=5)
+        except Exception as exc:  # the store being down must not stop planning
+            log.warning("knowledge search failed", extra={"error": str(exc)})
+            return []
+
+    def _ask_backend(self, request: PlanningRequest, reader: LiveClusterReader) -> PlanningResult:
+        try:
+            return self.backend.propose(request, reader)
+        except Exception as exc:
+            log.exception("backend failed", extra={"backend": getattr(self.backend, "name", "?")})
+            return PlanningResult(kind="unsupported",
+                                  answer=f"The planner ({getattr(self.backend, 'name', '?')}) failed: {exc}. "
+                                         "Nothing was proposed; try again or rephrase.")
+
+    # --------------------------------------------------------------------------------- build
+
+    def _build(self, thread: ThreadView, revision_no: int, turn: int, latest: str, result: PlanningResult,
+               reader: LiveClusterReader, requester: Identity, now: str) -> Proposal:
+        validated, problems = [], []
+        for call in result.actions:
+            try:
+                validated.append((call, *validate_call(call)))
+            except CatalogError as exc:
+                problems.append(str(exc))
+        targets = [(spec.name, spec.targets(params, reader)) for _call, spec, params in validated]
+        verdict = evaluate(latest, targets, self.policy)
+        findings = list(result.findings) + [f"suspicious: {s}" for s in verdict.suspicious
+                                            if f"suspicious: {s}" not in result.findings]
+        suspicious = "; ".join(s for s in findings if s.startswith("suspicious:"))
+
+        if not verdict.allowed:
+            return self._rejected(thread, revision_no, turn, result, validated, targets, verdict.summary(),
+                                  findings, now)
+
+        actions: list[PlannedAction] = []
+        manifests: list[dict[str, Any]] = []
+        deletes: list[ObjectRef] = []
+        notes: list[str] = list(problems)
+        missing: list[Permission] = []
+        restore_warnings: list[str] = []
+        as_requester = self.kube.as_user(requester)
+        for index, (_call, spec, params) in enumerate(validated, start=1):
+            try:
+                rendered: Rendered = spec.render(params, reader, now=now)
+            except CatalogError as exc:
+                notes.append(str(exc))
+                continue
+            if rendered.empty:
+                notes.extend(rendered.notes)
+                continue
+            labelled = [_labelled(mf, thread.thread_id) for mf in rendered.manifests]
+            diffs, invalid = self._preview(as_requester, reader, labelled, rendered.deletes)
+            if invalid:
+                notes.extend(invalid)
+                continue
+            perms = spec.permissions(params, reader)
+            missing.extend(p for p in perms if not self._allowed(requester, p))
+            for p in spec.restore_permissions(params, reader):
+                if not self._allowed(requester, p):
+                    restore_warnings.append(f"restore would need: {p.describe()}")
+            manifests.extend(labelled)
+            deletes.extend(rendered.deletes)
+            notes.extend(rendered.notes)
+            target = (spec.targets(params, reader) or [ObjectRef(api_version="v1", kind="Unknown")])[0]
+            actions.append(PlannedAction(
+                id=f"a{index}", action=spec.name, title=spec.title(params, reader),
+                params=params.model_dump(mode="json", exclude_none=True), target=target,
+                risk=spec.risk_of(params, reader), mutating=spec.mutating, permissions=perms,
+                backup=spec.backup(params, reader), restore=spec.restore(params, reader),
+                verify=spec.verify(params, reader), diff="\n".join(diffs)))
+
+        mutating = any(a.mutating for a in actions)
+        answer = result.answer.strip()
+        if notes and not actions:
+            answer = (answer + "\n\n" if answer else "") + "I cannot propose a change: " + "; ".join(notes)
+        digest = plan_digest(thread.thread_id, revision_no,
+                             [{"action": a.action, "params": a.params} for a in actions], manifests,
+                             [d.wire() for d in deletes])
+        revision = PlanRevision(
+            revision=revision_no, digest=digest, based_on_turn=max(turn, 1), summary=self._summary(actions, result),
+            answer=answer, mutating=mutating, actions=actions, graph=workflow_dot(self._steps(actions)),
+            findings=findings + [f"note: {n}" for n in notes if n not in answer], reused_from=result.reused_from,
+            manifests=manifests, deletes=deletes, restore_warnings=restore_warnings,
+            backend=getattr(self.backend, "name", ""), created_at=now)
+        missing = _unique(missing)
+        if missing:
+            lines = "\n".join(f"- {p.describe()}" for p in missing)
+            message = (f"{answer}\n\nYou are missing permissions this plan needs, so nothing can run:\n{lines}\n"
+                       "Ask a cluster admin to grant them (admins have been alerted).")
+            return Proposal(m.PermissionsMissing(revision_no, digest, tuple(p.describe() for p in missing)),
+                            revision, message.strip(), missing)
+        if result.kind == "clarify" and not actions:
+            return Proposal(m.QuestionAsked(revision_no, digest, answer), revision, answer)
+        message = self._message(revision)
+        return Proposal(m.PlanProposed(revision_no, digest, mutating, suspicious=suspicious), revision, message)
+
+    def _rejected(self, thread: ThreadView, revision_no: int, turn: int, result: PlanningResult,
+                  validated: list[Any], targets: list[tuple[str, list[ObjectRef]]], reason: str,
+                  findings: list[str], now: str) -> Proposal:
+        actions = []
+        for index, ((_call, spec, params), (_name, refs)) in enumerate(zip(validated, targets, strict=True), start=1):
+            actions.append(PlannedAction(
+                id=f"a{index}", action=spec.name, title=f"REFUSED: {spec.name} " + ", ".join(describe_ref(r) for r in refs),
+                params=params.model_dump(mode="json", exclude_none=True),
+                target=refs[0] if refs else ObjectRef(api_version="v1", kind="Unknown"),
+                risk="high", mutating=False))
+        digest = plan_digest(thread.thread_id, revision_no, [{"refused": reason}], [], [])
+        message = f"I will not do this: {reason}. Nothing was changed, and the cluster admins have been alerted."
+        revision = PlanRevision(revision=revision_no, digest=digest, based_on_turn=max(turn, 1),
+                                summary="Refused by policy", answer=message, mutating=False, actions=actions,
+                                findings=findings, backend=getattr(self.backend, "name", ""), created_at=now)
+        return Proposal(m.PolicyRejected(reason=reason), revision, message)
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _preview(self, as_requester: Kube, reader: LiveClusterReader, manifests: list[dict[str, Any]],
+                 deletes: list[ObjectRef]) -> tuple[list[str], list[str]]:
+        """Diffs of each manifest against the live object, from a server-side dry-run apply."""
+        diffs, invalid = [], []
+        for manifest in manifests:
+            meta = manifest["metadata"]
+            live = reader.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
+            name = f"{manifest['kind']}/{meta.get('namespace', '')}/{meta['name']}".replace("//", "/")
+            try:
+                desired = as_requester.apply(manifest, self.field_manager, dry_run=True)
+            except Invalid as exc:
+                invalid.append(f"{name} is invalid: {exc.message}")
+                continue
+            except (Forbidden, NotFound, KubeError):
+                desired = apply_preview(live, manifest)
+            diffs.append(unified_diff(live, redact_object(desired), name))
+        for ref in deletes:
+            live = reader.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
+            if live is not None:
+                diffs.append(deletion_diff(live, describe_ref(ref)))
+        return diffs, invalid
+
+    def _allowed(self, who: Identity, p: Permission) -> bool:
+        try:
+            allowed, _reason = self.kube.can_i(who, p.verb, p.group, p.resource, p.namespace, p.name, p.subresource)
+            return allowed
+        except KubeError as exc:
+            log.warning("access review failed", extra={"error": exc.message})
+            return False
+
+    @staticmethod
+    def _summary(actions: list[PlannedAction], result: PlanningResult) -> str:
+        if actions:
+            return "; ".join(a.title for a in actions)
+        return {"answer": "Answer", "clarify": "Question", "unsupported": "Cannot do this"}.get(result.kind, "Answer")
+
+    @staticmethod
+    def _steps(actions: list[PlannedAction]) -> list[dict[str, Any]]:
+        return [{"id": a.id, "title": a.title, "risk": a.risk, "mutating": a.mutating} for a in actions]
+
+    @staticmethod
+    def _message(revision: PlanRevision) -> str:
+        parts = [revision.answer] if revision.answer else []
+        if revision.mutating:
+            steps = "\n".join(f"{i}. {a.title} (risk {a.risk})" for i, a in enumerate(revision.actions, start=1))
+            parts.append(f"Plan revision {revision.revision}:\n{steps}")
+            if revision.reused_from:
+                parts.append("Built on past thread(s): " + ", ".join(revision.reused_from))
+            if revision.restore_warnings:
+                parts.append("Warning: " + "; ".join(revision.restore_warnings))
+            parts.append(f"Nothing runs until you approve revision {revision.revision} (digest {revision.digest}).")
+        return "\n\n".join(p for p in parts if p).strip() or revision.summary
+
+
+def _unique(perms: list[Permission]) -> list[Permission]:
+    seen, out = set(), []
+    for p in perms:
+        key = (p.verb, p.group, p.resource, p.subresource, p.namespace, p.name)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out

@@ -1,0 +1,44 @@
+"""Wiring: build the engine's services from the settings (the one place that knows every adapter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from controller.adapters.backups import BackupStore
+from controller.adapters.forge import LocalForge
+from controller.adapters.gitrepo import ThreadRepo, ensure_bare_repo
+from controller.adapters.kube import Kube, load_api_client
+from controller.adapters.telemetry import Alerts
+from controller.engine.execution import Executor
+from controller.engine.planning import Planner
+from controller.engine.reconcile import Services
+from controller.knowledge.base import KnowledgeStore
+from controller.knowledge.memory import MemoryKnowledgeStore
+from controller.planning.types import Backend
+from controller.policy import PolicySettings
+from controller.settings import Settings
+
+REPOS_TEMPLATE = Path(__file__).resolve().parents[2] / "repos-template"
+
+
+def default_backend() -> Backend:
+    from controller.planning.offline.planner import OfflineBackend
+
+    return OfflineBackend()
+
+
+def build_services(settings: Settings, backend: Backend | None = None,
+                   knowledge: KnowledgeStore | None = None) -> Services:
+    kube = Kube(load_api_client(settings.kube.kubeconfig, settings.kube.context))
+    author = (settings.git.author_name, settings.git.author_email)
+    url = settings.git.repo_url or ensure_bare_repo(settings.local_repo, REPOS_TEMPLATE, author)
+    repo = ThreadRepo(url, settings.repos_dir / "work", author)
+    forge = LocalForge(Path(url))
+    store = knowledge if knowledge is not None else MemoryKnowledgeStore()
+    policy = PolicySettings(protected_namespaces=frozenset(settings.planning.protected_namespaces),
+                            operator_namespace=settings.kube.operator_namespace)
+    planner = Planner(backend or default_backend(), kube, store, policy, settings.kube.field_manager)
+    executor = Executor(kube, repo, forge, BackupStore(kube, settings.kube.operator_namespace), store,
+                        settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s)
+    alerts = Alerts(kube, settings.alerts.webhook_url, settings.alerts.events)
+    return Services(kube=kube, planner=planner, executor=executor, alerts=alerts)

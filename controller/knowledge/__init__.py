@@ -1,0 +1,1 @@
+"""The knowledge store: past threads that planners search before they plan."""
