@@ -55,6 +55,8 @@ def render_text(template: str, /, **context: Any) -> str:
         return tpl.render(**context)
     except jinja2.UndefinedError as exc:
         raise RenderError(f"template {name!r}: {exc.message}") from exc
+    except TypeError as exc:  # `undefined | tojson`, or a value JSON cannot represent
+        raise RenderError(f"template {name!r}: a value is undefined or not serializable ({exc})") from exc
 
 
 def render_manifest(template: str, /, **context: Any) -> dict[str, Any]:
