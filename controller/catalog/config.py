@@ -105,7 +105,11 @@ class SetLabels(ActionSpec[LabelsParams]):
         manifest = render_manifest("object-metadata", api_version=params.api_version, kind=params.kind,
                                    name=params.name, namespace=r.namespace, labels=labels,
                                    annotations=annotations)
-        return Rendered(manifests=[manifest])
+        notes = []
+        if params.remove_labels or params.remove_annotations:
+            notes.append("Removals are rendered as null values: server-side apply cannot unset a key another "
+                         "manager owns (KEP-5051), so they are sent as a JSON merge patch.")
+        return Rendered(manifests=[manifest], notes=notes)
 
     def checks(self, params: LabelsParams, cluster: ClusterReader) -> list[Check]:
         r = self.targets(params, cluster)[0]

@@ -175,3 +175,14 @@ def test_backup_filename_for_cluster_scoped_objects() -> None:
     """Cluster-scoped objects (a Namespace) are saved as kind-name.yaml."""
     assert backup_filename({"kind": "Namespace", "metadata": {"name": "shop"}}) == "namespace-shop.yaml"
     assert backup_filename(DEPLOY) == "deployment-shop-web.yaml"
+
+
+def test_renderer_does_not_know_the_controller() -> None:
+    """The renderer takes plain data: none of its modules imports the controller."""
+    from pathlib import Path
+
+    import renderer
+
+    for path in Path(renderer.__file__).parent.glob("*.py"):
+        source = path.read_text()
+        assert not re.search(r"^\s*(from|import)\s+controller\b", source, re.MULTILINE), path.name
