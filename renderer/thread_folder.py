@@ -185,7 +185,7 @@ def _instructions(thread: ThreadRender, manifest_files: list[str],
     out += ["1. Revert the thread commit on the thread branch (`git revert <commit>`; never force-push)."]
     step = 2
     if backup_files:
-        out.append(f"{step}. Re-apply the saved objects from `backup/` (the state before the change):")
+        out += ["", f"{step}. Re-apply the saved objects from `backup/` (the state before the change):"]
         out += ["", *_code("\n".join(f"kubectl apply --server-side --force-conflicts -f {folder}/{path}"
                                       for path, _ in backup_files), "sh")]
         step += 1
