@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox import discovery, errors, openapi
+from sandbox import discovery, errors, openapi, protobuf
 from sandbox.admission import AdmissionHook
 from sandbox.authz import Authorizer, forbidden_detail
 from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
@@ -128,6 +128,8 @@ async def _read_body(request: web.Request) -> Any:
     if not raw:
         return None
     ctype = request.content_type or ""
+    if ctype == protobuf.PROTOBUF_CONTENT_TYPE:
+        return protobuf.decode_body(raw)
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw.decode("utf-8"))
