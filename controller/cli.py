@@ -1,11 +1,233 @@
-"""The `aiop` command line: the public face over the operator, the sandbox and the tools."""
+"""The `aiop` command line: the public face over the operator, the sandbox and the tools.
+
+Commands stay thin: they parse flags into settings and call the engine or a tool. Everything a
+command changes in a cluster it changes through custom resources, as the user it names.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from controller.settings import Settings, load_settings
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="ai-operator: chat threads to repo commits.")
+chat_app = typer.Typer(no_args_is_help=True, help="Talk to the operator as a user (through impersonation).")
+app.add_typer(chat_app, name="chat")
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (default $AIOP_HOME or ~/.aiop).")]
+KubeconfigOpt = Annotated[str | None, typer.Option("--kubeconfig", help="Use this cluster instead of the sandbox.")]
+
+
+def _settings(home: Path | None = None, kubeconfig: str | None = None) -> Settings:
+    settings = load_settings()
+    if home is not None:
+        settings = settings.with_home(home.expanduser().resolve())
+    if kubeconfig:
+        settings = settings.with_kubeconfig(kubeconfig)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def sandbox(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 6443,
+            state: Annotated[Path | None, typer.Option("--state", help="Keep objects here across restarts.")] = None,
+            home: HomeOpt = None) -> None:
+    """Run the sandbox Kubernetes API server in the foreground."""
+    from sandbox.main import run
+
+    settings = _settings(home)
+    run(port=port, state_dir=state, home=settings.home)
+
+
+@app.command()
+def crds() -> None:
+    """Print the CustomResourceDefinitions of aiop.dev (generated from the API models)."""
+    import yaml
+
+    from controller.api.crds import all_crds
+
+    typer.echo(yaml.safe_dump_all(all_crds(), sort_keys=False))
+
+
+@app.command()
+def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None) -> None:
+    """Run the operator against a kubeconfig (or the in-cluster service account)."""
+    from controller.adapters.telemetry import serve_metrics, setup_logging
+    from controller.engine.runner import run_operator
+    from controller.engine.services import build_services
+
+    settings = _settings(home, kubeconfig)
+    setup_logging(settings.serve.log_format, settings.serve.log_level)
+    serve_metrics(settings.serve.metrics_port)
+    run_operator(settings, build_services(settings))
+
+
+@app.command()
+def up(api_port: Annotated[int, typer.Option(help="Port of the sandbox API server.")] = 6443,
+       ui_port: Annotated[int, typer.Option(help="Port of the chat UI.")] = 8501,
+       metrics_port: Annotated[int, typer.Option(help="Port of /metrics (0: off).")] = 9090,
+       kubeconfig: KubeconfigOpt = None, home: HomeOpt = None) -> None:
+    """The product on embedded defaults: sandbox cluster + demo shop, the operator, the chat UI."""
+    from controller.tools.up import run_up
+
+    run_up(_settings(home, kubeconfig), api_port=api_port, ui_port=ui_port, metrics_port=metrics_port)
+
+
+def _identity(user: str, groups: list[str]) -> Any:
+    from controller.api.types import Identity
+
+    return Identity(user=user, groups=groups)
+
+
+def _client(home: Path | None, kubeconfig: str | None) -> Any:
+    from controller.adapters.kube import Kube, load_api_client
+    from controller.client import ConversationClient
+
+    settings = _settings(home, kubeconfig)
+    path = settings.kube.kubeconfig or str(settings.sandbox_kubeconfig)
+    if not Path(path).exists():
+        _fail(f"no kubeconfig at {path}: start `aiop up` first or pass --kubeconfig")
+    return ConversationClient(Kube(load_api_client(path)))
+
+
+UserOpt = Annotated[str, typer.Option("--as", help="The user you act as (impersonated).")]
+GroupsOpt = Annotated[list[str] | None, typer.Option("--group", help="Groups of that user (repeatable).")]
+NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the conversation.")]
+WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the controller to answer.")]
+
+
+def _show(obj: dict[str, Any], as_json: bool = False) -> None:
+    if as_json:
+        typer.echo(json.dumps(obj, indent=2))
+        return
+    from controller.tools.chat_view import render_thread
+
+    typer.echo(render_thread(obj))
+
+
+def _after(client: Any, namespace: str, name: str, wait: bool) -> None:
+    obj = client.wait_settled(namespace, name) if wait else client.get(namespace, name)
+    _show(obj)
+
+
+@chat_app.command("say")
+def chat_say(name: str, text: str, user: UserOpt = "demo@example.com", group: GroupsOpt = None,
+             namespace: NsOpt = "shop", wait: WaitOpt = True, home: HomeOpt = None,
+             kubeconfig: KubeconfigOpt = None) -> None:
+    """Start a conversation NAME with TEXT, or add TEXT as its next message."""
+    client = _client(home, kubeconfig)
+    _run_chat(lambda: client.say(namespace, name, text, _identity(user, group or [])))
+    _after(client, namespace, name, wait)
+
+
+@chat_app.command("approve")
+def chat_approve(name: str, revision: Annotated[int | None, typer.Option(help="Default: the latest.")] = None,
+                 user: UserOpt = "demo@example.com", group: GroupsOpt = None, namespace: NsOpt = "shop",
+                 wait: WaitOpt = True, home: HomeOpt = None, kubeconfig: KubeconfigOpt = None) -> None:
+    """Approve a plan revision by its digest."""
+    client = _client(home, kubeconfig)
+    _run_chat(lambda: client.approve(namespace, name, _identity(user, group or []), revision))
+    _after(client, namespace, name, wait)
+
+
+@chat_app.command("rate")
+def chat_rate(name: str, score: int, comment: Annotated[str, typer.Option()] = "",
+              user: UserOpt = "demo@example.com", group: GroupsOpt = None, namespace: NsOpt = "shop",
+              wait: WaitOpt = True, home: HomeOpt = None, kubeconfig: KubeconfigOpt = None) -> None:
+    """Rate the result 0-100; 100 opens the pull request, less goes back to planning."""
+    if not 0 <= score <= 100:
+        _fail("the rating is a number from 0 to 100", 2)
+    client = _client(home, kubeconfig)
+    _run_chat(lambda: client.rate(namespace, name, _identity(user, group or []), score, comment))
+    _after(client, namespace, name, wait)
+
+
+@chat_app.command("restore")
+def chat_restore(name: str, user: UserOpt = "demo@example.com", group: GroupsOpt = None, namespace: NsOpt = "shop",
+                 wait: WaitOpt = True, home: HomeOpt = None, kubeconfig: KubeconfigOpt = None) -> None:
+    """Bring everything back to the state before this conversation."""
+    client = _client(home, kubeconfig)
+    _run_chat(lambda: client.restore(namespace, name, _identity(user, group or [])))
+    _after(client, namespace, name, wait)
+
+
+@chat_app.command("show")
+def chat_show(name: str, namespace: NsOpt = "shop", as_json: Annotated[bool, typer.Option("--json")] = False,
+              home: HomeOpt = None, kubeconfig: KubeconfigOpt = None) -> None:
+    """Show a conversation: messages, the current plan, conditions and links."""
+    client = _client(home, kubeconfig)
+    obj = client.get(namespace, name)
+    if obj is None:
+        _fail(f"there is no conversation {namespace}/{name}")
+    _show(obj, as_json)
+
+
+def _run_chat(call: Any) -> None:
+    from controller.adapters.kube import KubeError
+    from controller.client import ChatError
+
+    try:
+        call()
+    except (KubeError, ChatError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def prs(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the pull requests on the local forge."""
+    from controller.adapters.forge import LocalForge
+
+    settings = _settings(home)
+    if not settings.local_repo.exists():
+        typer.echo("no local repo yet")
+        return
+    items = LocalForge(settings.local_repo).list()
+    if as_json:
+        typer.echo(json.dumps([{**p.__dict__, "reviewers": list(p.reviewers)} for p in items], indent=2))
+        return
+    for p in items:
+        typer.echo(f"#{p.number}\t{p.state}\t{p.head} -> {p.base}\t{p.title}")
+
+
+@app.command(name="eval")
+def eval_(paths: list[Path], backend: Annotated[str | None, typer.Option(help="Backend name (default: offline).")] = None,
+          json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON here.")] = None,
+          parallel: Annotated[int, typer.Option(help="Scenarios run at once.")] = 1,
+          backends: Annotated[Path | None, typer.Option("--backends", help="Backends file.")] = None,
+          keep: Annotated[bool, typer.Option(help="Keep each scenario's AIOP_HOME.")] = False) -> None:
+    """Run scenario evals: PASS/FAIL per scenario, then `N passed, M failed`."""
+    from controller.tools.evals import main as eval_main
+
+    code = eval_main(paths, backend=backend, json_out=json_out, parallel=parallel, backends_file=backends, keep=keep)
+    raise typer.Exit(code)
+
+
+@app.command(name="eval-one", hidden=True)
+def eval_one(path: Path, out: Path, backend: Annotated[str | None, typer.Option()] = None,
+             home: HomeOpt = None) -> None:
+    """Run one scenario in this process (used by `aiop eval` for isolation)."""
+    from controller.tools.evals import run_one_to_file
+
+    run_one_to_file(path, out, backend=backend, home=home)
 
 
 def main() -> None:
-    app()
+    threading.current_thread().name = "aiop"
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -131,7 +131,7 @@ class Kube:
             if self.identity.groups:
                 headers["Impersonate-Group"] = list(self.identity.groups)
         url_path = path + ("?" + urlencode(query, doseq=True) if query else "")
-        payload = json.dumps(body) if body is not None and not isinstance(body, (str, bytes)) else body
+        payload = body  # the transport serializes dicts and lists as JSON (valid YAML for apply)
         _method, url, all_headers, _body, _post = self.api_client.param_serialize(
             method=method, resource_path=url_path, header_params=headers, auth_settings=["BearerToken"])
         # Each impersonated group is its own header line, as the API server expects.
@@ -221,7 +221,7 @@ class Kube:
         if dry_run:
             query["dryRun"] = "All"
         result: dict[str, Any] = self.request(
-            "PATCH", info.path(meta.get("namespace"), meta["name"]), query=query, body=json.dumps(obj),
+            "PATCH", info.path(meta.get("namespace"), meta["name"]), query=query, body=obj,
             content_type="application/apply-patch+yaml")
         return result
 

@@ -91,14 +91,12 @@ class Executor:
                     "mutating": a.mutating, "permissions": [p.describe() for p in a.permissions],
                     "backup": a.backup, "restore": a.restore, "verify": a.verify, "diff": a.diff}
                    for a in rev.actions]
-        manifests = []
-        for mf in rev.manifests:
-            meta = mf.get("metadata", {})
-            manifests.append((f"{mf['kind'].lower()}-{meta.get('name', '')}", mf))
+        manifests = [("", mf) for mf in rev.manifests]
         return ThreadRender(
             thread_id=ctx.thread_id, revision=rev.revision, digest=rev.digest, request=list(ctx.turns),
             summary=rev.summary, answer=rev.answer, actions=actions, manifests=manifests,
             backups=[redact_object(b) for b in backups], created=[c.wire() for c in created],
+            deletes=[d.wire() for d in rev.deletes],
             requester=ctx.requester.user, approver=ctx.approver, created_at=now)
 
     # ------------------------------------------------------------------------------------- sync

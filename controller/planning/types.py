@@ -9,6 +9,7 @@ requester* and never returns Secret data.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,12 +83,12 @@ class ClusterReader(Protocol):
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None: ...
 
     def list(self, api_version: str, kind: str, namespace: str | None = None,
-             label_selector: str | None = None) -> list[dict[str, Any]]: ...
+             label_selector: str | None = None) -> builtins.list[dict[str, Any]]: ...
 
     def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
              tail_lines: int = 50) -> str: ...
 
-    def events(self, namespace: str, involved_name: str | None = None) -> list[dict[str, Any]]: ...
+    def events(self, namespace: str, involved_name: str | None = None) -> builtins.list[dict[str, Any]]: ...
 
 
 class Backend(Protocol):

@@ -1,0 +1,121 @@
+"""A client of the conversation custom resources, acting as a person (through impersonation).
+
+The CLI (`aiop chat`), the eval runner and the UI all change threads the same way people with
+kubectl do: by writing `spec` of an AIConversation as the authenticated user, never by calling
+the controller. Every write carries the resourceVersion it read, so two people typing at once
+never lose a turn (a conflict is retried on the fresh object).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from controller.adapters.kube import Conflict, Kube
+from controller.api.constants import API_VERSION, KIND_CONVERSATION, Phase
+from controller.api.types import ConversationStatus, Identity
+
+BUSY = {Phase.EXECUTING, Phase.SYNCING, Phase.RESTORING}
+
+
+class ChatError(Exception):
+    """A request the client cannot make (no such thread, nothing to approve, ...)."""
+
+
+def settled(obj: dict[str, Any]) -> bool:
+    """The controller has handled everything the person wrote, and is not in the middle of a step."""
+    spec = obj.get("spec") or {}
+    try:
+        status = ConversationStatus.model_validate(obj.get("status") or {})
+    except ValueError:
+        return False
+    if status.phase in BUSY:
+        return False
+    if status.processed_turns < len(spec.get("turns") or []):
+        return False
+    approval = spec.get("approval")
+    if approval and (status.seen_approval_revision, status.seen_approval_digest) != (
+            approval.get("revision"), approval.get("digest")):
+        return False
+    if spec.get("rating") and not status.seen_rating:
+        return False
+    restore = spec.get("restore")
+    return not (restore and restore.get("requested") and not status.restore_handled)
+
+
+class ConversationClient:
+    def __init__(self, kube: Kube, kind: str = KIND_CONVERSATION) -> None:
+        self.kube = kube
+        self.kind = kind
+
+    def _as(self, who: Identity) -> Kube:
+        return self.kube.as_user(who)
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.kube.get(API_VERSION, self.kind, name, namespace)
+
+    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self.kube.list(API_VERSION, self.kind, namespace)
+
+    def _update_spec(self, namespace: str, name: str, who: Identity,
+                     change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        for _attempt in range(5):
+            obj = self._as(who).get(API_VERSION, self.kind, name, namespace)
+            if obj is None:
+                raise ChatError(f"there is no conversation {namespace}/{name}")
+            patch = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "spec": change(obj)}
+            try:
+                return self._as(who).merge_patch(API_VERSION, self.kind, name, namespace, patch)
+            except Conflict:
+                continue
+        raise ChatError(f"conversation {namespace}/{name} kept changing; try again")
+
+    def say(self, namespace: str, name: str, text: str, who: Identity, context: str | None = None) -> dict[str, Any]:
+        """Start the conversation with this message, or add it as the next turn."""
+        if self._as(who).get(API_VERSION, self.kind, name, namespace) is None:
+            spec: dict[str, Any] = {"requester": who.wire(), "turns": [{"text": text}]}
+            if context:
+                spec["context"] = context
+            return self._as(who).create({"apiVersion": API_VERSION, "kind": self.kind,
+                                         "metadata": {"name": name, "namespace": namespace}, "spec": spec})
+        return self._update_spec(namespace, name, who,
+                                 lambda obj: {"turns": [*obj["spec"].get("turns", []), {"text": text}]})
+
+    def approve(self, namespace: str, name: str, who: Identity, revision: int | None = None) -> dict[str, Any]:
+        """Approve a revision (default: the latest) by its digest, as shown in status."""
+        def change(obj: dict[str, Any]) -> dict[str, Any]:
+            revisions = (obj.get("status") or {}).get("revisions") or []
+            if not revisions:
+                raise ChatError("there is no plan to approve yet")
+            chosen = revisions[-1] if revision is None else next(
+                (r for r in revisions if r["revision"] == revision), None)
+            if chosen is None:
+                raise ChatError(f"there is no revision {revision}")
+            return {"approval": {"revision": chosen["revision"], "digest": chosen["digest"], "approver": who.wire()}}
+        return self._update_spec(namespace, name, who, change)
+
+    def rate(self, namespace: str, name: str, who: Identity, score: int, comment: str = "") -> dict[str, Any]:
+        def change(obj: dict[str, Any]) -> dict[str, Any]:
+            current = (obj.get("status") or {}).get("currentRevision") or None
+            rating: dict[str, Any] = {"score": score, "comment": comment, "ratedBy": who.wire()}
+            if current:
+                rating["revision"] = current
+            return {"rating": rating}
+        return self._update_spec(namespace, name, who, change)
+
+    def restore(self, namespace: str, name: str, who: Identity, reason: str = "") -> dict[str, Any]:
+        return self._update_spec(namespace, name, who, lambda obj: {
+            "restore": {"requested": True, "requestedBy": who.wire(), "reason": reason}})
+
+    def wait_settled(self, namespace: str, name: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Wait until the controller has handled everything written so far."""
+        deadline = time.monotonic() + timeout
+        obj: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            obj = self.get(namespace, name)
+            if obj is not None and settled(obj):
+                return obj
+            time.sleep(0.1)
+        phase = ((obj or {}).get("status") or {}).get("phase")
+        raise TimeoutError(f"conversation {namespace}/{name} did not settle within {timeout:.0f}s (phase {phase})")

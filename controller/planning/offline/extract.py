@@ -1,0 +1,621 @@
+"""Pure text extraction: the values a request spells out (numbers, images, quantities, labels...).
+
+Why a module of its own: the intent classifier says *what* kind of change is asked for, but the
+parameters must come from the words themselves, deterministically and explainably. Nothing here
+looks at the cluster; `grounding` turns the name-like words found here into real objects.
+Every function takes one piece of text and returns plain values (or None when absent).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+def _words(block: str) -> frozenset[str]:
+    return frozenset(block.split())
+
+
+WORD_NUMBERS: dict[str, int] = {
+    "zero": 0, "none": 0, "one": 1, "single": 1, "a single": 1, "two": 2, "a couple of": 2, "a pair of": 2,
+    "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "a dozen": 12, "dozen": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "hundred": 100,
+}
+
+STOPWORDS = _words("""
+a an the and or but if then than so to of in on at by for from with without into onto over under
+up down out off about as is are be been being was were am do does did done doing have has had it its
+it's this that these those there here my our your their his her we you i me us them they he she
+please pls could would should can will shall may might must just now right currently current
+make made set change update modify adjust configure put get give let keep ensure sure want need like
+new create add added adding remove delete drop all any some every each more less fewer many much
+what which who whom whose why how when where whats what's hows how's is isn't doesn't don't not no yes
+ok okay thanks thank hey hi hello also too very really actually instead rather only same again back
+deployment deployments deploy deploys statefulset statefulsets sts app apps application applications
+service services svc pod pods container containers workload workloads replica replicas instance
+instances copies copy namespace namespaces ns cluster clusters image images version tag tags
+memory mem ram cpu cpus core cores limit limits request requests resource resources quota quotas
+label labels annotation annotations key keys value values configmap configmaps config cm setting
+settings port ports traffic ingress egress network policy policies bucket buckets s3 aws azure
+storage account accounts group groups region location rg hpa pdb autoscaler autoscaling minimum
+maximum min max target utilization percent percentage scale scaling scaled restart restarted rollout
+rollback roll rolled revert undo previous prior last expose exposed reachable available unavailable
+running run runs go goes going least most one two three four five six seven eight nine ten
+stuff thing things something everything nothing one's named called name using use via per
+bump raise lower increase decrease reduce grow shrink double triple half twice
+should we them time times number count amount size zero
+""")
+
+_IMAGE_RE = re.compile(
+    r"(?<![\w./:@-])((?:[a-z0-9][a-z0-9.-]*(?::\d+)?/)?[a-z0-9][a-z0-9._/-]*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64}))"
+    r"(?![\w/:@-])"
+)
+_TOKEN_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
+
+
+def normalise(text: str) -> str:
+    """Unify quotes, dashes and whitespace; keep case (keys and values may be case-sensitive)."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    text = text.replace("\u2013", "-").replace("\u2014", "-")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case name-shaped tokens, in order ("web's" -> "web"; trailing dots dropped)."""
+    lowered = normalise(text).lower().replace("'s ", " ")
+    return [t.rstrip(".") for t in _TOKEN_RE.findall(lowered)]
+
+
+def name_tokens(text: str) -> list[str]:
+    """Tokens that could be object names: not stop words, not bare numbers, not quantities."""
+    out = []
+    for tok in tokens(strip_values(text)):
+        if tok in STOPWORDS or tok in WORD_NUMBERS or re.fullmatch(r"x?\d+(\.\d+)?[a-z]{0,3}", tok):
+            continue
+        out.append(tok)
+    return out
+
+
+def strip_values(text: str) -> str:
+    """Remove images, label pairs, quantities and percentages so that names stand alone."""
+    text = _IMAGE_RE.sub(" ", normalise(text))
+    text = re.sub(r"\S+=\S*", " ", text)
+    text = re.sub(r"\b\d+(\.\d+)?\s*(%|percent\b)", " ", text)
+    return text
+
+
+def quoted(text: str) -> list[str]:
+    return [a or b for a, b in re.findall(r"'([^']+)'|\"([^\"]+)\"", text)]
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def _word_number_pattern() -> str:
+    words = sorted(WORD_NUMBERS, key=len, reverse=True)
+    return "|".join(re.escape(w) for w in words)
+
+
+_WORDNUM = _word_number_pattern()
+_NUM = rf"(\d+|{_WORDNUM})"
+
+
+def to_int(word: str) -> int | None:
+    word = word.lower().strip()
+    if word.isdigit():
+        return int(word)
+    return WORD_NUMBERS.get(word)
+
+
+def standalone_numbers(text: str) -> list[int]:
+    """Integers written as digits or words that are not part of a name, image, quantity or port spec."""
+    text = strip_values(text).lower()
+    found: list[tuple[int, int]] = []
+    for m in re.finditer(r"(?<![\w.:/-])(?:x)?(\d+)(?:x)?(?![\w.:/%-]|\.\d)", text):
+        found.append((m.start(), int(m.group(1))))
+    for m in re.finditer(rf"\b({_WORDNUM})\b", text):
+        value = WORD_NUMBERS[m.group(1)]
+        if m.group(1) in ("none", "single") or (m.group(1) == "one" and re.match(r"one\s+of\b", text[m.start():])):
+            continue
+        found.append((m.start(), value))
+    return [v for _, v in sorted(found)]
+
+
+def replica_count(text: str) -> int | None:
+    """The target replica count: "to 5", "5 replicas", "x3", "five instances", "scale down to zero"."""
+    low = strip_values(text).lower()
+    noun = r"(?:replicas?|instances?|copies|copy|pods?|nodes?|workers?|containers?)"
+    patterns = [
+        rf"\b{_NUM}\s+(?:\w+\s+)?{noun}\b",
+        rf"\b(?:to|at|=|of|with|be|have|run|keep|use|make it|make that|go with|try)\s+{_NUM}\b(?!\s*(?:%|mi|gi|m\b))",
+        rf"\b{noun}\s*(?:to|=|:|count to|count of|count)\s*{_NUM}\b",
+        r"(?<![\w-])x\s?(\d+)\b",
+        r"\b(\d+)x\b",
+    ]
+    for pattern in patterns:
+        m = re.search(pattern, low)
+        if m:
+            value = to_int(m.group(1))
+            if value is not None:
+                return value
+    nums = standalone_numbers(text)
+    return nums[-1] if nums else None
+
+
+def relative_replicas(text: str, current: int) -> int | None:
+    """Relative changes: "add 2 more replicas", "by 3", "double", "halve"."""
+    low = text.lower()
+    if re.search(r"\bdouble\b|\btwice\b", low):
+        return current * 2
+    if re.search(r"\btriple\b", low):
+        return current * 3
+    if re.search(r"\bhalve\b|\bhalf\b", low):
+        return max(current // 2, 1)
+    m = re.search(rf"\b(?:add|another)\s+{_NUM}\s+(?:more\s+)?", low) or re.search(rf"\b{_NUM}\s+more\b", low)
+    if m and (n := to_int(m.group(1))) is not None:
+        return current + n
+    m = re.search(rf"\b(?:by|remove|minus)\s+{_NUM}\b", low) or re.search(rf"\b{_NUM}\s+(?:less|fewer)\b", low)
+    if m and (n := to_int(m.group(1))) is not None:
+        down = re.search(r"\b(down|decrease|reduce|lower|shrink|remove|less|fewer|minus|cut)\b", low)
+        return max(current - n, 0) if down else current + n
+    if re.search(r"\b(one more|another (?:replica|instance|pod|copy))\b", low):
+        return current + 1
+    if re.search(r"\b(one (?:less|fewer))\b", low):
+        return max(current - 1, 0)
+    return None
+
+
+# ---------------------------------------------------------------- images
+
+
+def images(text: str) -> list[str]:
+    """Image references with a tag or digest: nginx:1.27.2, ghcr.io/acme/app:v2, repo/app@sha256:..."""
+    out = []
+    for m in _IMAGE_RE.finditer(normalise(text)):
+        ref = m.group(1).rstrip(".,;")
+        # "key: value" with a space is not an image, and neither is a bare port "host:80" with no repo part
+        if re.fullmatch(r"[a-z]+:\d{2,5}", ref) and not re.search(r"\d+\.\d+", ref):
+            continue
+        if ref.startswith(("http:", "https:")):
+            continue
+        out.append(ref)
+    return out
+
+
+def version_mention(text: str) -> tuple[str | None, str] | None:
+    """ "nginx 1.27.2" / "version 1.28" / "tag v2.3.1" -> (repository or None, tag)."""
+    low = normalise(text)
+    m = re.search(r"\b(?:version|tag|release|v)\s*[:=]?\s*(v?\d+(?:\.\d+){0,3}(?:-[A-Za-z0-9.]+)?)\b", low, re.I)
+    if m:
+        return None, m.group(1)
+    m = re.search(r"\b([a-z][a-z0-9._/-]*)\s+(v?\d+\.\d+(?:\.\d+){0,2}(?:-[A-Za-z0-9.]+)?)\b", low, re.I)
+    if m:
+        repo = m.group(1).lower()
+        return (None if repo in STOPWORDS else repo), m.group(2)
+    return None
+
+
+# ---------------------------------------------------------------- quantities
+
+_MEM_UNITS = {
+    "mi": "Mi", "mib": "Mi", "m": "Mi", "mb": "Mi", "meg": "Mi", "megs": "Mi", "megabyte": "Mi", "megabytes": "Mi",
+    "gi": "Gi", "gib": "Gi", "g": "Gi", "gb": "Gi", "gig": "Gi", "gigs": "Gi", "gigabyte": "Gi", "gigabytes": "Gi",
+    "ki": "Ki", "kib": "Ki", "ti": "Ti", "tib": "Ti", "tb": "Ti",
+}
+_MEM_RE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)\s*(mib|gib|kib|tib|mi|gi|ki|ti|mb|gb|tb|megabytes?|gigabytes?|megs?|gigs?)(?![a-z])",
+    re.I,
+)
+_CPU_RE = re.compile(
+    r"(?<![\w.])(?:(\d+)\s*(?:m|millicores?|millicpu)(?![a-z])|(\d+(?:\.\d+)?)\s*(?:cores?|cpus?|vcpus?)\b)",
+    re.I,
+)
+_HALF_CPU = re.compile(r"\b(half a|half of a|a half|0\.5)\s*(cpu|core|vcpu)\b", re.I)
+_QUARTER_CPU = re.compile(r"\b(a quarter of a|quarter)\s*(cpu|core|vcpu)\b", re.I)
+
+
+@dataclass(frozen=True)
+class ResourceAsk:
+    """Requested resources: {"requests": {...}, "limits": {...}} plus whether "more" was asked without values."""
+
+    requests: dict[str, str]
+    limits: dict[str, str]
+    more: tuple[str, ...] = ()
+
+
+def _mem(value: str, unit: str) -> str:
+    norm = _MEM_UNITS.get(unit.lower(), "Mi")
+    if "." in value:
+        number = float(value)
+        if norm == "Gi":
+            return f"{int(number * 1024)}Mi"
+        return f"{int(number)}{norm}"
+    return f"{int(value)}{norm}"
+
+
+def _cpu_values(seg: str) -> list[str]:
+    out = []
+    if _HALF_CPU.search(seg):
+        out.append("500m")
+    if _QUARTER_CPU.search(seg):
+        out.append("250m")
+    for m in _CPU_RE.finditer(seg):
+        if m.group(1):
+            out.append(f"{int(m.group(1))}m")
+        else:
+            val = m.group(2)
+            out.append(f"{int(float(val) * 1000)}m" if "." in val else val)
+    return out
+
+
+def resources(text: str) -> ResourceAsk:
+    """CPU/memory requests and limits from phrases like "memory limit to 512Mi and cpu request 250m".
+
+    Clauses are split on "and", commas and semicolons; a clause's resource comes from its words
+    (cpu/memory) or its unit (Mi/Gi vs m/cores); whether it is a request or a limit comes from the
+    clause, else from the clause before it, else from the whole text, else it is a limit.
+    """
+    low = normalise(text).lower()
+    low = re.sub(r"\bsame\b", "", low)
+    clauses = re.split(r",|;|\band\b|\bplus\b|\bwith\b|\bwhile\b", low)
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    carry_types: set[str] = set()
+    carry_resource: str | None = None
+    last_types: set[str] = set()
+    whole_types = _types(low)
+    for clause in clauses:
+        types = _types(clause)
+        resource_words = _resource_words(clause)
+        mem_vals = [_mem(v, u) for v, u in _MEM_RE.findall(clause)]
+        cpu_vals = _cpu_values(_MEM_RE.sub(" ", clause))
+        bare = re.findall(r"(?:to|=|of|at|:)\s*(\d+(?:\.\d+)?)(?![\w.%])", _MEM_RE.sub(" ", _CPU_RE.sub(" ", clause)))
+        if not mem_vals and not cpu_vals and not bare:
+            carry_types |= types
+            if resource_words:
+                carry_resource = resource_words[-1]
+            continue
+        types = (types | carry_types) or last_types or (whole_types if len(whole_types) == 1 else set()) or {"limit"}
+        last_types = types
+        if "cpu" in resource_words and not cpu_vals and bare:
+            val = bare[0]
+            cpu_vals = [f"{int(float(val) * 1000)}m" if "." in val else val]
+        if "memory" in resource_words and not mem_vals and bare:
+            mem_vals = [f"{bare[0]}Mi"] if float(bare[0]) >= 16 else [f"{bare[0]}Gi"]
+        if not resource_words and carry_resource == "cpu" and bare and not mem_vals and not cpu_vals:
+            cpu_vals = [bare[0]]
+        for kind in types:
+            target = requests if kind == "request" else limits
+            if mem_vals:
+                target["memory"] = mem_vals[0]
+            if cpu_vals:
+                target["cpu"] = cpu_vals[0]
+        carry_types = set()
+    more: list[str] = []
+    if re.search(r"\b(more|extra|additional|double|increase|raise|bump|higher|bigger|larger)\b", low):
+        for res in _resource_words(low):
+            if res not in requests and res not in limits and res not in more:
+                more.append(res)
+    return ResourceAsk(requests, limits, tuple(more))
+
+
+def _types(clause: str) -> set[str]:
+    out = set()
+    if re.search(r"\b(requests?|requested|reserve[ds]?|guarantee[ds]?|minimum|baseline)\b", clause):
+        out.add("request")
+    if re.search(r"\b(limits?|limited|cap|capped|ceiling|max(imum)?|at most)\b", clause):
+        out.add("limit")
+    return out
+
+
+def _resource_words(clause: str) -> list[str]:
+    out = []
+    for m in re.finditer(r"\b(cpu|cpus|cores?|vcpus?|processor|compute|memory|mem|ram|heap)\b", clause):
+        res = "memory" if m.group(1) in ("memory", "mem", "ram", "heap") else "cpu"
+        if res not in out:
+            out.append(res)
+    return out
+
+
+def parse_quantity_mi(value: str) -> float | None:
+    """A memory quantity in MiB (for doubling limits)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGTE]i?|k|m)?", value.strip())
+    if not m:
+        return None
+    number = float(m.group(1))
+    factor = {None: 1 / 2**20, "Ki": 1 / 1024, "k": 1000 / 2**20, "Mi": 1.0, "M": 10**6 / 2**20, "Gi": 1024.0,
+              "G": 10**9 / 2**20, "Ti": 1024.0**2, "T": 10**12 / 2**20, "Ei": 1024.0**4, "m": 1 / 2**20 / 1000}
+    return number * factor.get(m.group(2), 1.0)
+
+
+def format_mi(mib: float) -> str:
+    if mib >= 1024 and mib % 1024 == 0:
+        return f"{int(mib // 1024)}Gi"
+    return f"{round(mib)}Mi"
+
+
+# ---------------------------------------------------------------- labels
+
+
+_PAIR_RE = re.compile(r"(?<![\w./-])([A-Za-z0-9][A-Za-z0-9./_-]*)\s*=\s*([A-Za-z0-9._-]*)")
+_COLON_PAIR_RE = re.compile(r"(?<![\w./-])([A-Za-z][A-Za-z0-9./_-]*):\s+['\"]?([A-Za-z0-9._-]+)['\"]?")
+
+
+def pairs(text: str) -> dict[str, str]:
+    """key=value pairs, "key: value" pairs and "label K with value V" / "K set to V" phrases."""
+    text = normalise(text)
+    out: dict[str, str] = {}
+    for key, val in _PAIR_RE.findall(text):
+        out[key] = val.rstrip(".")
+    for key, val in _COLON_PAIR_RE.findall(text):
+        if key.lower() in ("namespace", "ns", "image", "port", "note", "please", "mode", "min", "max", "target"):
+            continue
+        out.setdefault(key, val.rstrip("."))
+    for m in re.finditer(
+        r"\b(?:label|annotation|tag|key)\s+['\"]?([A-Za-z0-9./_-]+)['\"]?\s+(?:with (?:the )?value|set to|to|as|of|=)\s+"
+        r"['\"]?([A-Za-z0-9._-]+)['\"]?", text, re.I,
+    ):
+        if m.group(1).lower() not in STOPWORDS:
+            out.setdefault(m.group(1), m.group(2).rstrip("."))
+    return out
+
+
+def removed_keys(text: str) -> list[str]:
+    """Keys to remove: "remove the label tier", "drop annotation x", kubectl's "tier-"."""
+    low = normalise(text)
+    out = []
+    for m in re.finditer(
+        r"\b(?:remove|drop|delete|strip|unset|clear|take off|get rid of)\s+(?:the\s+)?(?:labels?|annotations?)\s+"
+        r"['\"]?([A-Za-z0-9./_-]+)['\"]?", low, re.I,
+    ):
+        out.append(m.group(1).rstrip("."))
+    for m in re.finditer(
+        r"\b(?:remove|drop|delete|strip|unset|clear|get rid of)\s+(?:the\s+)?['\"]?([A-Za-z0-9./_-]+)['\"]?\s+"
+        r"(?:label|annotation)", low, re.I,
+    ):
+        if m.group(1).lower() not in STOPWORDS:
+            out.append(m.group(1))
+    for m in re.finditer(r"(?<![\w./-])([A-Za-z][A-Za-z0-9./_]*)-(?=\s|$)", low):
+        out.append(m.group(1))
+    return list(dict.fromkeys(out))
+
+
+# ---------------------------------------------------------------- ports, percentages, bounds
+
+
+def ports(text: str) -> tuple[int | None, int | None]:
+    """(service port, target port) from "port 80", "on 80", "80:8080", "80 -> 8080", "target port 8080"."""
+    low = normalise(text).lower()
+    m = re.search(r"\b(\d{2,5})\s*(?::|->|=>|→)\s*(\d{2,5})\b", low)
+    if m and not re.search(r"[a-z]:\d", low[max(m.start() - 1, 0):m.start() + 1]):
+        return int(m.group(1)), int(m.group(2))
+    target = None
+    t = re.search(r"\b(?:target(?:ing)?|container|backend|forward(?:ing|ed)? to|to the pods'? port|targetport)"
+                  r"\s*(?:port)?\s*(?:of|:|=)?\s*(\d{2,5})\b", low)
+    if t:
+        target = int(t.group(1))
+        low = low[:t.start()] + " " + low[t.end():]
+    p = re.search(r"\bport\s*(?:number\s*)?(?:of|:|=)?\s*(\d{1,5})\b", low) or re.search(
+        r"\b(?:on|at|via|through|over)\s+(?:port\s+)?(\d{2,5})\b", low) or re.search(r"\b(\d{2,5})\s*(?:/tcp|port)\b", low)
+    return (int(p.group(1)) if p else None), target
+
+
+def percentages(text: str) -> list[tuple[int, str]]:
+    """(value, resource) for "70% cpu", "cpu at 70 percent", "memory 80%"; resource "" when unknown."""
+    low = normalise(text).lower()
+    out = []
+    for m in re.finditer(r"(\d{1,3})\s*(?:%|percent\b)", low):
+        before = low[max(0, m.start() - 40):m.start()]
+        after = low[m.end():m.end() + 25]
+        res = ""
+        near_after = re.search(r"\b(cpu|memory|mem|ram|processor)\b", after)
+        near_before = list(re.finditer(r"\b(cpu|memory|mem|ram|processor)\b", before))
+        if near_after and near_after.start() < 12:
+            res = near_after.group(1)
+        elif near_before:
+            res = near_before[-1].group(1)
+        res = "memory" if res in ("memory", "mem", "ram") else ("cpu" if res else "")
+        out.append((int(m.group(1)), res))
+    return out
+
+
+def hpa_bounds(text: str) -> tuple[int | None, int | None]:
+    """(min, max) replicas for an autoscaler."""
+    low = strip_values(text).lower()
+    low = re.sub(r"\b\d{1,3}\s*(%|percent)", " ", low)
+    lo = hi = None
+    m = re.search(rf"\bbetween\s+{_NUM}\s+(?:and|to|-)\s+{_NUM}\b", low) or re.search(
+        rf"\bfrom\s+{_NUM}\s+(?:to|up to|-)\s+{_NUM}\b", low) or re.search(
+        rf"\b{_NUM}\s*(?:-|to|\.\.)\s*{_NUM}\s+(?:replicas|pods|instances|copies)\b", low)
+    if m:
+        lo, hi = to_int(m.group(1)), to_int(m.group(2))
+    m1 = re.search(rf"\bmin(?:imum)?(?:\s+(?:of|replicas|pods|instances))?\s*(?:=|:|of|at)?\s*{_NUM}\b", low) or re.search(
+        rf"\b(?:at least|no (?:less|fewer) than|never (?:below|under|less than)|not below)\s+{_NUM}\b", low) or re.search(
+        rf"\b{_NUM}\s+min(?:imum)?\b", low)
+    if m1:
+        lo = to_int(m1.group(1))
+    m2 = re.search(rf"\bmax(?:imum)?(?:\s+(?:of|replicas|pods|instances))?\s*(?:=|:|of|at)?\s*{_NUM}\b", low) or re.search(
+        rf"\b(?:up to|at most|no more than|never (?:above|over|more than)|not above|upper limit of|cap(?:ped)? at)\s+{_NUM}\b",
+        low) or re.search(rf"\b{_NUM}\s+max(?:imum)?\b", low)
+    if m2:
+        hi = to_int(m2.group(1))
+    return lo, hi
+
+
+def pdb_budget(text: str) -> tuple[int | str | None, int | str | None]:
+    """(min_available, max_unavailable) for a disruption budget: "at least 2", "50%", "max 1 unavailable"."""
+    low = normalise(text).lower()
+    qty = rf"(\d+\s*%|{_NUM})"
+
+    def val(raw: str) -> int | str:
+        raw = raw.replace(" ", "")
+        if raw.endswith("%"):
+            return raw
+        number = to_int(raw)
+        return number if number is not None else raw
+
+    m = re.search(rf"\b(?:max(?:imum)?|at most|no more than|up to|only)\s+{qty}\s*(?:\w+\s+){{0,2}}?(?:unavailable|down|"
+                  r"disrupted|offline|missing|out|evicted|at a time)", low) or re.search(
+        rf"\bmax(?:imum)?[\s_-]?unavailable\s*(?:of|=|:|to)?\s*{qty}", low)
+    if m:
+        return None, val(m.group(1))
+    m = re.search(rf"\b(?:at least|minimum of|min(?:imum)?|no (?:less|fewer) than|keep|always)\s+{qty}", low) or re.search(
+        rf"\bmin[\s_-]?available\s*(?:of|=|:|to)?\s*{qty}", low) or re.search(
+        rf"\b{qty}\s+(?:\w+\s+){{0,3}}?(?:stays?|remains?|always|available|up|running|alive)", low)
+    if m:
+        return val(m.group(1)), None
+    return None, None
+
+
+# ---------------------------------------------------------------- cloud
+
+_AWS_REGION_RE = re.compile(
+    r"\b((?:us|eu|ap|sa|ca|me|af|il|mx)(?:-gov)?-(?:east|west|north|south|central|northeast|southeast|northwest|southwest)-\d)\b"
+)
+AWS_REGION_ALIASES = {
+    "n. virginia": "us-east-1", "north virginia": "us-east-1", "virginia": "us-east-1", "ohio": "us-east-2",
+    "n. california": "us-west-1", "northern california": "us-west-1", "california": "us-west-1",
+    "oregon": "us-west-2", "ireland": "eu-west-1", "london": "eu-west-2", "paris": "eu-west-3",
+    "frankfurt": "eu-central-1", "stockholm": "eu-north-1", "milan": "eu-south-1", "tokyo": "ap-northeast-1",
+    "seoul": "ap-northeast-2", "singapore": "ap-southeast-1", "sydney": "ap-southeast-2", "mumbai": "ap-south-1",
+    "sao paulo": "sa-east-1", "canada": "ca-central-1", "montreal": "ca-central-1",
+}
+AZURE_LOCATIONS = _words("""
+eastus eastus2 westus westus2 westus3 centralus northcentralus southcentralus westcentralus canadacentral
+canadaeast brazilsouth northeurope westeurope uksouth ukwest francecentral francesouth germanywestcentral
+germanynorth switzerlandnorth switzerlandwest norwayeast norwaywest swedencentral polandcentral italynorth
+spaincentral eastasia southeastasia japaneast japanwest australiaeast australiasoutheast australiacentral
+centralindia southindia westindia koreacentral koreasouth uaenorth uaecentral southafricanorth qatarcentral
+israelcentral mexicocentral newzealandnorth
+""")
+
+
+def aws_region(text: str) -> str | None:
+    low = normalise(text).lower()
+    m = _AWS_REGION_RE.search(low)
+    if m:
+        return m.group(1)
+    for alias, region in sorted(AWS_REGION_ALIASES.items(), key=lambda kv: -len(kv[0])):
+        if re.search(rf"\b{re.escape(alias)}\b", low):
+            return region
+    return None
+
+
+def azure_location(text: str) -> str | None:
+    """"westeurope", "West Europe", "east us 2" -> the Azure location name."""
+    words = re.findall(r"[a-z0-9]+", normalise(text).lower())
+    for size in (3, 2, 1):
+        for i in range(len(words) - size + 1):
+            joined = "".join(words[i:i + size])
+            if joined in AZURE_LOCATIONS:
+                return joined
+    return None
+
+
+def named(text: str, nouns: str) -> list[str]:
+    """Names given for a new thing: quoted, after "named/called", or right after/before one of `nouns`."""
+    text = normalise(text)
+    out = list(quoted(text))
+    for m in re.finditer(r"\b(?:named|called|name(?:d)? it|name of|with the name)\s+['\"]?([A-Za-z0-9][\w.()-]*)", text, re.I):
+        out.append(m.group(1).rstrip(".,"))
+    for m in re.finditer(rf"\b(?:{nouns})\s+(?:named\s+|called\s+)?['\"]?([A-Za-z0-9][\w.()-]*)", text, re.I):
+        out.append(m.group(1).rstrip(".,"))
+    for m in re.finditer(rf"\b([A-Za-z0-9][\w.()-]*)\s+(?:{nouns})\b", text, re.I):
+        out.append(m.group(1).rstrip(".,"))
+    return [o for o in dict.fromkeys(out) if o.lower() not in STOPWORDS and not o.isdigit()
+            and not re.fullmatch(r"(new|an?|the|my|our|aws|azure|s3|one|some|private|public|versioned|encrypted)", o, re.I)]
+
+
+# ---------------------------------------------------------------- namespaces and kinds
+
+
+def namespace_mentions(text: str) -> tuple[list[str], list[str]]:
+    """(explicit, loose): "namespace X", "X namespace", "-n X", "ns X" are explicit; "in X" is loose."""
+    low = normalise(text).lower()
+    explicit: list[str] = []
+    for m in re.finditer(r"(?:^|\s)(?:-n|--namespace(?:=|\s))\s*([a-z0-9][a-z0-9-]*)", low):
+        explicit.append(m.group(1))
+    for m in re.finditer(r"\b(?:namespace|ns)\s*[:=]?\s*['\"]?([a-z0-9][a-z0-9-]*[a-z0-9]|[a-z0-9])['\"]?", low):
+        if m.group(1) not in STOPWORDS:
+            explicit.append(m.group(1))
+    for m in re.finditer(r"\b([a-z0-9][a-z0-9-]*[a-z0-9]|[a-z0-9])['\"]?\s+(?:namespace|ns)\b", low):
+        if m.group(1) not in STOPWORDS and m.group(1) not in ("new", "a", "the", "own", "one"):
+            explicit.append(m.group(1))
+    loose = re.findall(r"\b(?:in|into|on|from|within|inside|under|across)\s+(?:the\s+)?['\"]?([a-z0-9][a-z0-9-]*[a-z0-9])", low)
+    return list(dict.fromkeys(explicit)), list(dict.fromkeys(loose))
+
+
+KIND_WORDS: list[tuple[str, str, str]] = [
+    (r"statefulsets?|stateful sets?|sts", "apps/v1", "StatefulSet"),
+    (r"daemonsets?|daemon sets?|ds", "apps/v1", "DaemonSet"),
+    (r"deployments?|deploys?", "apps/v1", "Deployment"),
+    (r"replicasets?|rs", "apps/v1", "ReplicaSet"),
+    (r"cronjobs?|cron jobs?", "batch/v1", "CronJob"),
+    (r"jobs?", "batch/v1", "Job"),
+    (r"config ?maps?|cm", "v1", "ConfigMap"),
+    (r"secrets?", "v1", "Secret"),
+    (r"services?|svc", "v1", "Service"),
+    (r"persistent ?volume ?claims?|pvcs?|volume claims?", "v1", "PersistentVolumeClaim"),
+    (r"persistent ?volumes?|pvs?", "v1", "PersistentVolume"),
+    (r"service ?accounts?", "v1", "ServiceAccount"),
+    (r"ingress(?:es)?", "networking.k8s.io/v1", "Ingress"),
+    (r"network ?polic(?:y|ies)|netpols?", "networking.k8s.io/v1", "NetworkPolicy"),
+    (r"hpas?|(?:horizontal )?(?:pod )?autoscalers?", "autoscaling/v2", "HorizontalPodAutoscaler"),
+    (r"pdbs?|pod ?disruption ?budgets?|disruption budgets?", "policy/v1", "PodDisruptionBudget"),
+    (r"resource ?quotas?|quotas?", "v1", "ResourceQuota"),
+    (r"roles?", "rbac.authorization.k8s.io/v1", "Role"),
+    (r"cluster ?roles?", "rbac.authorization.k8s.io/v1", "ClusterRole"),
+    (r"nodes?", "v1", "Node"),
+    (r"pods?", "v1", "Pod"),
+    (r"namespaces?|ns", "v1", "Namespace"),
+    (r"buckets?|s3 buckets?", "s3.services.k8s.aws/v1alpha1", "Bucket"),
+    (r"resource ?groups?|rgs?", "resources.azure.com/v1api20200601", "ResourceGroup"),
+    (r"storage ?accounts?", "storage.azure.com/v1api20230101", "StorageAccount"),
+]
+
+
+def kind_mentions(text: str) -> list[tuple[str, str]]:
+    """(apiVersion, kind) for the kinds named in the text, in order of appearance."""
+    low = normalise(text).lower()
+    found: list[tuple[int, tuple[str, str]]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, api, kind in KIND_WORDS:
+        for m in re.finditer(rf"\b(?:{pattern})\b", low):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            found.append((m.start(), (api, kind)))
+    return [k for _, k in sorted(found)]
+
+
+# ---------------------------------------------------------------- config keys
+
+
+def config_assignments(text: str) -> list[tuple[str, str]]:
+    """(key, value) pairs for a ConfigMap: KEY=VALUE, "set KEY to VALUE", "KEY: VALUE", "key K with value V"."""
+    text = normalise(text)
+    out: list[tuple[str, str]] = []
+    for m in re.finditer(r"(?<![\w./-])([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s,;]+)", text):
+        out.append((m.group(1), _unquote(m.group(2))))
+    value = r"(\"[^\"]*\"|'[^']*'|[^\s,;]+)"
+    for m in re.finditer(
+        rf"\b(?:set|change|update|switch|flip|put|make|turn|add|configure)\s+(?:the\s+)?(?:key\s+|value\s+of\s+|setting\s+)?"
+        rf"['\"]?([A-Za-z_][A-Za-z0-9_.-]*)['\"]?\s+(?:(?:key|setting|value|entry)\s+)?(?:in\s+[\w.-]+(?:\s+(?:config ?map|configmap|config|cm))?\s+)?"
+        rf"(?:to|=|as|:)\s+{value}", text, re.I,
+    ):
+        out.append((m.group(1), _unquote(m.group(2))))
+    for m in re.finditer(rf"\bkey\s+['\"]?([A-Za-z_][A-Za-z0-9_.-]*)['\"]?\s+(?:with (?:the )?value|=|to|as|set to)\s+{value}",
+                         text, re.I):
+        out.append((m.group(1), _unquote(m.group(2))))
+    for m in re.finditer(rf"\b([A-Z][A-Z0-9_]+[A-Z0-9])\s+(?:to|=|:|as|set to)\s+{value}", text):
+        out.append((m.group(1), _unquote(m.group(2))))
+    return [(k, v.rstrip(".")) for k, v in out if k.lower() not in STOPWORDS or k.isupper()]
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value

@@ -1,0 +1,1 @@
+"""Tools behind the CLI: bootstrapping a cluster, the chat client, the eval runner."""

@@ -1,0 +1,325 @@
+"""`aiop eval`: play scenarios end to end against a fresh sandbox, and check the end state.
+
+Each scenario gets its own $AIOP_HOME, its own sandbox API server, its own local repo and forge,
+and the real controller (kopf, in-process) with the chosen backend. The runner plays the user's
+turns through the custom resources, as the scenario's identity, and waits after each turn until
+the controller has handled it. Several scenarios run in parallel as separate processes
+(`aiop eval-one`), so they share nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller.adapters.forge import LocalForge
+from controller.adapters.kube import Kube, KubeError, load_api_client
+from controller.api.constants import API_VERSION, KIND_CONVERSATION
+from controller.api.types import ConversationStatus, Identity
+from controller.client import ChatError, ConversationClient
+from controller.knowledge.base import ThreadRecord
+from controller.knowledge.memory import MemoryKnowledgeStore
+from controller.settings import load_settings
+from controller.tools import bootstrap
+from controller.tools.expectations import (
+    alerts_ok,
+    counts_for_unchanged,
+    differences,
+    object_key,
+    subset_mismatch,
+)
+from controller.tools.scenario import Expect, Scenario, ScenarioError, load_scenario, scenario_files
+
+CONVERSATION = "eval"
+
+
+@dataclass
+class Result:
+    name: str
+    passed: bool
+    reason: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class Unmet(Exception):
+    """The first expectation that did not hold."""
+
+
+# --------------------------------------------------------------------------------- one scenario
+
+
+class ScenarioRun:
+    def __init__(self, scenario: Scenario, home: Path, backend: str | None = None) -> None:
+        self.scenario = scenario
+        self.home = home
+        self.backend_name = backend
+        self.identity = Identity(user=scenario.identity.user, groups=scenario.identity.groups)
+        self.notes: list[str] = []
+
+    def run(self) -> Result:
+        from sandbox.server import SandboxServer
+
+        started = time.monotonic()
+        with SandboxServer(port=0, home=self.home) as server:
+            self.server = server
+            try:
+                self._play(server)
+                return Result(self.scenario.name, True, seconds=time.monotonic() - started, notes=self.notes)
+            except Unmet as exc:
+                return Result(self.scenario.name, False, str(exc), time.monotonic() - started, self.notes)
+            finally:
+                stop = getattr(self, "stop_operator", None)
+                if stop is not None:
+                    stop.set()
+                    self.operator_thread.join(timeout=10)
+
+    # ------------------------------------------------------------------------------ set-up
+
+    def _play(self, server: Any) -> None:
+        from controller.engine.runner import start_operator_thread
+        from controller.engine.services import build_services
+
+        settings = load_settings().with_home(self.home).with_kubeconfig(str(server.kubeconfig_path))
+        self.settings = settings
+        self.kube = Kube(load_api_client(str(server.kubeconfig_path)))
+        bootstrap.install_crds(self.kube)
+        bootstrap.install_admission(self.kube, server)
+        for obj in self.scenario.cluster:
+            bootstrap.create_object(self.kube, obj)
+        for obj in bootstrap.conversation_rights(self.identity.user, self.scenario.namespace):
+            bootstrap.create_object(self.kube, obj)
+        self.before = self._snapshot()
+        store = MemoryKnowledgeStore()
+        for index, item in enumerate(self.scenario.knowledge, start=1):
+            store.add_thread(ThreadRecord(thread_id=item.thread_id or f"k{index}", request=item.request,
+                                          resolution=item.resolution, rating=item.rating, tags=tuple(item.tags),
+                                          context=item.context or "", cluster_id=item.cluster or "local"))
+        self.knowledge_ids = {item.thread_id or f"k{i}" for i, item in enumerate(self.scenario.knowledge, start=1)}
+        services = build_services(settings, backend=_backend(self.backend_name), knowledge=store)
+        self.operator_thread, self.stop_operator = start_operator_thread(settings, services)
+        self.client = ConversationClient(self.kube)
+        for index, turn in enumerate(self.scenario.turns):
+            self._turn(index, turn)
+        self._check(self.scenario.expect, "expect")
+
+    def _snapshot(self) -> dict[str, dict[str, Any]]:
+        objects = {}
+        for key in self.server.store.all_keys():
+            obj = self.server.store.get(key)
+            if obj is not None and counts_for_unchanged(obj, self.settings.kube.operator_namespace):
+                objects[object_key(obj)] = obj
+        return objects
+
+    # ------------------------------------------------------------------------------- turns
+
+    def _turn(self, index: int, turn: Any) -> None:
+        ns, name, who = self.scenario.namespace, CONVERSATION, self.identity
+        kind = turn.kind()
+        try:
+            if kind == "say":
+                self.client.say(ns, name, turn.say, who)
+            elif kind == "approve":
+                revision = None if turn.approve == "latest" else turn.approve.revision
+                self.client.approve(ns, name, who, revision)
+            elif kind == "rate":
+                self.client.rate(ns, name, who, turn.rate)
+            elif kind == "restore":
+                if turn.restore:
+                    self.client.restore(ns, name, who)
+            elif kind == "expect":
+                self._check(turn.expect, f"turns[{index}].expect")
+                return
+        except ChatError as exc:
+            self.notes.append(f"turns[{index}] {kind}: {exc}")
+            return
+        except KubeError as exc:
+            raise Unmet(f"turns[{index}] {kind} was refused by the API server: {exc.message}") from exc
+        try:
+            self.client.wait_settled(ns, name, timeout=180)
+        except TimeoutError as exc:
+            raise Unmet(f"turns[{index}] {kind}: {exc}") from exc
+
+    # ------------------------------------------------------------------------------ checks
+
+    def _conversation(self) -> dict[str, Any]:
+        obj = self.kube.get(API_VERSION, KIND_CONVERSATION, CONVERSATION, self.scenario.namespace)
+        return obj or {}
+
+    def _check(self, expect: Expect | None, where: str) -> None:
+        if expect is None:
+            return
+        obj = self._conversation()
+        status = ConversationStatus.model_validate(obj.get("status") or {})
+        last = status.revisions[-1] if status.revisions else None
+        if expect.phase is not None and status.phase.value != expect.phase:
+            reason = next((c.message for c in status.conditions if c.type == "Ready"), "")
+            raise Unmet(f"{where}.phase: expected {expect.phase}, found {status.phase.value} ({reason})")
+        if expect.mutating is not None and (bool(last and last.mutating)) != expect.mutating:
+            raise Unmet(f"{where}.mutating: expected {expect.mutating}, the last plan is "
+                        f"{'mutating' if last and last.mutating else 'not mutating'}")
+        if expect.mentions:
+            answer = _last_answer_text(status)
+            for word in expect.mentions:
+                if word.lower() not in answer.lower():
+                    raise Unmet(f"{where}.mentions: {word!r} is not in the last answer or plan")
+        if expect.mentions_not:
+            everything = (json.dumps(obj) + self._thread_files()).lower()
+            for word in expect.mentions_not:
+                if word.lower() in everything:
+                    raise Unmet(f"{where}.mentions_not: {word!r} appears in the thread")
+        for wanted in expect.objects:
+            self._check_object(wanted, where)
+        for unwanted in expect.absent:
+            if self._find(unwanted):
+                raise Unmet(f"{where}.absent: {object_key(unwanted)} exists")
+        if expect.unchanged or expect.unchanged_except is not None:
+            allowed = set(expect.unchanged_except or [])
+            problems = differences(self.before, self._snapshot(), allowed)
+            if problems:
+                raise Unmet(f"{where}.unchanged: " + "; ".join(problems[:3]))
+        if expect.git is not None:
+            self._check_git(expect, status, where)
+        if expect.alerts is not None and not alerts_ok(expect.alerts, status.alerts):
+            raise Unmet(f"{where}.alerts: expected {expect.alerts}, raised {status.alerts}")
+        if expect.reuse is not None:
+            reused = {t for r in status.revisions for t in r.reused_from} & self.knowledge_ids
+            if bool(reused) != expect.reuse:
+                raise Unmet(f"{where}.reuse: expected {expect.reuse}, plans reused {sorted(reused) or 'nothing'}")
+
+    def _find(self, wanted: dict[str, Any]) -> list[dict[str, Any]]:
+        meta = wanted.get("metadata") or {}
+        try:
+            if meta.get("name"):
+                one = self.kube.get(wanted["apiVersion"], wanted["kind"], meta["name"], meta.get("namespace"))
+                return [one] if one else []
+            return self.kube.list(wanted["apiVersion"], wanted["kind"], meta.get("namespace"))
+        except KubeError:
+            return []
+
+    def _check_object(self, wanted: dict[str, Any], where: str) -> None:
+        candidates = self._find(wanted)
+        if not candidates:
+            raise Unmet(f"{where}.objects: no {object_key(wanted) or wanted.get('kind')} exists")
+        expected = {k: v for k, v in wanted.items() if k not in ("apiVersion", "kind", "status")}
+        problems = [subset_mismatch(expected, c) for c in candidates]
+        if all(problems):
+            raise Unmet(f"{where}.objects: {object_key(wanted) or wanted.get('kind')}: {problems[0]}")
+
+    def _check_git(self, expect: Expect, status: ConversationStatus, where: str) -> None:
+        assert expect.git is not None
+        import git
+
+        repo = git.Repo(self.settings.local_repo)
+        branch = f"thread/{status.thread_id}"
+        has_branch = any(h.name == branch for h in repo.heads)
+        if expect.git.thread_branch is not None and has_branch != expect.git.thread_branch:
+            raise Unmet(f"{where}.git.thread_branch: expected {expect.git.thread_branch}, branch {branch} "
+                        f"{'exists' if has_branch else 'does not exist'}")
+        if expect.git.pull_request is not None:
+            has_pr = any(p.head == branch for p in LocalForge(self.settings.local_repo).list())
+            if has_pr != expect.git.pull_request:
+                raise Unmet(f"{where}.git.pull_request: expected {expect.git.pull_request}, "
+                            f"{'found' if has_pr else 'no'} pull request for {branch}")
+
+    def _thread_files(self) -> str:
+        import git
+
+        if not self.settings.local_repo.exists():
+            return ""
+        repo = git.Repo(self.settings.local_repo)
+        texts = []
+        for head in repo.heads:
+            for blob in head.commit.tree.traverse():
+                if getattr(blob, "type", "") == "blob" and blob.path.startswith("threads/"):
+                    texts.append(blob.data_stream.read().decode(errors="replace"))
+        return "\n".join(texts)
+
+
+def _last_answer_text(status: ConversationStatus) -> str:
+    parts = []
+    assistant = [m for m in status.messages if m.role == "assistant"]
+    if assistant:
+        # the messages since the last user message: the answer to it
+        last_user = max((m.id for m in status.messages if m.role == "user"), default=0)
+        parts.extend(m.text for m in assistant if m.id > last_user)
+        parts.append(assistant[-1].text)
+    if status.revisions:
+        rev = status.revisions[-1]
+        parts.extend([rev.summary, rev.answer, *rev.findings])
+        for action in rev.actions:
+            parts.extend([action.title, json.dumps(action.params), action.diff])
+    return "\n".join(parts)
+
+
+def _backend(name: str | None) -> Any:
+    if name in (None, "", "offline", "local"):
+        from controller.planning.offline.planner import OfflineBackend
+
+        return OfflineBackend()
+    raise ScenarioError(f"unknown backend {name!r}: only 'offline' is built in")
+
+
+# ------------------------------------------------------------------------------------ the runner
+
+
+def run_one_to_file(path: Path, out: Path, backend: str | None = None, home: Path | None = None) -> None:
+    scenario = load_scenario(path)
+    with tempfile.TemporaryDirectory(prefix="aiop-eval-") as tmp:
+        result = ScenarioRun(scenario, home or Path(tmp), backend).run()
+    out.write_text(json.dumps(asdict(result)))
+
+
+def _run_isolated(path: Path, backend: str | None, keep: bool) -> Result:
+    name = path.stem
+    with tempfile.TemporaryDirectory(prefix="aiop-eval-") as tmp:
+        out = Path(tmp) / "result.json"
+        home = Path(tempfile.mkdtemp(prefix=f"aiop-{name}-")) if keep else Path(tmp) / "home"
+        cmd = [sys.executable, "-m", "controller.cli", "eval-one", str(path), str(out), "--home", str(home)]
+        if backend:
+            cmd += ["--backend", backend]
+        env = {**os.environ, "AIOP_LOG_LEVEL": os.environ.get("AIOP_LOG_LEVEL", "WARNING")}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        if out.exists():
+            return Result(**json.loads(out.read_text()))
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return Result(name, False, "the scenario crashed: " + " | ".join(tail))
+
+
+def main(paths: list[Path], backend: str | None = None, json_out: Path | None = None, parallel: int = 1,
+         backends_file: Path | None = None, keep: bool = False) -> int:
+    try:
+        files = scenario_files(paths)
+        scenarios = [(f, load_scenario(f)) for f in files]
+    except ScenarioError as exc:
+        print(f"INVALID {exc}", flush=True)
+        return 2
+    names = [s.name for _f, s in scenarios]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        print(f"INVALID name: not unique: {', '.join(sorted(duplicates))}", flush=True)
+        return 2
+    results: list[Result] = []
+
+    def one(item: tuple[Path, Scenario]) -> Result:
+        result = _run_isolated(item[0], backend, keep)
+        result.name = item[1].name
+        line = f"PASS {result.name}" if result.passed else f"FAIL {result.name}: {result.reason}"
+        print(line, flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        results = list(pool.map(one, scenarios))
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed", flush=True)
+    if json_out is not None:
+        json_out.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0 if passed == len(results) else 1
