@@ -7,12 +7,28 @@ whether a re-apply is a no-op. Only the defaults that clients and tests notice a
 
 from __future__ import annotations
 
+import copy
 import itertools
 from typing import Any
 
 from sandbox.resources import ResourceType
 
 _cluster_ips = itertools.count(10)
+
+# Status fields that are not `omitempty` in the Go types, so a fresh object already carries them
+# (clients with strict models, like the Python client's, require them).
+INITIAL_STATUS: dict[str, dict[str, Any]] = {
+    "apps/StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "apps/ReplicaSet": {"replicas": 0},
+    "apps/DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                       "numberReady": 0},
+    "autoscaling/HorizontalPodAutoscaler": {"desiredReplicas": 0},
+    "policy/PodDisruptionBudget": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                                   "expectedPods": 0},
+    "/Service": {"loadBalancer": {}},
+    "/PersistentVolumeClaim": {"phase": "Pending"},
+    "/PersistentVolume": {"phase": "Pending"},
+}
 
 
 def _deployment_defaults(spec: dict[str, Any]) -> None:
@@ -60,7 +76,9 @@ def initial_status(rt: ResourceType, obj: dict[str, Any]) -> None:
         obj.pop("status", None)
         return
     key = f"{rt.group}/{rt.kind}"
-    if key == "/Namespace":
+    if key in INITIAL_STATUS:
+        obj["status"] = copy.deepcopy(INITIAL_STATUS[key])
+    elif key == "/Namespace":
         obj["status"] = {"phase": "Active"}
     elif key == "/Pod":
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
