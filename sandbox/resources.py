@@ -199,6 +199,11 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         verbs=CREATE_ONLY,
     ),
     _res("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, verbs=CREATE_ONLY),
+    # admission policies (evaluated in CEL by sandbox/vap.py once enabled on the server)
+    _res("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", False,
+         subresources=(STATUS,)),
+    _res("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
+         "ValidatingAdmissionPolicyBinding", False),
     # coordination, apiextensions
     _res("coordination.k8s.io", "v1", "leases", "Lease"),
     _res(

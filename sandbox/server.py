@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -124,6 +124,26 @@ class SandboxServer:
         sockets = getattr(server, "sockets", None) or []
         self._port = sockets[0].getsockname()[1]
         self._ready.set()
+
+    def enable_validating_admission_policies(self) -> None:
+        """Enforce the stored ValidatingAdmissionPolicies and bindings (CEL), as a real API server does."""
+        from sandbox.vap import make_hook
+
+        if any(getattr(h, "vap_enabled", False) for h in self.admission_hooks):
+            return
+        group = "admissionregistration.k8s.io"
+
+        def policies() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            return (self.store.objects(group, "validatingadmissionpolicies"),
+                    self.store.objects(group, "validatingadmissionpolicybindings"))
+
+        def namespace_labels(name: str) -> dict[str, str] | None:
+            ns = self.store.get(("", "namespaces", "", name))
+            return dict((ns or {}).get("metadata", {}).get("labels") or {}) if ns else None
+
+        hook = make_hook(policies, namespace_labels)
+        hook.vap_enabled = True  # type: ignore[attr-defined]
+        self.admission_hooks.append(hook)
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread

@@ -11,7 +11,14 @@ import re
 from typing import Any
 
 from controller.planning.offline import extract
-from controller.planning.offline.context import Ctx, Outcome, containers, pick_container, repo_of, workload_params
+from controller.planning.offline.context import (
+    Ctx,
+    Outcome,
+    containers,
+    pick_container,
+    repo_of,
+    workload_params,
+)
 from controller.planning.offline.grounding import Ref
 
 DEFAULT_CPU_LIMIT = "500m"

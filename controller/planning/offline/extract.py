@@ -48,6 +48,8 @@ bump raise lower increase decrease reduce grow shrink double triple half twice
 should we them time times number count amount size zero
 """)
 
+DNS_NAME = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+
 _IMAGE_RE = re.compile(
     r"(?<![\w./:@-])((?:[a-z0-9][a-z0-9.-]*(?::\d+)?/)?[a-z0-9][a-z0-9._/-]*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64}))"
@@ -599,23 +601,23 @@ def config_assignments(text: str) -> list[tuple[str, str]]:
     text = normalise(text)
     out: list[tuple[str, str]] = []
     for m in re.finditer(r"(?<![\w./-])([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s,;]+)", text):
-        out.append((m.group(1), _unquote(m.group(2))))
+        out.append((m.group(1), unquote(m.group(2))))
     value = r"(\"[^\"]*\"|'[^']*'|[^\s,;]+)"
     for m in re.finditer(
         rf"\b(?:set|change|update|switch|flip|put|make|turn|add|configure)\s+(?:the\s+)?(?:key\s+|value\s+of\s+|setting\s+)?"
         rf"['\"]?([A-Za-z_][A-Za-z0-9_.-]*)['\"]?\s+(?:(?:key|setting|value|entry)\s+)?(?:in\s+[\w.-]+(?:\s+(?:config ?map|configmap|config|cm))?\s+)?"
         rf"(?:to|=|as|:)\s+{value}", text, re.I,
     ):
-        out.append((m.group(1), _unquote(m.group(2))))
+        out.append((m.group(1), unquote(m.group(2))))
     for m in re.finditer(rf"\bkey\s+['\"]?([A-Za-z_][A-Za-z0-9_.-]*)['\"]?\s+(?:with (?:the )?value|=|to|as|set to)\s+{value}",
                          text, re.I):
-        out.append((m.group(1), _unquote(m.group(2))))
+        out.append((m.group(1), unquote(m.group(2))))
     for m in re.finditer(rf"\b([A-Z][A-Z0-9_]+[A-Z0-9])\s+(?:to|=|:|as|set to)\s+{value}", text):
-        out.append((m.group(1), _unquote(m.group(2))))
+        out.append((m.group(1), unquote(m.group(2))))
     return [(k, v.rstrip(".")) for k, v in out if k.lower() not in STOPWORDS or k.isupper()]
 
 
-def _unquote(value: str) -> str:
+def unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
     return value

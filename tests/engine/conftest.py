@@ -1,0 +1,86 @@
+"""A sandbox API server with the real controller (kopf) and a scripted backend, for loop tests.
+
+The Kubernetes API is the sandbox (a faithful fake speaking the real REST protocol, see
+sandbox/); the AI backend is scripted at the `Backend` seam. Git, the local forge, kopf and the
+kubernetes client are real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.adapters.kube import Kube, load_api_client
+from controller.api.types import Identity
+from controller.client import ConversationClient
+from controller.engine.reconcile import Services
+from controller.engine.runner import start_operator_thread
+from controller.engine.services import build_services
+from controller.knowledge.memory import MemoryKnowledgeStore
+from controller.planning.scripted import ScriptedBackend
+from controller.settings import Settings, load_settings
+from controller.tools import bootstrap
+from sandbox.server import SandboxServer
+
+ALICE = Identity(user="alice@example.com", groups=["devs"])
+CAROL = Identity(user="carol@example.com", groups=["devs"])
+
+
+@dataclass
+class Loop:
+    server: SandboxServer
+    kube: Kube
+    settings: Settings
+    backend: ScriptedBackend
+    knowledge: MemoryKnowledgeStore
+    services: Services
+    client: ConversationClient
+
+    def deployment(self, name: str, namespace: str = "shop") -> dict[str, Any]:
+        obj = self.kube.get("apps/v1", "Deployment", name, namespace)
+        assert obj is not None
+        return obj
+
+
+def shop_objects() -> list[dict[str, Any]]:
+    editor_rules = [{"apiGroups": ["", "apps", "autoscaling", "policy", "networking.k8s.io"],
+                     "resources": ["*"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
+    viewer_rules = [{"apiGroups": ["", "apps"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]
+
+    def role(name: str, rules: list[dict[str, Any]], user: str) -> list[dict[str, Any]]:
+        return [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                 "metadata": {"name": name, "namespace": "shop"}, "rules": rules},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": name, "namespace": "shop"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                 "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]}]
+
+    demo = [o for o in bootstrap.demo_objects("shop") if o["kind"] in {"Namespace", "Deployment"}]
+    return [*demo, *role("editor", editor_rules, ALICE.user), *role("viewer", viewer_rules, CAROL.user),
+            *bootstrap.conversation_rights(ALICE.user, "shop"), *bootstrap.conversation_rights(CAROL.user, "shop")]
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    home: Path = tmp_path_factory.mktemp("aiop-home")
+    with SandboxServer(port=0, home=home) as server:
+        kube = Kube(load_api_client(str(server.kubeconfig_path)))
+        bootstrap.install_crds(kube)
+        bootstrap.install_admission(kube, server)
+        for obj in shop_objects():
+            bootstrap.create_object(kube, obj)
+        settings = load_settings({"AIOP_HOME": str(home), "AIOP_VERIFY_TIMEOUT": "10"}).with_kubeconfig(
+            str(server.kubeconfig_path))
+        backend = ScriptedBackend()
+        knowledge = MemoryKnowledgeStore()
+        services = build_services(settings, backend=backend, knowledge=knowledge)
+        thread, stop = start_operator_thread(settings, services)
+        try:
+            yield Loop(server, kube, settings, backend, knowledge, services, ConversationClient(kube))
+        finally:
+            stop.set()
+            thread.join(timeout=10)
