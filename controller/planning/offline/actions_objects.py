@@ -37,7 +37,7 @@ def build_configmap(ctx: Ctx) -> Outcome:
     ref: Ref | None = found.ref
     name = ref.name if ref else None
     if ref is None:
-        explicit = ctx.first(lambda t: (extract.named(t, r"config ?map|configmap|cm") or [None])[0])
+        explicit = ctx.first(lambda t: next(iter(extract.named(t, r"config ?map|configmap|cm")), None))
         if explicit and re.fullmatch(extract.DNS_NAME, explicit.lower()) and explicit.lower() not in extract.STOPWORDS:
             name = explicit.lower()
         elif found.candidates:
@@ -72,12 +72,12 @@ def _config_key_value(ctx: Ctx, existing: dict[str, str], cm_name: str) -> tuple
             if f" {norm} " in low:
                 m = re.search(rf"{re.escape(norm)}\b.*?\b(?:to|=|as|:)\s+(\"[^\"]*\"|'[^']*'|[^\s,;]+)", low)
                 raw = extract.normalise(text)
-                value = None
+                said: str | None = None
                 if m:
                     # read the value with its original case from the raw text
                     vm = re.search(r"\b(?:to|=|as|:)\s+(\"[^\"]*\"|'[^']*'|[^\s,;]+)\s*(?:in\b.*)?$", raw, re.I)
-                    value = extract.unquote(vm.group(1)).rstrip(".") if vm else m.group(1)
-                return key, value
+                    said = extract.unquote(vm.group(1)).rstrip(".") if vm else m.group(1)
+                return key, said
         if pairs:
             return pairs[0]
     if ctx.seed.get("key"):
@@ -318,7 +318,7 @@ def _delete(params: dict[str, Any], answer: str) -> Outcome:
 def build_read_secret(ctx: Ctx) -> Outcome:
     ns = ctx.namespace
     secrets = {str(s.get("metadata", {}).get("name")) for s in ctx.grounder.objects("v1", "Secret", ns)}
-    name = None
+    name: str | None = None
     for text in ctx.names:
         words = extract.tokens(text)
         hits = [w for w in words if w in secrets]

@@ -76,7 +76,7 @@ def build_set_image(ctx: Ctx) -> Outcome:
     ref = ctx.workload()
     if isinstance(ref, Outcome):
         return ref
-    image = ctx.first(lambda t: (extract.images(t) or [None])[0])
+    image = ctx.first(lambda t: next(iter(extract.images(t)), None))
     version = None if image else ctx.first(extract.version_mention)
     container = pick_container(ctx, ref, image or (version[0] if version and version[0] else None))
     if isinstance(container, Outcome):

@@ -63,6 +63,6 @@ def screen(text: str) -> Screened:
             cleaned = pattern.sub(" ", cleaned)
     cleaned = re.sub(r"\s+", " ", cleaned).strip(" .,:;-")
     cleaned = re.sub(r"^(?:and|then|so|now|also)\s+", "", cleaned, flags=re.I)
-    if not re.search(r"[a-zA-Z]", cleaned):
+    if not re.search(r"[a-zA-Z0-9]", cleaned):
         cleaned = ""
     return Screened(cleaned, tuple(reasons))
