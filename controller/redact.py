@@ -71,7 +71,8 @@ def redact_object(obj: dict[str, Any], known_secrets: Iterable[str] = ()) -> dic
     if isinstance(pod_spec, dict):
         _redact_env(pod_spec.get("containers") or [])
         _redact_env(pod_spec.get("initContainers") or [])
-    return redact_value(out, known_secrets)
+    redacted: dict[str, Any] = redact_value(out, known_secrets)
+    return redacted
 
 
 def redact_value(value: Any, known_secrets: Iterable[str] = ()) -> Any:

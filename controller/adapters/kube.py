@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubernetes import client as k8s_client
-from urllib3._collections import HTTPHeaderDict
 from kubernetes import config as k8s_config
+from urllib3._collections import HTTPHeaderDict
 
 from controller.api.types import Identity
 
@@ -98,9 +98,10 @@ def load_api_client(kubeconfig: str | None, context: str | None = None) -> k8s_c
     """An ApiClient for a kubeconfig file, or the in-cluster service account when none is given."""
     configuration = k8s_client.Configuration()
     if kubeconfig:
-        k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context, client_configuration=configuration)
     else:
-        k8s_config.load_incluster_config(client_configuration=configuration)
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     return k8s_client.ApiClient(configuration)
 
 
@@ -135,12 +136,12 @@ class Kube:
         _method, url, all_headers, _body, _post = self.api_client.param_serialize(
             method=method, resource_path=url_path, header_params=headers, auth_settings=["BearerToken"])
         # Each impersonated group is its own header line, as the API server expects.
-        groups = all_headers.pop("Impersonate-Group", None) or []
+        groups: Any = all_headers.pop("Impersonate-Group", None) or []
         wire_headers = HTTPHeaderDict(all_headers)
         for group in groups if isinstance(groups, list) else [groups]:
             wire_headers.add("Impersonate-Group", group)
         try:
-            response = self.api_client.rest_client.request(
+            response = self.api_client.rest_client.request(  # type: ignore[no-untyped-call]
                 method, url, headers=wire_headers, body=payload, _request_timeout=timeout)
         except Exception as exc:  # urllib3 connection errors, TLS errors
             raise Unreachable(0, "Unreachable", f"cannot reach the Kubernetes API: {exc}") from exc

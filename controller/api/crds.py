@@ -40,10 +40,10 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
         non_null = [v for v in variants if v.get("type") != "null"]
         rest = {k: v for k, v in node.items() if k != "anyOf"}
         if len(non_null) == 1:
-            out = _structural({**non_null[0], **rest}, defs)
+            single: dict[str, Any] = _structural({**non_null[0], **rest}, defs)
             if len(non_null) < len(variants):
-                out["nullable"] = True
-            return out
+                single["nullable"] = True
+            return single
         return {"x-kubernetes-preserve-unknown-fields": True, **{k: v for k, v in rest.items() if k == "description"}}
     out: dict[str, Any] = {}
     for key, value in node.items():

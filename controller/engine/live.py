@@ -7,6 +7,7 @@ an env var or an annotation never reaches a prompt.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from controller.adapters.kube import Forbidden, Kube, KubeError
@@ -38,7 +39,7 @@ class LiveClusterReader:
              tail_lines: int = 50) -> str:
         return redact_text(self.kube.logs(namespace, pod, container, previous, tail_lines))
 
-    def events(self, namespace: str, involved_name: str | None = None) -> list[dict[str, Any]]:
+    def events(self, namespace: str, involved_name: str | None = None) -> builtins.list[dict[str, Any]]:
         events = self.list("v1", "Event", namespace)
         if involved_name is not None:
             events = [e for e in events if (e.get("involvedObject") or {}).get("name") == involved_name]

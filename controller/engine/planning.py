@@ -18,9 +18,16 @@ from typing import Any
 
 from controller.adapters.kube import Forbidden, Invalid, Kube, KubeError, NotFound
 from controller.api.constants import LABEL_THREAD
-from controller.api.types import ConversationSpec, Identity, ObjectRef, Permission, PlannedAction, PlanRevision
-from controller.catalog.base import Rendered, describe_ref
-from controller.catalog.registry import CatalogError, validate_call
+from controller.api.types import (
+    ConversationSpec,
+    Identity,
+    ObjectRef,
+    Permission,
+    PlannedAction,
+    PlanRevision,
+)
+from controller.catalog.base import CatalogError, Rendered, describe_ref
+from controller.catalog.registry import validate_call
 from controller.engine.live import LiveClusterReader
 from controller.knowledge.base import KnowledgeStore
 from controller.planning.types import ActionCall, Backend, PlanningRequest, PlanningResult
@@ -61,7 +68,7 @@ def plan_digest(thread_id: str, revision: int, actions: list[dict[str, Any]], ma
 
 
 def _labelled(manifest: dict[str, Any], thread_id: str) -> dict[str, Any]:
-    out = json.loads(json.dumps(manifest))
+    out: dict[str, Any] = json.loads(json.dumps(manifest))
     labels = out.setdefault("metadata", {}).setdefault("labels", {}) or {}
     labels[LABEL_THREAD] = thread_id[:63]
     out["metadata"]["labels"] = labels

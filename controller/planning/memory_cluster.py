@@ -7,6 +7,7 @@ Like the real reader, it never hands out Secret data.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 from typing import Any
@@ -84,7 +85,7 @@ class MemoryCluster:
         text = _staged_logs(obj, PREVIOUS_LOGS_ANNOTATION if previous else LOGS_ANNOTATION, container)
         return "\n".join(text.splitlines()[-tail_lines:])
 
-    def events(self, namespace: str, involved_name: str | None = None) -> list[dict[str, Any]]:
+    def events(self, namespace: str, involved_name: str | None = None) -> builtins.list[dict[str, Any]]:
         return [
             e for e in self.list("v1", "Event", namespace)
             if involved_name is None or e.get("involvedObject", {}).get("name") == involved_name

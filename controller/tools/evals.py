@@ -238,14 +238,14 @@ class ScenarioRun:
         repo = git.Repo(self.settings.local_repo)
         texts = []
         for head in repo.heads:
-            for blob in head.commit.tree.traverse():
-                if getattr(blob, "type", "") == "blob" and blob.path.startswith("threads/"):
-                    texts.append(blob.data_stream.read().decode(errors="replace"))
+            for item in head.commit.tree.traverse():
+                if isinstance(item, git.Blob) and str(item.path).startswith("threads/"):
+                    texts.append(item.data_stream.read().decode(errors="replace"))
         return "\n".join(texts)
 
 
 def _last_answer_text(status: ConversationStatus) -> str:
-    parts = []
+    parts: list[str] = []
     assistant = [m for m in status.messages if m.role == "assistant"]
     if assistant:
         # the messages since the last user message: the answer to it

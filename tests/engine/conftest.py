@@ -28,6 +28,7 @@ from sandbox.server import SandboxServer
 
 ALICE = Identity(user="alice@example.com", groups=["devs"])
 CAROL = Identity(user="carol@example.com", groups=["devs"])
+DAVE = Identity(user="dave@example.com", groups=["devs"])  # may edit conversations, may not approve
 
 
 @dataclass
@@ -61,7 +62,15 @@ def shop_objects() -> list[dict[str, Any]]:
 
     demo = [o for o in bootstrap.demo_objects("shop") if o["kind"] in {"Namespace", "Deployment"}]
     return [*demo, *role("editor", editor_rules, ALICE.user), *role("viewer", viewer_rules, CAROL.user),
-            *bootstrap.conversation_rights(ALICE.user, "shop"), *bootstrap.conversation_rights(CAROL.user, "shop")]
+            *bootstrap.conversation_rights(ALICE.user, "shop"), *bootstrap.conversation_rights(CAROL.user, "shop"),
+            *_without_approve(bootstrap.conversation_rights(DAVE.user, "shop"))]
+
+
+def _without_approve(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for obj in objects:
+        for rule in obj.get("rules", []):
+            rule["verbs"] = [v for v in rule["verbs"] if v != "approve"]
+    return objects
 
 
 @pytest.fixture(scope="module")
