@@ -162,13 +162,13 @@ class DeletionMixin:
         return gone
 
     def _dependents_of(self, uid: str) -> list[tuple[ObjectKey, dict[str, Any]]]:
+        def owned(obj: dict[str, Any]) -> bool:
+            return any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
+
         out = []
-        for key in self.store.all_keys():
+        for key in self.store.keys_where(owned):
             obj = self.store.get(key)
-            if obj is None:
-                continue
-            refs = obj["metadata"].get("ownerReferences") or []
-            if any(r.get("uid") == uid for r in refs):
+            if obj is not None:
                 out.append((key, obj))
         return out
 

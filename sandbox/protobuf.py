@@ -159,6 +159,8 @@ def decode_message(message: str, data: bytes) -> dict[str, Any]:
             continue
         decoded = decode_message(kind, value) if kind in SCHEMAS and isinstance(value, bytes) \
             else _scalar(kind, value)
+        if decoded == "" and not repeated:
+            continue  # Go always encodes empty strings; their JSON form is `omitempty`
         if repeated:
             out.setdefault(name, []).append(decoded)
         else:

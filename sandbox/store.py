@@ -106,6 +106,10 @@ class Store:
     def all_keys(self) -> list[ObjectKey]:
         return sorted(self._objects)
 
+    def keys_where(self, predicate: Callable[[dict[str, Any]], bool]) -> list[ObjectKey]:
+        """Keys of objects matching a read-only predicate (no copies: the predicate must not mutate)."""
+        return sorted(k for k, obj in self._objects.items() if predicate(obj))
+
     def in_namespace(self, namespace: str) -> list[ObjectKey]:
         return sorted(k for k in self._objects if k[2] == namespace)
 
