@@ -168,6 +168,7 @@ def _new_namespace_name(text: str) -> str | None:
         r"namespace\s+['\"]?([A-Za-z0-9][A-Za-z0-9-]*)",
         r"\b(?:create|make|add|provision|set up|setup|new|open)\s+(?:a\s+|an\s+|the\s+)?(?:new\s+)?['\"]?([A-Za-z0-9][A-Za-z0-9-]*)['\"]?\s+namespace\b",
         r"\bnamespace\s+['\"]?([A-Za-z0-9][A-Za-z0-9-]*)['\"]?",
+        r"\bnamespace\s+for\s+(?:the\s+|our\s+)?([A-Za-z0-9][A-Za-z0-9-]*)",
     ]
     for pat in pats:
         for m in re.finditer(pat, low, re.I):
@@ -233,8 +234,9 @@ def build_allow_ingress(ctx: Ctx) -> Outcome:
         if m and m.group(1) in known:
             from_ns, span = m.group(1), m.span()
     rest = low if span is None else low[:span[0]] + " " + low[span[1]:]
-    ns_choice = ctx.grounder.namespace_in(rest)
-    ns = ns_choice or ctx.namespace
+    pref = ctx.preference("namespace")
+    ns = (ctx.grounder.namespace_in(rest) or ctx.seed.get("namespace") or (str(pref) if pref else None)
+          or ctx.request.namespace)
     apps = {r.name: r for r in ctx.grounder.refs(WORKLOAD_KINDS, ns)}
     if from_ns and from_ns != ns:
         apps_from = {r.name for r in ctx.grounder.refs(WORKLOAD_KINDS, from_ns)}
@@ -245,9 +247,11 @@ def build_allow_ingress(ctx: Ctx) -> Outcome:
     m = re.search(r"\bfrom\s+(?:the\s+)?(?:app\s+|pods?\s+(?:of\s+)?)?([a-z0-9][a-z0-9-]*)", rest)
     if from_app is None and m and (m.group(1) in apps_from or m.group(1) in apps):
         from_app = m.group(1)
-    if from_app is None:  # "let the frontend talk to the api": the subject is the source
+    if from_app is None:  # "let the frontend talk to the api", "web must be able to reach api": the subject
         m = re.search(r"\b(?:let|allow|permit|enable)\s+(?:the\s+)?([a-z0-9][a-z0-9-]*)\s+(?:pods?\s+|app\s+)?"
-                      r"(?:to\s+)?(?:talk|connect|reach|call|access|send|get)", rest)
+                      r"(?:to\s+)?(?:talk|connect|reach|call|access|send|get)", rest) or re.search(
+            r"\b([a-z0-9][a-z0-9-]*)\s+(?:pods?\s+|app\s+)?(?:must|should|needs? to|has to|have to|can|could|may)\s+"
+            r"(?:be able to\s+)?(?:talk|connect|reach|call|access|send|get to|scrape)", rest)
         if m and (m.group(1) in apps_from or m.group(1) in apps):
             from_app = m.group(1)
     to_app = None

@@ -188,6 +188,8 @@ def build_hpa(ctx: Ctx) -> Outcome:
     lo = lo if lo is not None else ctx.seed.get("min_replicas")
     hi = hi if hi is not None else ctx.seed.get("max_replicas")
     current = int(ref.obj.get("spec", {}).get("replicas", 1) or 1)
+    if hi is None:  # "grow to 5 instances when busy": the one count given is the ceiling
+        hi = ctx.first(lambda t: n if (n := extract.replica_count(t)) and n != lo else None)
     if hi is None:
         return Outcome.ask(f"Up to how many replicas may the autoscaler scale {ref.kind} {ref.label} "
                            f"(it has {current} now)?")

@@ -459,7 +459,8 @@ def pdb_budget(text: str) -> tuple[int | str | None, int | str | None]:
         number = to_int(raw)
         return number if number is not None else raw
 
-    m = re.search(rf"\b(?:max(?:imum)?|at most|no more than|up to|only)\s+{qty}\s*(?:\w+\s+){{0,2}}?(?:unavailable|down|"
+    m = re.search(rf"\b(?:take|bring|have|go)\s+(?:down|offline)\s+(?:more than|over)\s+{qty}", low) or re.search(
+        rf"\b(?:max(?:imum)?|at most|no more than|up to|only)\s+{qty}\s*(?:\w+\s+){{0,2}}?(?:unavailable|down|"
                   r"disrupted|offline|missing|out|evicted|at a time)", low) or re.search(
         rf"\bmax(?:imum)?[\s_-]?unavailable\s*(?:of|=|:|to)?\s*{qty}", low)
     if m:
@@ -609,12 +610,13 @@ def config_assignments(text: str) -> list[tuple[str, str]]:
         rf"(?:to|=|as|:)\s+{value}", text, re.I,
     ):
         out.append((m.group(1), unquote(m.group(2))))
+    explicit = []
     for m in re.finditer(rf"\bkey\s+['\"]?([A-Za-z_][A-Za-z0-9_.-]*)['\"]?\s+(?:with (?:the )?value|=|to|as|set to)\s+{value}",
                          text, re.I):
-        out.append((m.group(1), unquote(m.group(2))))
+        explicit.append((m.group(1), unquote(m.group(2)).rstrip(".")))
     for m in re.finditer(rf"\b([A-Z][A-Z0-9_]+[A-Z0-9])\s+(?:to|=|:|as|set to)\s+{value}", text):
         out.append((m.group(1), unquote(m.group(2))))
-    return [(k, v.rstrip(".")) for k, v in out if k.lower() not in STOPWORDS or k.isupper()]
+    return explicit + [(k, v.rstrip(".")) for k, v in out if k.lower() not in STOPWORDS or k.isupper()]
 
 
 def unquote(value: str) -> str:

@@ -26,7 +26,7 @@ _RULES: list[tuple[str, str]] = [
      r"mode\b[.!:;]?", "tries to switch the assistant into a privileged mode"),
     (r"\b(?:act|acting|pretend(?:ing)?|speak(?:ing)?|run(?:ning)?|do (?:this|it)|execute)\s+(?:to be\s+|you are\s+)?"
      r"(?:as|on behalf of)\s+(?:the\s+)?(?:user\s+|admin\s+|administrator\s+)?[\w.@-]+", "tries to act as another identity"),
-    (r"\bas\s+(?:the\s+)?(?:user|admin|administrator|cluster-admin|root|superuser|system:[\w:-]+)\b(?:\s+[\w.@-]+@[\w.-]+|"
+    (r"(?<!running )(?<!runs )(?<!run )(?<!running processes )\bas\s+(?:the\s+)?(?:user|admin|administrator|cluster-admin|root|superuser|system:[\w:-]+)\b(?:\s+[\w.@-]+@[\w.-]+|"
      r"\s+(?!to\b|in\b|on\b|and\b)[a-z][\w.-]*)?", "tries to act as another identity"),
     (r"\bi\s*(?:am|'m)\s+(?:the\s+|an?\s+)?(?:admin|administrator|cluster[- ]admin|root|superuser|owner|boss|cto|sre lead)\b"
      r"[.!:;,]?", "claims a privileged identity"),

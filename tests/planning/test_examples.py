@@ -1,0 +1,174 @@
+"""The catalog's example table and a held-out paraphrase set, run through the offline planner."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controller.catalog import params as P
+from controller.planning.offline.intents import ACTIONS
+from controller.planning.offline.planner import OfflineBackend
+from controller.planning.types import PlanningResult
+from tests.planning.fixtures import request, shop_cluster
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "controller" / "catalog" / "examples.yaml"
+
+PARAMS_MODEL: dict[str, type[P.Params]] = {
+    "scale": P.ScaleParams, "restart": P.RestartParams, "rollback": P.RollbackParams,
+    "set-image": P.SetImageParams, "set-resources": P.SetResourcesParams,
+    "create-namespace": P.CreateNamespaceParams, "set-configmap-key": P.ConfigMapKeyParams,
+    "set-labels": P.LabelsParams, "create-hpa": P.HpaParams, "create-pdb": P.PdbParams,
+    "expose-service": P.ExposeParams, "netpol-deny-ingress": P.DenyIngressParams,
+    "netpol-allow-ingress": P.AllowIngressParams, "create-s3-bucket": P.S3BucketParams,
+    "create-azure-resource-group": P.AzureResourceGroupParams,
+    "create-azure-storage-account": P.AzureStorageAccountParams, "delete-object": P.DeleteParams,
+    "read-secret": P.ReadSecretParams,
+}
+
+
+def _rows() -> list[tuple[str, dict[str, Any]]]:
+    data = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
+    return [(intent, row) for intent, rows in data.items() for row in rows]
+
+
+ROWS = _rows()
+
+
+def subset(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and subset(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(
+            subset(e, a) for e, a in zip(expected, actual, strict=True))
+    return bool(expected == actual or str(expected) == str(actual))
+
+
+def run(backend: OfflineBackend, say: str | list[str], namespace: str = "shop") -> PlanningResult:
+    turns = [say] if isinstance(say, str) else list(say)
+    return backend.propose(request(*turns, namespace=namespace), shop_cluster())
+
+
+def check_row(result: PlanningResult, intent: str, row: dict[str, Any]) -> str | None:
+    """None when the result matches the row, else what differs."""
+    if intent in ACTIONS:
+        if result.kind != row.get("kind", "plan") or not result.actions:
+            return f"kind {result.kind} intent {result.intent}: {result.answer}"
+        call = result.actions[0]
+        if call.action != intent:
+            return f"action {call.action} != {intent}"
+        validated = PARAMS_MODEL[intent].model_validate(call.params).model_dump()
+        if not subset(row.get("params", {}), validated):
+            return f"params {call.params} do not contain {row.get('params')}"
+        return None
+    if result.intent != intent or result.kind != row.get("kind", "answer"):
+        return f"intent {result.intent} kind {result.kind} != {intent}"
+    for word in row.get("mentions", []):
+        if word.lower() not in result.answer.lower():
+            return f"answer lacks {word!r}: {result.answer}"
+    if result.kind == "unsupported" and result.actions:
+        return "unsupported with actions"
+    return None
+
+
+def test_every_action_has_six_examples() -> None:
+    counts: dict[str, int] = {}
+    for intent, _ in ROWS:
+        counts[intent] = counts.get(intent, 0) + 1
+    assert {a for a in ACTIONS if counts.get(a, 0) < 6} == set()
+    assert {"diagnose", "security-review", "question", "unsupported"} <= set(counts)
+
+
+@pytest.mark.parametrize(("intent", "row"), ROWS, ids=[f"{i}:{r['say']}"[:70] for i, r in ROWS])
+def test_example(backend: OfflineBackend, intent: str, row: dict[str, Any]) -> None:
+    result = run(backend, row["say"], row.get("namespace", "shop"))
+    problem = check_row(result, intent, row)
+    assert problem is None, problem
+
+
+# Held out: none of these are anchors or examples; other words, names and numbers.
+HELD_OUT: list[tuple[str, str, dict[str, Any]]] = [
+    ("can we get the api up to 6 replicas", "scale", {"name": "api", "replicas": 6}),
+    ("shrink worker to 2 copies", "scale", {"name": "worker", "replicas": 2}),
+    ("I want eleven web pods", "scale", {"name": "web", "replicas": 11}),
+    ("postgres should have 3 replicas", "scale", {"name": "postgres", "replicas": 3}),
+    ("set checkout instances to 5 in the payments namespace", "scale", {"name": "checkout", "replicas": 5}),
+    ("please do a restart of the worker deployment", "restart", {"name": "worker"}),
+    ("reboot web", "restart", {"name": "web"}),
+    ("give api a fresh restart", "restart", {"name": "api"}),
+    ("revert the api rollout", "rollback", {"name": "api"}),
+    ("go back to the previous version of web", "rollback", {"name": "web"}),
+    ("switch web to nginx:1.28.0", "set-image", {"name": "web", "image": "nginx:1.28.0"}),
+    ("run busybox:1.36.1 in the worker", "set-image", {"name": "worker", "image": "busybox:1.36.1"}),
+    ("upgrade api to tag 2.3.0", "set-image", {"name": "api", "image": "ghcr.io/acme/api:2.3.0"}),
+    ("bump the worker memory limit to 768Mi", "set-resources", {"name": "worker", "limits": {"memory": "768Mi"}}),
+    ("api should request 2 cpus", "set-resources", {"name": "api", "requests": {"cpu": "2"}}),
+    ("allocate 3Gi of ram to postgres", "set-resources", {"name": "postgres", "limits": {"memory": "3Gi"}}),
+    ("spin up a namespace called feature-x", "create-namespace", {"name": "feature-x"}),
+    ("we need a namespace for staging with at most 15 pods", "create-namespace", {"name": "staging"}),
+    ("in web-config change CACHE_TTL to 900", "set-configmap-key", {"key": "CACHE_TTL", "value": "900"}),
+    ("switch LOG_LEVEL to trace in the web-config config map", "set-configmap-key", {"key": "LOG_LEVEL", "value": "trace"}),
+    ("mark the api deployment with the label stage=beta", "set-labels", {"labels": {"stage": "beta"}}),
+    ("drop label tier from worker", "set-labels", {"remove_labels": ["tier"]}),
+    ("scale web automatically up to 15 replicas", "create-hpa", {"name": "web", "max_replicas": 15}),
+    ("hpa for api, 2..9 replicas", "create-hpa", {"name": "api", "max_replicas": 9}),
+    ("web must keep 2 pods available when nodes get drained", "create-pdb", {"name": "web", "min_available": 2}),
+    ("disruption budget for api please, min available 1", "create-pdb", {"name": "api"}),
+    ("make web accessible on port 8081", "expose-service", {"name": "web", "port": 8081}),
+    ("open api to the internet on 443", "expose-service", {"name": "api", "service_type": "LoadBalancer"}),
+    ("block every incoming connection in payments", "netpol-deny-ingress", {"namespace": "payments"}),
+    ("default deny for ingress in shop", "netpol-deny-ingress", {"namespace": "shop"}),
+    ("let pods from monitoring scrape the worker", "netpol-allow-ingress", {"from_namespace": "monitoring"}),
+    ("allow ingress to api from web only", "netpol-allow-ingress", {"from_app": "web", "to_app": "api"}),
+    ("I'd like an S3 bucket called invoices-2024 in Frankfurt", "create-s3-bucket",
+     {"name": "invoices-2024", "region": "eu-central-1"}),
+    ("aws bucket named ml-models with versioning", "create-s3-bucket", {"name": "ml-models", "versioning": True}),
+    ("azure resource group rg-payments-dev in France Central", "create-azure-resource-group",
+     {"name": "rg-payments-dev", "location": "francecentral"}),
+    ("storage account shopimages in rg-shop, westeurope", "create-azure-storage-account",
+     {"name": "shopimages", "resource_group": "rg-shop"}),
+    ("erase the worker deployment", "delete-object", {"kind": "Deployment", "name": "worker"}),
+    ("remove every configmap in shop", "delete-object", {"kind": "ConfigMap", "name": "*"}),
+    ("print secret db-creds", "read-secret", {"name": "db-creds"}),
+    ("give me the token inside the db-creds secret", "read-secret", {"name": "db-creds"}),
+    ("api is in CrashLoopBackOff, why?", "diagnose", {}),
+    ("the worker died again, figure out what happened", "diagnose", {}),
+    ("do a security audit of payments", "security-review", {}),
+    ("any containers running privileged in shop?", "security-review", {}),
+    ("what version of nginx does web use?", "question", {}),
+    ("how many pods are in payments", "question", {}),
+    ("compose a song about clusters", "unsupported", {}),
+    ("what's the capital of France", "unsupported", {}),
+]
+
+
+def test_held_out_accuracy(backend: OfflineBackend) -> None:
+    correct = 0
+    misses = []
+    started = time.perf_counter()
+    for text, intent, params in HELD_OUT:
+        result = run(backend, text)
+        ok = result.intent == intent
+        if ok and intent in ACTIONS:
+            ok = bool(result.actions) and result.actions[0].action == intent and subset(params, result.actions[0].params)
+        correct += ok
+        if not ok:
+            misses.append((text, intent, result.intent, [a.params for a in result.actions], result.answer[:120]))
+    elapsed = time.perf_counter() - started
+    accuracy = correct / len(HELD_OUT)
+    print(f"\nheld-out accuracy: {correct}/{len(HELD_OUT)} = {accuracy:.1%} "
+          f"({elapsed / len(HELD_OUT) * 1000:.0f} ms per request)")
+    for miss in misses:
+        print("  miss:", miss)
+    assert len(HELD_OUT) >= 40
+    assert accuracy >= 0.9, misses
+
+
+def test_example_accuracy_summary(backend: OfflineBackend) -> None:
+    """The same table as one number, for the report."""
+    correct = sum(check_row(run(backend, r["say"], r.get("namespace", "shop")), i, r) is None for i, r in ROWS)
+    print(f"\nexample accuracy: {correct}/{len(ROWS)} = {correct / len(ROWS):.1%}")
+    assert correct / len(ROWS) >= 0.95
