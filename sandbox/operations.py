@@ -23,8 +23,15 @@ from sandbox import errors
 from sandbox.admission import AdmissionHook, AdmissionRequest, run_admission
 from sandbox.defaults import apply_defaults, initial_status
 from sandbox.deletion import CRD_CLEANUP_FINALIZER, DeletionMixin
+from sandbox.fieldsets import fieldset, remove_fields, subtract, union, without
 from sandbox.identity import MASTERS_GROUP, UserInfo
-from sandbox.patching import PatchError, apply_json_merge_patch, apply_json_patch, apply_strategic_merge_patch
+from sandbox.patching import (
+    PatchError,
+    apply_json_merge_patch,
+    apply_json_patch,
+    apply_strategic_merge_patch,
+    merge_key_for,
+)
 from sandbox.registry import Registry
 from sandbox.resources import ResourceType
 from sandbox.selectors import Matcher, format_label_selector, selector_from_label_selector_object
@@ -85,6 +92,29 @@ def _parse_json(raw: bytes) -> Any:
         return json.loads(raw or b"null")
     except ValueError as exc:
         raise errors.bad_request(f"error decoding patch: {exc}") from exc
+
+
+def _list_key_lookup(rt: ResourceType) -> Callable[[str], str | None]:
+    """Merge keys of a kind's lists (built-ins only; custom resources' lists are atomic here)."""
+    if rt.custom:
+        return lambda path: merge_key_for("", path) if path.startswith("metadata.") else None
+    return lambda path: merge_key_for(rt.kind, path)
+
+
+def _record_apply(
+    entries: list[dict[str, Any]], rt: ResourceType, manager: str, fields: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """managedFields with the manager's Apply entry replaced by its new field set."""
+    entry = {
+        "manager": manager,
+        "operation": "Apply",
+        "apiVersion": rt.api_version,
+        "time": now(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    }
+    rest = [e for e in entries if not (e.get("manager") == manager and e.get("operation") == "Apply")]
+    return [*rest, entry]
 
 
 class Operations(DeletionMixin):
@@ -177,10 +207,11 @@ class Operations(DeletionMixin):
             "resourceVersion",
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
-            "managedFields",
             "selfLink",
         ):
             meta.pop(system_field, None)
+        if not meta.get("managedFields"):
+            meta.pop("managedFields", None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now()
         meta["generation"] = 1
@@ -304,7 +335,10 @@ class Operations(DeletionMixin):
             if subresource:
                 raise errors.not_found(rt, name)
             doc.setdefault("metadata", {})["name"] = name
-            return self.create(rt, namespace, doc, user, opts), True
+            managed = _record_apply([], rt, opts.field_manager, fieldset(doc, _list_key_lookup(rt)))
+            body = copy.deepcopy(doc)
+            body["metadata"]["managedFields"] = managed
+            return self.create(rt, namespace, body, user, opts), True
         try:
             if rt.custom:
                 patched = apply_json_merge_patch(present(rt, old), doc)
@@ -312,7 +346,24 @@ class Operations(DeletionMixin):
                 patched = apply_strategic_merge_patch(present(rt, old), doc, rt.api_version, rt.kind)
         except PatchError as exc:
             raise errors.ApiError(422, "Invalid", str(exc)) from exc
-        return self._commit_update(rt, old, patched, user, opts, subresource), False
+        entries = old["metadata"].get("managedFields") or []
+        new_fields = fieldset(doc, _list_key_lookup(rt))
+        previous = next(
+            (
+                e.get("fieldsV1") or {}
+                for e in entries
+                if e.get("manager") == opts.field_manager and e.get("operation") == "Apply"
+            ),
+            {},
+        )
+        others = [
+            e.get("fieldsV1") or {}
+            for e in entries
+            if e.get("manager") != opts.field_manager and e.get("operation") == "Apply"
+        ]
+        remove_fields(patched, without(subtract(previous, new_fields), union(others)))
+        managed = _record_apply(entries, rt, opts.field_manager, new_fields)
+        return self._commit_update(rt, old, patched, user, opts, subresource, managed), False
 
     def _commit_update(
         self,
@@ -322,6 +373,7 @@ class Operations(DeletionMixin):
         user: UserInfo,
         opts: WriteOptions,
         subresource: str,
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         name = old["metadata"]["name"]
         new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
@@ -334,7 +386,7 @@ class Operations(DeletionMixin):
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
-            new = merged
+            new = prune(rt, present(rt, merged))
         else:
             new_meta = dict(new_meta or {})
             for fixed in (
@@ -351,6 +403,9 @@ class Operations(DeletionMixin):
                 else:
                     new_meta.pop(fixed, None)
             new_meta.pop("managedFields", None)
+            kept = managed_fields if managed_fields is not None else old["metadata"].get("managedFields")
+            if kept:
+                new_meta["managedFields"] = kept
             new["metadata"] = new_meta
             if rt.has_status:
                 if "status" in old:

@@ -171,3 +171,19 @@ def test_schema_violation_shown_by_kubectl(kubectl: Kubectl, tmp_path: Path) -> 
     assert out.returncode != 0
     assert 'The Widget "bad" is invalid: spec.size' in out.stderr
     assert "spec.size" in out.stderr
+
+
+def test_get_pods_shows_staged_container_state(kubectl: Kubectl, api: client.ApiClient) -> None:
+    """A pod staged as CrashLoopBackOff shows that STATUS and its restarts in `kubectl get pods`."""
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod("default", {"metadata": {"name": "crash"},
+                                           "spec": {"containers": [{"name": "app", "image": "x"}]}})
+    core.patch_namespaced_pod_status("crash", "default", {"status": {"phase": "Running", "containerStatuses": [{
+        "name": "app", "ready": False, "restartCount": 7, "image": "x", "imageID": "",
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}})
+    lines = kubectl("get", "pods").stdout.strip().splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert lines[1].split()[:4] == ["crash", "0/1", "CrashLoopBackOff", "7"]
+    logs = kubectl("logs", "crash", check=False)
+    assert logs.returncode == 0 and logs.stdout == ""

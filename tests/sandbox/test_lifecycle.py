@@ -207,15 +207,19 @@ def test_dry_run_generate_name_and_deletecollection(api: client.ApiClient) -> No
 
 
 def test_server_side_apply_creates_and_merges(api: client.ApiClient) -> None:
-    """application/apply-patch+yaml creates when missing and merges when present (fieldManager required)."""
+    """application/apply-patch+yaml creates when missing, merges other managers' fields, and drops what the
+    same manager stopped applying (fieldManager required)."""
     core = client.CoreV1Api(api)
     body = _cm("ssa")
     core.patch_namespaced_config_map("ssa", "default", body, field_manager="aiop",
                                      _content_type="application/apply-patch+yaml")
     assert core.read_namespaced_config_map("ssa", "default").data == {"k": "v"}
-    core.patch_namespaced_config_map("ssa", "default", {**body, "data": {"x": "y"}}, field_manager="aiop",
+    core.patch_namespaced_config_map("ssa", "default", {**body, "data": {"x": "y"}}, field_manager="other",
                                      force=True, _content_type="application/apply-patch+yaml")
     assert core.read_namespaced_config_map("ssa", "default").data == {"k": "v", "x": "y"}
+    core.patch_namespaced_config_map("ssa", "default", {**body, "data": {"z": "1"}}, field_manager="aiop",
+                                     _content_type="application/apply-patch+yaml")
+    assert core.read_namespaced_config_map("ssa", "default").data == {"x": "y", "z": "1"}
     with pytest.raises(ApiException) as err:
         core.patch_namespaced_config_map("ssa", "default", body, _content_type="application/apply-patch+yaml")
     assert err.value.status == 400
@@ -237,3 +241,26 @@ def test_admission_hook_denies_writes(sandbox: SandboxServer, api: client.ApiCli
     assert err.value.status == 422
     assert ("configmaps \\\"ok\\\" is forbidden: ValidatingAdmissionPolicy 'no_red' with binding 'no_red' "
             "denied request: red is not allowed") in err.value.body
+
+
+def test_server_side_apply_removes_fields_the_manager_dropped(api: client.ApiClient) -> None:
+    """Re-applying a manifest without a label or container removes them; other appliers' fields stay."""
+    apps = client.AppsV1Api(api)
+    first = deployment("web", labels={"app": "web"})
+    first["metadata"]["labels"] = {"app": "web", "stage": "canary"}
+    first["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "proxy"})
+
+    def apply(body: dict[str, Any], manager: str) -> Any:
+        return apps.patch_namespaced_deployment("web", "default", body, field_manager=manager, force=True,
+                                                _content_type="application/apply-patch+yaml")
+
+    apply(first, "aiop")
+    apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": "web", "annotations": {"team": "sre"}}}, "other")
+    second = deployment("web", labels={"app": "web"})
+    web = apply(second, "aiop")
+    assert web.metadata.labels == {"app": "web"}
+    assert [c.name for c in web.spec.template.spec.containers] == ["main"]
+    assert web.metadata.annotations["team"] == "sre"
+    managers = {(m.manager, m.operation) for m in web.metadata.managed_fields}
+    assert managers == {("aiop", "Apply"), ("other", "Apply")}
