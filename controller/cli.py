@@ -203,13 +203,20 @@ def prs(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")] =
 def eval_(paths: list[Path], backend: Annotated[str | None, typer.Option(help="Backend name (default: offline).")] = None,
           json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON here.")] = None,
           parallel: Annotated[int, typer.Option(help="Scenarios run at once.")] = 1,
-          backends: Annotated[Path | None, typer.Option("--backends", help="Backends file.")] = None,
-          keep: Annotated[bool, typer.Option(help="Keep each scenario's AIOP_HOME.")] = False) -> None:
+          backends: Annotated[Path | None, typer.Option("--backends", help="Backends file.")] = None) -> None:
     """Run scenario evals: PASS/FAIL per scenario, then `N passed, M failed`."""
     from controller.tools.evals import main as eval_main
 
-    code = eval_main(paths, backend=backend, json_out=json_out, parallel=parallel, backends_file=backends, keep=keep)
+    code = eval_main(paths, backend=backend, json_out=json_out, parallel=parallel, backends_file=backends)
     raise typer.Exit(code)
+
+
+@app.command(name="eval-worker", hidden=True)
+def eval_worker(backend: Annotated[str | None, typer.Option()] = None) -> None:
+    """Run scenarios named on stdin (used by `aiop eval` for isolation and parallelism)."""
+    from controller.tools.evals import worker
+
+    worker(backend)
 
 
 @app.command(name="eval-one", hidden=True)

@@ -14,8 +14,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,30 +272,65 @@ def _backend(name: str | None) -> Any:
 
 
 def run_one_to_file(path: Path, out: Path, backend: str | None = None, home: Path | None = None) -> None:
+    out.write_text(json.dumps(asdict(_run_in_process(path, backend, home))))
+
+
+def _run_in_process(path: Path, backend: str | None, home: Path | None = None) -> Result:
     scenario = load_scenario(path)
     with tempfile.TemporaryDirectory(prefix="aiop-eval-") as tmp:
-        result = ScenarioRun(scenario, home or Path(tmp), backend).run()
-    out.write_text(json.dumps(asdict(result)))
+        try:
+            return ScenarioRun(scenario, home or Path(tmp), backend).run()
+        except Exception as exc:  # a crash is a failed scenario, reported with its cause
+            return Result(scenario.name, False, f"the scenario crashed: {type(exc).__name__}: {exc}")
 
 
-def _run_isolated(path: Path, backend: str | None, keep: bool) -> Result:
-    name = path.stem
-    with tempfile.TemporaryDirectory(prefix="aiop-eval-") as tmp:
-        out = Path(tmp) / "result.json"
-        home = Path(tempfile.mkdtemp(prefix=f"aiop-{name}-")) if keep else Path(tmp) / "home"
-        cmd = [sys.executable, "-m", "controller.cli", "eval-one", str(path), str(out), "--home", str(home)]
+def worker(backend: str | None = None) -> None:
+    """Run scenarios named on stdin, one per line; answer one JSON result per line on stdout.
+
+    One worker process runs many scenarios one after another, so the embedding model loads once
+    per worker; each scenario still gets its own sandbox, home, repo and controller.
+    """
+    for line in sys.stdin:
+        path = line.strip()
+        if not path:
+            continue
+        result = _run_in_process(Path(path), backend)
+        sys.stdout.write(json.dumps(asdict(result)) + "\n")
+        sys.stdout.flush()
+
+
+class _Worker:
+    def __init__(self, backend: str | None) -> None:
+        cmd = [sys.executable, "-m", "controller.cli", "eval-worker"]
         if backend:
             cmd += ["--backend", backend]
-        env = {**os.environ, "AIOP_LOG_LEVEL": os.environ.get("AIOP_LOG_LEVEL", "WARNING")}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        if out.exists():
-            return Result(**json.loads(out.read_text()))
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return Result(name, False, "the scenario crashed: " + " | ".join(tail))
+        env = {**os.environ, "AIOP_LOG_LEVEL": os.environ.get("AIOP_LOG_LEVEL", "CRITICAL")}
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, env=env)
+
+    def run(self, path: Path, name: str) -> Result:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(f"{path.resolve()}\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            return Result(name, False, "the scenario crashed its worker process")
+        return Result(**json.loads(line))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def main(paths: list[Path], backend: str | None = None, json_out: Path | None = None, parallel: int = 1,
-         backends_file: Path | None = None, keep: bool = False) -> int:
+         backends_file: Path | None = None) -> int:
     try:
         files = scenario_files(paths)
         scenarios = [(f, load_scenario(f)) for f in files]
@@ -307,17 +342,35 @@ def main(paths: list[Path], backend: str | None = None, json_out: Path | None = 
     if duplicates:
         print(f"INVALID name: not unique: {', '.join(sorted(duplicates))}", flush=True)
         return 2
+    pending = list(scenarios)
+    lock = threading.Lock()
     results: list[Result] = []
 
-    def one(item: tuple[Path, Scenario]) -> Result:
-        result = _run_isolated(item[0], backend, keep)
-        result.name = item[1].name
-        line = f"PASS {result.name}" if result.passed else f"FAIL {result.name}: {result.reason}"
-        print(line, flush=True)
-        return result
+    def drive() -> None:
+        runner = _Worker(backend)
+        try:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    path, scenario = pending.pop(0)
+                result = runner.run(path, scenario.name)
+                if "crashed its worker" in result.reason:
+                    runner.close()
+                    runner = _Worker(backend)
+                result.name = scenario.name
+                line = f"PASS {result.name}" if result.passed else f"FAIL {result.name}: {result.reason}"
+                with lock:
+                    results.append(result)
+                    print(line, flush=True)
+        finally:
+            runner.close()
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        results = list(pool.map(one, scenarios))
+    threads = [threading.Thread(target=drive) for _ in range(max(1, min(parallel, len(scenarios))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     passed = sum(r.passed for r in results)
     print(f"{passed} passed, {len(results) - passed} failed", flush=True)
     if json_out is not None:
