@@ -1,20 +1,18 @@
 """The verbs: create, get, list, update, patch, status and scale writes, with apiserver semantics.
 
 Why apart from HTTP: these rules (resourceVersion conflicts, generation, status-subresource
-isolation, finalizers, no-op writes, dry-run, admission) are the heart of the fake; keeping them
-free of aiohttp lets the simulator and the review endpoints call them directly. Deletion and
-garbage collection live in `sandbox.deletion`, which this class mixes in.
+isolation, finalizers, no-op writes, dry-run, admission, server-side apply) are the heart of the
+fake; keeping them free of aiohttp lets the simulator and the review endpoints call them directly.
+Deletion and garbage collection live in `sandbox.deletion`, the scale subresource in
+`sandbox.scale`; this class mixes both in.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import json
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -34,43 +32,27 @@ from sandbox.patching import (
 )
 from sandbox.registry import Registry
 from sandbox.resources import ResourceType
-from sandbox.selectors import Matcher, format_label_selector, selector_from_label_selector_object
+from sandbox.scale import ScaleMixin
+from sandbox.selectors import Matcher
 from sandbox.store import ObjectKey, Store
 from sandbox.validation import check_field_validation, prune, validate
-
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-APPLY_PATCH = "application/apply-patch+yaml"
-CR_PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
-ALL_PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH]
+from sandbox.writes import (
+    ALL_PATCH_TYPES,
+    APPLY_PATCH,
+    CR_PATCH_TYPES,
+    JSON_PATCH,
+    MERGE_PATCH,
+    WriteOptions,
+    now,
+    parse_json,
+    present,
+)
 
 SYSTEM_USER = UserInfo("system:kube-controller-manager", (MASTERS_GROUP, "system:authenticated"))
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 # Called after a successful (non dry-run) write of a main resource: (ops, rt, new, old).
 Controller = Callable[["Operations", ResourceType, dict[str, Any], "dict[str, Any] | None"], None]
-
-
-@dataclass(frozen=True)
-class WriteOptions:
-    """Query parameters of a write."""
-
-    dry_run: bool = False
-    field_manager: str = ""
-    field_validation: str = ""
-    force: bool = False
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    """The object as the requested version serves it (same fields; conversion strategy None)."""
-    out = {"apiVersion": rt.api_version, "kind": rt.kind}
-    out.update({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
-    return out
 
 
 def _spec_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -85,13 +67,6 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     out.pop("kind", None)
     out.get("metadata", {}).pop("resourceVersion", None)
     return out
-
-
-def _parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise errors.bad_request(f"error decoding patch: {exc}") from exc
 
 
 def _list_key_lookup(rt: ResourceType) -> Callable[[str], str | None]:
@@ -117,7 +92,7 @@ def _record_apply(
     return [*rest, entry]
 
 
-class Operations(DeletionMixin):
+class Operations(ScaleMixin, DeletionMixin):
     """Every write goes through here; mutates the store only from the server loop."""
 
     def __init__(self, store: Store, registry: Registry, hooks: list[AdmissionHook]) -> None:
@@ -288,7 +263,7 @@ class Operations(DeletionMixin):
         old = self.store.get((rt.group, rt.plural, namespace, name))
         if old is None:
             raise errors.not_found(rt, name)
-        doc = _parse_json(raw)
+        doc = parse_json(raw)
         current = present(rt, old)
         try:
             if ctype == JSON_PATCH:
@@ -435,92 +410,6 @@ class Operations(DeletionMixin):
         if subresource != "status":
             self._after_write(rt, stored, old)
         return present(rt, stored)
-
-    # -- scale ------------------------------------------------------------------------------------
-
-    def get_scale(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
-        obj = self.get(rt, namespace, name)
-        meta = obj["metadata"]
-        selector = selector_from_label_selector_object((obj.get("spec") or {}).get("selector") or {})
-        return {
-            "kind": "Scale",
-            "apiVersion": "autoscaling/v1",
-            "metadata": {
-                k: meta[k]
-                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                if k in meta
-            },
-            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
-            "status": {
-                "replicas": (obj.get("status") or {}).get("replicas", 0),
-                "selector": format_label_selector(selector),
-            },
-        }
-
-    def replace_scale(
-        self,
-        rt: ResourceType,
-        namespace: str,
-        name: str,
-        scale: Any,
-        user: UserInfo,
-        opts: WriteOptions = WriteOptions(),
-    ) -> dict[str, Any]:
-        if not isinstance(scale, dict):
-            raise errors.bad_request("the body of the request must be a Scale object")
-        replicas = (scale.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int) or replicas < 0:
-            raise errors.ApiError(
-                422,
-                "Invalid",
-                f'Scale.autoscaling "{name}" is invalid: spec.replicas: '
-                f"Invalid value: {replicas}: must be greater than or equal to 0",
-                {
-                    "name": name,
-                    "group": "autoscaling",
-                    "kind": "Scale",
-                    "causes": [
-                        {
-                            "reason": "FieldValueInvalid",
-                            "field": "spec.replicas",
-                            "message": f"Invalid value: {replicas}: must be greater than or equal to 0",
-                        }
-                    ],
-                },
-            )
-        old = self.store.get((rt.group, rt.plural, namespace, name))
-        if old is None:
-            raise errors.not_found(rt, name)
-        new = copy.deepcopy(old)
-        new.setdefault("spec", {})["replicas"] = replicas
-        requested_rv = (scale.get("metadata") or {}).get("resourceVersion")
-        new["metadata"]["resourceVersion"] = requested_rv or old["metadata"]["resourceVersion"]
-        self._commit_update(rt, old, new, user, opts, "")
-        return self.get_scale(rt, namespace, name)
-
-    def patch_scale(
-        self,
-        rt: ResourceType,
-        namespace: str,
-        name: str,
-        content_type: str,
-        raw: bytes,
-        user: UserInfo,
-        opts: WriteOptions = WriteOptions(),
-    ) -> dict[str, Any]:
-        current = self.get_scale(rt, namespace, name)
-        ctype = content_type.split(";")[0].strip().lower()
-        doc = _parse_json(raw) if ctype != APPLY_PATCH else yaml.safe_load(raw.decode("utf-8") or "{}")
-        try:
-            if ctype == JSON_PATCH:
-                patched = apply_json_patch(current, doc)
-            elif ctype in (MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH):
-                patched = apply_json_merge_patch(current, doc)
-            else:
-                raise errors.unsupported_media_type(ctype, ALL_PATCH_TYPES)
-        except PatchError as exc:
-            raise errors.ApiError(422, "Invalid", str(exc)) from exc
-        return self.replace_scale(rt, namespace, name, patched, user, opts)
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from sandbox.admission import AdmissionHook
 from sandbox.authz import Authorizer, forbidden_detail
 from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
 from sandbox.logs import pod_log
-from sandbox.operations import Operations, WriteOptions
+from sandbox.operations import Operations
 from sandbox.paths import RequestInfo, parse_request
 from sandbox.rbac import RequestAttributes
 from sandbox.registry import Registry
@@ -31,6 +31,7 @@ from sandbox.selectors import make_matcher
 from sandbox.store import Store
 from sandbox.tables import to_table, wants_table
 from sandbox.watch import WatchRequest, serve_watch
+from sandbox.writes import WriteOptions, present
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +227,9 @@ class Handler:
         elif parts == ["openapi", "v2"]:
             version = discovery.SERVER_VERSION["gitVersion"]
             if "protobuf" in request.headers.get("Accept", ""):
-                return web.Response(body=openapi.openapi_v2_protobuf(version),
-                                    content_type=openapi.V2_PROTOBUF_CONTENT_TYPE)
+                return web.Response(
+                    body=openapi.openapi_v2_protobuf(version), content_type=openapi.V2_PROTOBUF_CONTENT_TYPE
+                )
             body = openapi.openapi_v2_json(version)
         if body is None:
             raise errors.unknown_resource()
@@ -341,7 +343,6 @@ class Handler:
             first = [True]
 
             def encode(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
-                from sandbox.operations import present
 
                 shown = present(rt, obj)
                 if not as_table:

@@ -13,8 +13,9 @@ import hashlib
 import json
 from typing import Any
 
-from sandbox.operations import MERGE_PATCH, SYSTEM_USER, Operations, now
+from sandbox.operations import SYSTEM_USER, Operations
 from sandbox.resources import ResourceType
+from sandbox.writes import MERGE_PATCH, now
 
 REVISION = "deployment.kubernetes.io/revision"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"

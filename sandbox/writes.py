@@ -1,0 +1,51 @@
+"""The vocabulary shared by every write path: patch media types, write options, timestamps and how
+an object is presented in the version a request names.
+
+Why a module of its own: operations, the scale subresource, the simulator and the HTTP layer all use
+these, and keeping them apart avoids import cycles between the verb implementations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox import errors
+from sandbox.resources import ResourceType
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+CR_PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
+ALL_PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH]
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Query parameters of a write."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = ""
+    force: bool = False
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the requested version serves it (same fields; conversion strategy None)."""
+    out = {"apiVersion": rt.api_version, "kind": rt.kind}
+    out.update({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
+    return out
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from exc
