@@ -24,13 +24,20 @@ _RULES: list[tuple[str, str]] = [
      "tries to switch the assistant into a privileged mode"),
     (r"\b(?:enter|enable|activate|switch to|turn on)\s+(?:admin|god|developer|sudo|root|unrestricted|jailbreak|dan)\s+"
      r"mode\b[.!:;]?", "tries to switch the assistant into a privileged mode"),
-    (r"\b(?:act|acting|pretend(?:ing)?|speak(?:ing)?|run(?:ning)?|do (?:this|it)|execute)\s+(?:to be\s+|you are\s+)?"
+    (r"\b(?:act|acting|pretend(?:ing)?|speak(?:ing)?|(?:do|run|execute|perform) (?:this|it|that))\s+(?:to be\s+|you are\s+)?"
      r"(?:as|on behalf of)\s+(?:the\s+)?(?:user\s+|admin\s+|administrator\s+)?[\w.@-]+", "tries to act as another identity"),
     (r"(?<!running )(?<!runs )(?<!run )(?<!running processes )\bas\s+(?:the\s+)?(?:user|admin|administrator|cluster-admin|root|superuser|system:[\w:-]+)\b(?:\s+[\w.@-]+@[\w.-]+|"
      r"\s+(?!to\b|in\b|on\b|and\b)[a-z][\w.-]*)?", "tries to act as another identity"),
     (r"\bi\s*(?:am|'m)\s+(?:the\s+|an?\s+)?(?:admin|administrator|cluster[- ]admin|root|superuser|owner|boss|cto|sre lead)\b"
      r"[.!:;,]?", "claims a privileged identity"),
-    (r"\b(?:impersonat\w+|sudo|run as root|with cluster-admin|grant (?:me|myself)\s+[\w-]+|make me (?:an? )?admin|"
+    (r"\bpretend(?:ing)?\s+(?:to be|you are|that you are|i am|that i am)\s+(?:the\s+|an?\s+)?(?:user\s+)?[\w.@-]+"
+     r"[.!:;,]?", "tries to act as another identity"),
+    (r"\bon behalf of\s+(?:the\s+)?(?:user\s+)?[\w.@-]+[.!:;,]?", "tries to act as another identity"),
+    (r"\b(?:log(?:ged)?\s*in|sign(?:ed)?\s*in|switch(?:ing)?\s+(?:user\s+)?to|su)\s+as\s+[\w.@-]+[.!:;,]?"
+     r"|\b(?:my|the)\s+(?:user(?:name)?|identity)\s+is\s+[\w.@-]+[.!:;,]?"
+     r"|\bi\s*(?:am|'m)\s+(?:actually\s+|really\s+)?(?:user\s+)?[\w.-]+@[\w.-]+[.!:;,]?",
+     "tries to act as another identity"),
+    (r"\b(?:impersonat\w+|sudo|with cluster-admin|grant (?:me|myself)\s+[\w-]+|make me (?:an? )?admin|"
      r"escalate (?:my )?privileges?)\b", "tries to escalate privileges"),
     (r"\b(?:no|without)\s+(?:need (?:for|of)\s+)?(?:approval|review|confirmation|asking)"
      r"(?:\s+(?:needed|required|necessary|first))?[.!:;,]?",
