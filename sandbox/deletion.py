@@ -19,6 +19,7 @@ from sandbox.registry import Registry
 from sandbox.resources import ResourceType
 from sandbox.selectors import Matcher
 from sandbox.store import ObjectKey, Store
+from sandbox.writes import present
 
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 CRD_GROUP = "apiextensions.k8s.io"
@@ -30,9 +31,7 @@ def _now() -> str:
 
 
 def _with_kind(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    out = {"apiVersion": rt.api_version, "kind": rt.kind}
-    out.update({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
-    return out
+    return present(rt, obj)
 
 
 def propagation_policy(options: dict[str, Any]) -> str:
@@ -63,7 +62,7 @@ class DeletionMixin:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """DELETE one object; answers the object while finalizers hold it, else a Success Status."""
-        obj = self.store.get((rt.group, rt.plural, namespace, name))
+        obj = self.store.get((rt.store_group, rt.store_plural, namespace, name))
         if obj is None:
             raise errors.not_found(rt, name)
         pre = options.get("preconditions") or {}
@@ -86,8 +85,8 @@ class DeletionMixin:
         policy = propagation_policy(options)
         if dry_run:
             return _with_kind(rt, obj)
-        final = self._delete_object(rt.group, rt.plural, obj, policy)
-        if final is not None and self.store.exists((rt.group, rt.plural, namespace, name)):
+        final = self._delete_object(rt.store_group, rt.store_plural, obj, policy)
+        if final is not None and self.store.exists((rt.store_group, rt.store_plural, namespace, name)):
             return _with_kind(rt, final)
         if rt.group == "" and rt.plural in ("namespaces", "pods"):
             return _with_kind(rt, final or obj)
@@ -110,10 +109,10 @@ class DeletionMixin:
     ) -> dict[str, Any]:
         policy = propagation_policy(options)
         items = []
-        for obj in self.store.objects(rt.group, rt.plural, namespace):
+        for obj in self.store.objects(rt.store_group, rt.store_plural, namespace):
             if not match(obj):
                 continue
-            final = obj if dry_run else self._delete_object(rt.group, rt.plural, obj, policy)
+            final = obj if dry_run else self._delete_object(rt.store_group, rt.store_plural, obj, policy)
             items.append(_with_kind(rt, final or obj))
         return {
             "kind": rt.list_kind,

@@ -46,6 +46,7 @@ from sandbox.writes import (
     now,
     parse_json,
     present,
+    stored_form,
 )
 
 SYSTEM_USER = UserInfo("system:kube-controller-manager", (MASTERS_GROUP, "system:authenticated"))
@@ -116,13 +117,15 @@ class Operations(ScaleMixin, DeletionMixin):
     # -- reads ------------------------------------------------------------------------------------
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
-        obj = self.store.get((rt.group, rt.plural, namespace, name))
+        obj = self.store.get((rt.store_group, rt.store_plural, namespace, name))
         if obj is None:
             raise errors.not_found(rt, name)
         return present(rt, obj)
 
     def list_objects(self, rt: ResourceType, namespace: str | None, match: Matcher) -> list[dict[str, Any]]:
-        return [present(rt, o) for o in self.store.objects(rt.group, rt.plural, namespace) if match(o)]
+        return [
+            present(rt, o) for o in self.store.objects(rt.store_group, rt.store_plural, namespace) if match(o)
+        ]
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -175,7 +178,7 @@ class Operations(ScaleMixin, DeletionMixin):
         check_field_validation(rt, original, obj, opts.field_validation)
         validate(rt, obj)
         self._check_namespace(rt, namespace)
-        if self.store.exists((rt.group, rt.plural, namespace, name)):
+        if self.store.exists((rt.store_group, rt.store_plural, namespace, name)):
             raise errors.already_exists(rt, name)
         meta = obj["metadata"]
         for system_field in (
@@ -197,7 +200,7 @@ class Operations(ScaleMixin, DeletionMixin):
         run_admission(self.hooks, rt, self._admission("CREATE", rt, "", obj, None, user, opts))
         if opts.dry_run:
             return obj
-        stored = self.store.put(rt.group, rt.plural, obj)
+        stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj))
         self._after_write(rt, stored, None)
         return present(rt, stored)
 
@@ -215,7 +218,7 @@ class Operations(ScaleMixin, DeletionMixin):
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        old = self.store.get((rt.group, rt.plural, namespace, name))
+        old = self.store.get((rt.store_group, rt.store_plural, namespace, name))
         if old is None:
             raise errors.not_found(rt, name)
         body_name = (body.get("metadata") or {}).get("name")
@@ -260,7 +263,7 @@ class Operations(ScaleMixin, DeletionMixin):
             raise errors.unsupported_media_type(ctype, accepted)
         if ctype == APPLY_PATCH:
             return self._server_side_apply(rt, namespace, name, raw, user, opts, subresource)
-        old = self.store.get((rt.group, rt.plural, namespace, name))
+        old = self.store.get((rt.store_group, rt.store_plural, namespace, name))
         if old is None:
             raise errors.not_found(rt, name)
         doc = parse_json(raw)
@@ -305,7 +308,7 @@ class Operations(ScaleMixin, DeletionMixin):
             raise errors.bad_request(
                 f"the name of the object ({doc_name}) does not match the name on the URL ({name})"
             )
-        old = self.store.get((rt.group, rt.plural, namespace, name))
+        old = self.store.get((rt.store_group, rt.store_plural, namespace, name))
         if old is None:
             if subresource:
                 raise errors.not_found(rt, name)
@@ -350,6 +353,7 @@ class Operations(ScaleMixin, DeletionMixin):
         subresource: str,
         managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        old = present(rt, old)  # compare and merge in the shape the request speaks
         name = old["metadata"]["name"]
         new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
         requested_rv = (new_meta or {}).get("resourceVersion")
@@ -404,9 +408,9 @@ class Operations(ScaleMixin, DeletionMixin):
             return new
         meta = new["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            gone = self._remove(rt.group, rt.plural, old, final=new)
+            gone = self._remove(rt.store_group, rt.store_plural, old, final=stored_form(rt, new))
             return present(rt, gone)
-        stored = self.store.put(rt.group, rt.plural, new)
+        stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, new))
         if subresource != "status":
             self._after_write(rt, stored, old)
         return present(rt, stored)

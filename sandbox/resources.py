@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.conversion import storage_of
+
 STANDARD_VERBS: tuple[str, ...] = (
     "create",
     "delete",
@@ -67,6 +69,15 @@ class ResourceType:
     def qualified_kind(self) -> str:
         """`Deployment.apps` / `Pod`: how the apiserver names a kind in `is invalid` messages."""
         return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    @property
+    def store_group(self) -> str:
+        """The group under which this resource's objects are stored (events.k8s.io Events live in core)."""
+        return storage_of(self.group, self.plural)[0]
+
+    @property
+    def store_plural(self) -> str:
+        return storage_of(self.group, self.plural)[1]
 
     @property
     def has_status(self) -> bool:

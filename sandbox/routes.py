@@ -27,7 +27,7 @@ from sandbox.rbac import RequestAttributes
 from sandbox.registry import Registry
 from sandbox.resources import ResourceType
 from sandbox.reviews import review
-from sandbox.selectors import make_matcher
+from sandbox.selectors import Matcher, make_matcher
 from sandbox.store import Store
 from sandbox.tables import to_table, wants_table
 from sandbox.watch import WatchRequest, serve_watch
@@ -162,6 +162,14 @@ def _int_param(request: web.Request, name: str) -> int | None:
         raise errors.bad_request(f"{name}: invalid integer {value!r}") from exc
 
 
+def _matcher(rt: ResourceType, label_selector: str | None, field_selector: str | None) -> Matcher:
+    """Selectors evaluate against the shape the request speaks (events.k8s.io `regarding.name`)."""
+    match = make_matcher(label_selector, field_selector)
+    if (rt.store_group, rt.store_plural) == (rt.group, rt.plural):
+        return match
+    return lambda obj: match(present(rt, obj))
+
+
 class Handler:
     """The single request handler bound to one Cluster."""
 
@@ -288,7 +296,7 @@ class Handler:
             dry_run = _write_options(request).dry_run or "All" in (options.get("dryRun") or [])
             if verb == "delete":
                 return json_response(cluster.ops.delete(rt, ns, info.name, options, user, dry_run))
-            match = make_matcher(request.query.get("labelSelector"), request.query.get("fieldSelector"))
+            match = _matcher(rt, request.query.get("labelSelector"), request.query.get("fieldSelector"))
             return json_response(cluster.ops.delete_collection(rt, ns or None, match, options, user, dry_run))
         raise errors.method_not_allowed()
 
@@ -323,7 +331,7 @@ class Handler:
         field_selector = q.get("fieldSelector", "")
         if info.name:  # legacy /watch/.../<name>
             field_selector = ",".join(p for p in (field_selector, f"metadata.name={info.name}") if p)
-        match = make_matcher(q.get("labelSelector"), field_selector)
+        match = _matcher(rt, q.get("labelSelector"), field_selector)
         namespace = ns if rt.namespaced and ns else None
         as_table = wants_table(request.headers.get("Accept", ""))
         include = q.get("includeObject", "Metadata")

@@ -99,7 +99,7 @@ class ScaleMixin:
                     ],
                 },
             )
-        old = self.store.get((rt.group, rt.plural, namespace, name))
+        old = self.store.get((rt.store_group, rt.store_plural, namespace, name))
         if old is None:
             raise errors.not_found(rt, name)
         new = copy.deepcopy(old)

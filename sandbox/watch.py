@@ -42,7 +42,7 @@ class WatchRequest:
 
 def translate(event: StoreEvent, req: WatchRequest) -> tuple[str, dict[str, Any]] | None:
     """The event this watcher sees, if any, applying the selector-transition rules."""
-    if event.group != req.rt.group or event.plural != req.rt.plural:
+    if event.group != req.rt.store_group or event.plural != req.rt.store_plural:
         return None
     if req.namespace is not None and event.namespace != req.namespace:
         return None
@@ -84,7 +84,7 @@ async def serve_watch(
         failure: ApiError | None = None
         rv = req.resource_version
         if rv in ("", "0") or req.send_initial_events:
-            for obj in store.objects(req.rt.group, req.rt.plural, req.namespace):
+            for obj in store.objects(req.rt.store_group, req.rt.store_plural, req.namespace):
                 if req.match(obj):
                     initial.append((ADDED, obj))
         else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import errors
+from sandbox.conversion import from_storage, to_storage
 from sandbox.resources import ResourceType
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -38,10 +39,16 @@ def now() -> str:
 
 
 def present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    """The object as the requested version serves it (same fields; conversion strategy None)."""
+    """The object as the requested group/version serves it (CRD versions: conversion strategy None)."""
     out = {"apiVersion": rt.api_version, "kind": rt.kind}
-    out.update({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
+    shaped = from_storage(rt.group, rt.plural, obj)
+    out.update({k: v for k, v in shaped.items() if k not in ("apiVersion", "kind")})
     return out
+
+
+def stored_form(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as it is kept in the store (the inverse of `present` for aliased resources)."""
+    return to_storage(rt.group, rt.plural, obj)
 
 
 def parse_json(raw: bytes) -> Any:

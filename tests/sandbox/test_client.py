@@ -232,3 +232,25 @@ def test_unauthenticated_requests_get_401(sandbox: SandboxServer) -> None:
     with pytest.raises(ApiException) as err:
         client.CoreV1Api(client.ApiClient(config)).list_namespace()
     assert err.value.status == 401
+
+
+def test_events_are_one_store_with_two_views(api: client.ApiClient) -> None:
+    """An Event posted through events.k8s.io/v1 is listed by core/v1 (and the reverse), fields renamed."""
+    core = client.CoreV1Api(api)
+    events = client.EventsV1Api(api)
+    events.create_namespaced_event("default", {
+        "metadata": {"name": "new-style"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "aiop", "reportingInstance": "aiop-0", "action": "Plan", "reason": "Planned",
+        "note": "plan ready", "type": "Normal", "regarding": {"kind": "Pod", "name": "web", "namespace": "default"}})
+    core.create_namespaced_event("default", {
+        "metadata": {"name": "old-style"}, "message": "pulled", "reason": "Pulled", "type": "Normal",
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"}})
+    by_core = {e.metadata.name: e for e in core.list_namespaced_event(
+        "default", field_selector="involvedObject.name=web").items}
+    assert by_core["new-style"].message == "plan ready"
+    assert by_core["new-style"].reporting_component == "aiop"
+    by_new = {e.metadata.name: e for e in events.list_namespaced_event(
+        "default", field_selector="regarding.name=web").items}
+    assert by_new["old-style"].note == "pulled" and by_new["old-style"].regarding.name == "web"
+    events.delete_namespaced_event("old-style", "default")
+    assert [e.metadata.name for e in core.list_namespaced_event("default").items] == ["new-style"]
