@@ -12,10 +12,18 @@ from controller.engine.reconcile import Services
 from controller.settings import Settings
 
 
+def warm_up(services: Services) -> None:
+    """Load the planner's model in the background, so the first message is answered quickly."""
+    warm = getattr(services.planner.backend, "warm_up", None)
+    if callable(warm):
+        threading.Thread(target=warm, name="aiop-warm-up", daemon=True).start()
+
+
 def run_operator(settings: Settings, services: Services, stop: threading.Event | None = None,
                  ready: threading.Event | None = None) -> None:
     """Blocks until `stop` is set (or forever). Cluster-wide unless namespaces are configured."""
     handlers.configure(settings, services)
+    warm_up(services)
     namespaces = list(settings.kube.namespaces)
     asyncio.run(kopf.operator(
         standalone=True,
