@@ -41,7 +41,7 @@ test: install lint
 	$(VENV)/bin/aiop eval --parallel 2 ../shared/eval/scenarios
 
 bench: install
-	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench.loop --threads 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
