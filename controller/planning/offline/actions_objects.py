@@ -50,6 +50,9 @@ def build_configmap(ctx: Ctx) -> Outcome:
         keys = ", ".join(existing) or "none yet"
         return Outcome.ask(f"Which key of ConfigMap {ctx.namespace}/{name} should I set, and to what? Keys: {keys}.")
     if value is None:
+        if re.search(r"\b(remove|delete|drop|unset|get rid of)\b", ctx.latest, re.I):
+            return Outcome.ask(f"I cannot remove a key from a ConfigMap, only set one. Should {key} in "
+                               f"{ctx.namespace}/{name} get a new value (for example an empty one)?")
         return Outcome.ask(f"What value should {key} get in ConfigMap {ctx.namespace}/{name}?")
     old = existing.get(key)
     change = f"from {old!r} to {value!r}" if old is not None else f"to {value!r} (new key)"
@@ -285,7 +288,8 @@ def build_delete(ctx: Ctx) -> Outcome:
     kinds = extract.kind_mentions(text)
     explicit_ns, loose_ns = extract.namespace_mentions(text)
     broad = re.search(r"\b(all|everything|every|entire|whole|each)\b|\*", low)
-    cluster_wide = re.search(r"\b(whole|entire|the)\s+cluster\b|\ball namespaces\b|\beverything\b(?!\s+in\b)", low)
+    cluster_wide = re.search(r"\b(whole|entire)\s+cluster\b|\ball (the )?namespaces\b|\bevery namespace\b|"
+                             r"\bcluster[- ]wide\b|\beverywhere\b|^\W*(delete|remove|wipe|destroy|nuke) everything\W*$", low)
     non_ns = [k for k in kinds if k[1] != "Namespace"]
     ns = ctx.namespace
     if non_ns and broad:
@@ -299,11 +303,19 @@ def build_delete(ctx: Ctx) -> Outcome:
             return _delete({"api_version": "v1", "kind": "Namespace", "name": "*"}, "Delete every namespace.")
         target = (explicit_ns or [n for n in loose_ns if n in ctx.grounder.namespaces()] or [ns])[0]
         return _delete({"api_version": "v1", "kind": "Namespace", "name": target},
-                       f"Delete Namespace {target} and everything in it.")
+                       f"Delete Namespace {target} and everything in it.", broad=bool(broad))
     lookup = [non_ns[0]] if non_ns else [*WORKLOAD_KINDS, ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Pod")]
     found = ctx.find(lookup)
     if found.ref is None and non_ns and non_ns[0][1] == "Pod":
-        found = ctx.find([("v1", "Pod")])
+        owner = ctx.find()
+        if owner.ref is not None:  # "the cart pods": pods of a workload
+            names = [p["metadata"]["name"] for p in ctx.grounder.pods_of(owner.ref)]
+            if len(names) == 1:
+                return _delete({"api_version": "v1", "kind": "Pod", "name": names[0], "namespace": ns},
+                               f"Delete Pod {ns}/{names[0]} of {owner.ref.kind} {owner.ref.name} (it will be recreated).")
+            listed = f" Its pods: {', '.join(names)}." if names else ""
+            return Outcome.ask(f"Deleting all pods of {owner.ref.kind} {owner.ref.label} is what a restart does; "
+                               f"should I restart it instead, or delete one named pod?{listed}")
     if found.ref is None:
         return Outcome.ask(found.question(lookup[0][1] if non_ns else "object", ns))
     ref = found.ref
@@ -311,9 +323,9 @@ def build_delete(ctx: Ctx) -> Outcome:
     return _delete(params, f"Delete {ref.kind} {ref.label}.")
 
 
-def _delete(params: dict[str, Any], answer: str) -> Outcome:
+def _delete(params: dict[str, Any], answer: str, broad: bool = False) -> Outcome:
     out = Outcome.plan("delete-object", params, answer)
-    if params.get("name") == "*" or params.get("name") in SYSTEM_NAMESPACES or params.get("namespace") in SYSTEM_NAMESPACES:
+    if broad or params.get("name") == "*" or params.get("name") in SYSTEM_NAMESPACES or params.get("namespace") in SYSTEM_NAMESPACES:
         out.findings.append(f"suspicious: asks to delete broadly or in a system namespace ({params['kind']} "
                             f"{params.get('namespace') or ''}/{params['name']})")
     return out

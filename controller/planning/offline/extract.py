@@ -128,6 +128,9 @@ def standalone_numbers(text: str) -> list[int]:
 
 def replica_count(text: str) -> int | None:
     """The target replica count: "to 5", "5 replicas", "x3", "five instances", "scale down to zero"."""
+    m = re.search(r"\b(?:replicas?|instances?|replica_?count|count)\s*[=:]\s*(\d+)\b", text, re.I)
+    if m:
+        return int(m.group(1))
     low = strip_values(text).lower()
     noun = r"(?:replicas?|instances?|copies|copy|pods?|nodes?|workers?|containers?)"
     patterns = [
@@ -356,6 +359,12 @@ def pairs(text: str) -> dict[str, str]:
         if key.lower() in ("namespace", "ns", "image", "port", "note", "please", "mode", "min", "max", "target"):
             continue
         out.setdefault(key, val.rstrip("."))
+    for m in re.finditer(
+        r"\b([A-Za-z0-9./_-]+)\s+(?:label|annotation)\s+(?:on|of|for)\s+(?:the\s+)?[\w.-]+(?:\s+\w+)?\s+"
+        r"(?:to|as|=)\s+['\"]?([A-Za-z0-9._-]+)['\"]?", text, re.I,
+    ):
+        if m.group(1).lower() not in STOPWORDS:
+            out.setdefault(m.group(1), m.group(2).rstrip("."))
     for m in re.finditer(
         r"\b(?:label|annotation|tag|key)\s+['\"]?([A-Za-z0-9./_-]+)['\"]?\s+(?:with (?:the )?value|set to|to|as|of|=)\s+"
         r"['\"]?([A-Za-z0-9._-]+)['\"]?", text, re.I,

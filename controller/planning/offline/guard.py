@@ -22,11 +22,13 @@ _RULES: list[tuple[str, str]] = [
      r"superuser|jailbreak|dan|privileged|maintenance|debug)(?:\s*(?:mode|user|assistant|account))?"
      r"(?:\s+with\s+(?:full|all|unrestricted)\s+(?:access|rights|permissions|privileges))?[.!:;,]?",
      "tries to switch the assistant into a privileged mode"),
+    (r"\b(?:system|admin|security|safety)\s+override\b[.!:;,]?|\bnew instructions(?:\s+follow)?\b[.!:;,]?"
+     r"|\bfrom now on,?\s+you\s+(?:will|must|are)\b[^.!:;]*[.!:;]?", "tries to override the operator's instructions"),
     (r"\b(?:enter|enable|activate|switch to|turn on)\s+(?:admin|god|developer|sudo|root|unrestricted|jailbreak|dan)\s+"
      r"mode\b[.!:;]?", "tries to switch the assistant into a privileged mode"),
     (r"\b(?:act|acting|pretend(?:ing)?|speak(?:ing)?|(?:do|run|execute|perform) (?:this|it|that))\s+(?:to be\s+|you are\s+)?"
      r"(?:as|on behalf of)\s+(?:the\s+)?(?:user\s+|admin\s+|administrator\s+)?[\w.@-]+", "tries to act as another identity"),
-    (r"(?<!running )(?<!runs )(?<!run )(?<!running processes )\bas\s+(?:the\s+)?(?:user|admin|administrator|cluster-admin|root|superuser|system:[\w:-]+)\b(?:\s+[\w.@-]+@[\w.-]+|"
+    (r"(?<!running )(?<!runs )(?<!run )(?<!running processes )\bas\s+(?:the\s+)?(?:user|admin|administrator|cluster[- ]admin|superuser|system:[\w:-]+)\b(?:\s+[\w.@-]+@[\w.-]+|"
      r"\s+(?!to\b|in\b|on\b|and\b)[a-z][\w.-]*)?", "tries to act as another identity"),
     (r"\bi\s*(?:am|'m)\s+(?:the\s+|an?\s+)?(?:admin|administrator|cluster[- ]admin|root|superuser|owner|boss|cto|sre lead)\b"
      r"[.!:;,]?", "claims a privileged identity"),

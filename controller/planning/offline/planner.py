@@ -159,6 +159,13 @@ class OfflineBackend:
             if pods:
                 d = diagnose(grounder, ns, None, pods)
                 return Outcome(d.actions, d.answer, findings=d.findings, kind="answer")
+            if found.asked:  # bare pods without a workload: by app label or name prefix
+                pods = [p for p in grounder.objects("v1", "Pod", ns)
+                        if (p["metadata"].get("labels") or {}).get("app") == found.asked
+                        or p["metadata"]["name"].startswith(f"{found.asked}-")]
+                if pods:
+                    d = diagnose(grounder, ns, None, pods)
+                    return Outcome(d.actions, d.answer, findings=d.findings, kind="answer")
             if found.asked or found.reason == "ambiguous":
                 return Outcome.ask(found.question("workload", ns))
             d = diagnose(grounder, ns, None)
