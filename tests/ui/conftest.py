@@ -1,0 +1,106 @@
+"""The chat dashboard against a real sandbox API server and the real controller (kopf).
+
+Same pattern as tests/engine: the Kubernetes API is the sandbox (RBAC, impersonation and the
+chart's admission policy enforced), the AI backend is scripted at the `Backend` seam, git and
+the local forge are real. AppTest runs `ui/app.py` in this process, so the page reads its
+settings from the environment we set here, exactly as `aiop up` passes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from controller.adapters.kube import Kube, load_api_client
+from controller.engine.runner import start_operator_thread
+from controller.engine.services import build_services
+from controller.knowledge.memory import MemoryKnowledgeStore
+from controller.planning.scripted import ScriptedBackend
+from controller.settings import load_settings
+from controller.tools import bootstrap
+from sandbox.server import SandboxServer
+from tests.engine.conftest import DAVE, Loop, shop_objects
+
+APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+
+
+@pytest.fixture(scope="package")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    from controller.client import ConversationClient
+
+    home: Path = tmp_path_factory.mktemp("aiop-ui-home")
+    with SandboxServer(port=0, home=home) as server:
+        kube = Kube(load_api_client(str(server.kubeconfig_path)))
+        bootstrap.install_crds(kube)
+        bootstrap.install_admission(kube, server)
+        for obj in shop_objects():
+            bootstrap.create_object(kube, obj)
+        settings = load_settings({"AIOP_HOME": str(home), "AIOP_VERIFY_TIMEOUT": "10"}).with_kubeconfig(
+            str(server.kubeconfig_path))
+        backend = ScriptedBackend()
+        knowledge = MemoryKnowledgeStore()
+        services = build_services(settings, backend=backend, knowledge=knowledge)
+        thread, stop = start_operator_thread(settings, services)
+        try:
+            yield Loop(server, kube, settings, backend, knowledge, services, ConversationClient(kube))
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+
+
+AppFactory = Callable[..., AppTest]
+
+
+@pytest.fixture
+def make_app(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
+    """An AppTest of ui/app.py acting (sandbox picker) as `user`, against `kubeconfig` (default: the loop's)."""
+    assert DAVE  # the loop's users: alice (edit+approve), carol (view), dave (edit, no approve)
+
+    def make(user: str, kubeconfig: str | None = None) -> AppTest:
+        env = {"AIOP_KUBECONFIG": kubeconfig or str(loop.server.kubeconfig_path),
+               "AIOP_HOME": str(loop.settings.home), "AIOP_UI_SANDBOX": "1", "AIOP_UI_SANDBOX_USERS": user,
+               "AIOP_UI_NAMESPACES": "shop", "AIOP_UI_ANSWER_TIMEOUT": "60", "AIOP_UI_POLL_SECONDS": "0.5"}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return AppTest.from_file(str(APP), default_timeout=90)
+
+    return make
+
+
+def dead_kubeconfig(loop: Loop, tmp_path: Path) -> str:
+    """The loop's kubeconfig pointing at a port where no API server listens."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config: dict[str, Any] = yaml.safe_load(Path(loop.server.kubeconfig_path).read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    path = tmp_path / "dead-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def page_text(at: AppTest) -> str:
+    """Everything a person can read on the page (main area and sidebar), as one string."""
+    parts: list[str] = []
+    for kind in ("title", "subheader", "markdown", "caption", "error", "warning", "info", "success", "code",
+                 "metric", "exception"):
+        for element in getattr(at, kind):
+            parts.append(str(getattr(element, "value", "") or ""))
+            if kind == "metric":
+                parts.append(str(element.label))
+    for element in at.button:
+        parts.append(str(element.label))
+    return "\n".join(parts)
+
+
+def current_thread(at: AppTest) -> tuple[str, str]:
+    current = at.session_state["current"]
+    return current[0], current[1]
