@@ -22,15 +22,32 @@ app.add_typer(chat_app, name="chat")
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (default $AIOP_HOME or ~/.aiop).")]
 KubeconfigOpt = Annotated[str | None, typer.Option("--kubeconfig", help="Use this cluster instead of the sandbox.")]
+BackendsOpt = Annotated[Path | None, typer.Option("--backends", help="AI backends file (default $AIOP_BACKENDS; "
+                                                               "none: the offline planner).")]
 
 
-def _settings(home: Path | None = None, kubeconfig: str | None = None) -> Settings:
+def _settings(home: Path | None = None, kubeconfig: str | None = None, backends: Path | None = None) -> Settings:
     settings = load_settings()
     if home is not None:
         settings = settings.with_home(home.expanduser().resolve())
     if kubeconfig:
         settings = settings.with_kubeconfig(kubeconfig)
+    if backends is not None:
+        settings = settings.with_backends_file(str(backends.expanduser().resolve()))
     return settings
+
+
+def _check_backends(settings: Settings) -> None:
+    """Fail at start-up, naming the field, when the backends file is wrong."""
+    if not settings.planning.backends_file:
+        return
+    from controller.backends.config import load_config
+    from controller.backends.errors import ConfigError
+
+    try:
+        load_config(settings.planning.backends_file)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -60,13 +77,14 @@ def crds() -> None:
 
 
 @app.command()
-def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None) -> None:
+def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends: BackendsOpt = None) -> None:
     """Run the operator against a kubeconfig (or the in-cluster service account)."""
     from controller.adapters.telemetry import serve_metrics, setup_logging
     from controller.engine.runner import run_operator
     from controller.engine.services import build_services
 
-    settings = _settings(home, kubeconfig)
+    settings = _settings(home, kubeconfig, backends)
+    _check_backends(settings)
     setup_logging(settings.serve.log_format, settings.serve.log_level)
     serve_metrics(settings.serve.metrics_port)
     run_operator(settings, build_services(settings))
@@ -76,11 +94,13 @@ def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None) -> None:
 def up(api_port: Annotated[int, typer.Option(help="Port of the sandbox API server.")] = 6443,
        ui_port: Annotated[int, typer.Option(help="Port of the chat UI.")] = 8501,
        metrics_port: Annotated[int, typer.Option(help="Port of /metrics (0: off).")] = 9090,
-       kubeconfig: KubeconfigOpt = None, home: HomeOpt = None) -> None:
+       kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends: BackendsOpt = None) -> None:
     """The product on embedded defaults: sandbox cluster + demo shop, the operator, the chat UI."""
     from controller.tools.up import run_up
 
-    run_up(_settings(home, kubeconfig), api_port=api_port, ui_port=ui_port, metrics_port=metrics_port)
+    settings = _settings(home, kubeconfig, backends)
+    _check_backends(settings)
+    run_up(settings, api_port=api_port, ui_port=ui_port, metrics_port=metrics_port)
 
 
 def _identity(user: str, groups: list[str]) -> Any:
@@ -200,13 +220,18 @@ def prs(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")] =
 
 
 @app.command(name="eval")
-def eval_(paths: list[Path], backend: Annotated[str | None, typer.Option(help="Backend name (default: offline).")] = None,
+def eval_(paths: list[Path],
+          backend: Annotated[str | None, typer.Option(help="Plan with this backend of the backends file "
+                                                           "(default: the file's roles, or offline).")] = None,
           json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON here.")] = None,
           parallel: Annotated[int, typer.Option(help="Scenarios run at once.")] = 1,
           backends: Annotated[Path | None, typer.Option("--backends", help="Backends file.")] = None) -> None:
     """Run scenario evals: PASS/FAIL per scenario, then `N passed, M failed`."""
     from controller.tools.evals import main as eval_main
 
+    if backends is not None:
+        backends = backends.expanduser().resolve()
+        _check_backends(_settings(backends=backends))
     code = eval_main(paths, backend=backend, json_out=json_out, parallel=parallel, backends_file=backends)
     raise typer.Exit(code)
 

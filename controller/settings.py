@@ -58,6 +58,7 @@ class AlertSettings:
 @dataclass(frozen=True)
 class PlanningSettings:
     backends_file: str = ""
+    backend_secrets_dir: str = ""  # a mounted Secret: one file per key variable named in the backends file
     protected_namespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
     cluster_id: str = "local"
 
@@ -102,6 +103,14 @@ class Settings:
     def with_kubeconfig(self, path: str | None) -> Settings:
         return replace(self, kube=replace(self.kube, kubeconfig=path))
 
+    def with_backends_file(self, path: str | None) -> Settings:
+        return replace(self, planning=replace(self.planning, backends_file=path or ""))
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for the values a config file names by variable (AI backend keys)."""
+    return os.environ
+
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (or the given mapping, for tests)."""
@@ -126,6 +135,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alerts=AlertSettings(webhook_url=e.get("AIOP_ALERT_WEBHOOK", ""), events=_flag(e.get("AIOP_ALERT_EVENTS"), True)),
         planning=PlanningSettings(
             backends_file=e.get("AIOP_BACKENDS", ""),
+            backend_secrets_dir=e.get("AIOP_BACKEND_SECRETS", ""),
             protected_namespaces=_list(e.get("AIOP_PROTECTED_NAMESPACES"),
                                        ("kube-system", "kube-public", "kube-node-lease")),
             cluster_id=e.get("AIOP_CLUSTER_ID", "local"),

@@ -201,6 +201,7 @@ class PlanRevision(ApiModel):
     deletes: list[ObjectRef] = Field(default_factory=list)
     restore_warnings: list[str] = Field(default_factory=list)
     backend: str = ""
+    ai_calls: list[dict[str, Any]] = Field(default_factory=list)
     created_at: str | None = None
 
 

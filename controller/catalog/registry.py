@@ -14,14 +14,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from controller.catalog import availability, cloud, config, guarded, namespaces, networking, workloads
+from controller.catalog import (
+    availability,
+    cloud,
+    config,
+    guarded,
+    manifest,
+    namespaces,
+    networking,
+    workloads,
+)
 from controller.catalog.base import ActionSpec, CatalogError
 from controller.catalog.params import Params
 from controller.planning.types import ActionCall
 
 CATALOG: dict[str, ActionSpec[Any]] = {
     spec.name: spec
-    for module in (workloads, namespaces, config, availability, networking, cloud, guarded)
+    for module in (workloads, namespaces, config, availability, networking, cloud, guarded, manifest)
     for spec in module.ACTIONS
 }
 

@@ -190,7 +190,7 @@ class Planner:
             answer=answer, mutating=mutating, actions=actions, graph=workflow_dot(self._steps(actions)),
             findings=findings + [f"note: {n}" for n in notes if n not in answer], reused_from=result.reused_from,
             manifests=manifests, deletes=deletes, restore_warnings=restore_warnings,
-            backend=getattr(self.backend, "name", ""), created_at=now)
+            backend=getattr(self.backend, "name", ""), ai_calls=list(result.calls), created_at=now)
         missing = _unique(missing)
         if missing:
             lines = "\n".join(f"- {p.describe()}" for p in missing)
@@ -217,7 +217,8 @@ class Planner:
         message = f"I will not do this: {reason}. Nothing was changed, and the cluster admins have been alerted."
         revision = PlanRevision(revision=revision_no, digest=digest, based_on_turn=max(turn, 1),
                                 summary="Refused by policy", answer=message, mutating=False, actions=actions,
-                                findings=findings, backend=getattr(self.backend, "name", ""), created_at=now)
+                                findings=findings, backend=getattr(self.backend, "name", ""),
+                                ai_calls=list(result.calls), created_at=now)
         return Proposal(m.PolicyRejected(reason=reason), revision, message)
 
     # ------------------------------------------------------------------------------- helpers

@@ -21,10 +21,15 @@ from controller.settings import Settings
 REPOS_TEMPLATE = Path(__file__).resolve().parents[2] / "repos-template"
 
 
-def default_backend() -> Backend:
-    from controller.planning.offline.planner import OfflineBackend
+def default_backend(settings: Settings | None = None) -> Backend:
+    """The backend the settings configure (`AIOP_BACKENDS` / `--backends`); offline when none is."""
+    from controller.backends.factory import backend_from_settings
 
-    return OfflineBackend()
+    if settings is None:
+        from controller.planning.offline.planner import OfflineBackend
+
+        return OfflineBackend()
+    return backend_from_settings(settings)
 
 
 def build_services(settings: Settings, backend: Backend | None = None,
@@ -37,7 +42,7 @@ def build_services(settings: Settings, backend: Backend | None = None,
     store = knowledge if knowledge is not None else MemoryKnowledgeStore()
     policy = PolicySettings(protected_namespaces=frozenset(settings.planning.protected_namespaces),
                             operator_namespace=settings.kube.operator_namespace)
-    planner = Planner(backend or default_backend(), kube, store, policy, settings.kube.field_manager)
+    planner = Planner(backend or default_backend(settings), kube, store, policy, settings.kube.field_manager)
     executor = Executor(kube, repo, forge, BackupStore(kube, settings.kube.operator_namespace), store,
                         settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s)
     alerts = Alerts(kube, settings.alerts.webhook_url, settings.alerts.events)

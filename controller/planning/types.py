@@ -75,6 +75,8 @@ class PlanningResult(Strict):
     intent: str = ""
     reused_from: list[str] = Field(default_factory=list)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    calls: list[dict[str, Any]] = Field(default_factory=list,
+                                        description="Audit of the AI calls made (redacted digests and excerpts).")
 
 
 class ClusterReader(Protocol):

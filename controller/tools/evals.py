@@ -104,7 +104,7 @@ class ScenarioRun:
                                           resolution=item.resolution, rating=item.rating, tags=tuple(item.tags),
                                           context=item.context or "", cluster_id=item.cluster or "local"))
         self.knowledge_ids = {item.thread_id or f"k{i}" for i, item in enumerate(self.scenario.knowledge, start=1)}
-        services = build_services(settings, backend=_backend(self.backend_name), knowledge=store)
+        services = build_services(settings, backend=_backend(self.backend_name, settings), knowledge=store)
         self.operator_thread, self.stop_operator = start_operator_thread(settings, services)
         self.client = ConversationClient(self.kube)
         for index, turn in enumerate(self.scenario.turns):
@@ -260,12 +260,15 @@ def _last_answer_text(status: ConversationStatus) -> str:
     return "\n".join(parts)
 
 
-def _backend(name: str | None) -> Any:
-    if name in (None, "", "offline", "local"):
-        from controller.planning.offline.planner import OfflineBackend
+def _backend(name: str | None, settings: Any = None) -> Any:
+    """The backend of a scenario run: NAME from the backends file ($AIOP_BACKENDS), its roles, or offline."""
+    from controller.backends.errors import ConfigError
+    from controller.backends.factory import backend_from_settings
 
-        return OfflineBackend()
-    raise ScenarioError(f"unknown backend {name!r}: only 'offline' is built in")
+    try:
+        return backend_from_settings(settings if settings is not None else load_settings(), name)
+    except ConfigError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------ the runner
@@ -300,11 +303,13 @@ def worker(backend: str | None = None) -> None:
 
 
 class _Worker:
-    def __init__(self, backend: str | None) -> None:
+    def __init__(self, backend: str | None, backends_file: Path | None = None) -> None:
         cmd = [sys.executable, "-m", "controller.cli", "eval-worker"]
         if backend:
             cmd += ["--backend", backend]
         env = {**os.environ, "AIOP_LOG_LEVEL": os.environ.get("AIOP_LOG_LEVEL", "CRITICAL")}
+        if backends_file is not None:
+            env["AIOP_BACKENDS"] = str(backends_file)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True, env=env)
 
@@ -347,7 +352,7 @@ def main(paths: list[Path], backend: str | None = None, json_out: Path | None = 
     results: list[Result] = []
 
     def drive() -> None:
-        runner = _Worker(backend)
+        runner = _Worker(backend, backends_file)
         try:
             while True:
                 with lock:
@@ -357,7 +362,7 @@ def main(paths: list[Path], backend: str | None = None, json_out: Path | None = 
                 result = runner.run(path, scenario.name)
                 if "crashed its worker" in result.reason:
                     runner.close()
-                    runner = _Worker(backend)
+                    runner = _Worker(backend, backends_file)
                 result.name = scenario.name
                 line = f"PASS {result.name}" if result.passed else f"FAIL {result.name}: {result.reason}"
                 with lock:

@@ -138,7 +138,7 @@ def test_catalog_declares_every_action() -> None:
         "scale", "restart", "rollback", "set-image", "set-resources", "create-namespace", "set-configmap-key",
         "set-labels", "create-hpa", "create-pdb", "expose-service", "netpol-deny-ingress", "netpol-allow-ingress",
         "create-s3-bucket", "create-azure-resource-group", "create-azure-storage-account", "delete-object",
-        "read-secret",
+        "read-secret", "apply-manifest",
     ]
     for spec in CATALOG.values():
         assert spec.description and spec.risk in ("none", "low", "medium", "high")

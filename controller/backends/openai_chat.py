@@ -1,0 +1,152 @@
+"""The OpenAI chat-completions adapter: OpenAI itself, Azure OpenAI, and compatible servers.
+
+Why one adapter for all of them: Ollama, vLLM, LiteLLM and Azure OpenAI speak the same
+chat-completions wire format with tool calls; only the client construction differs (a
+`base_url`, or Azure's endpoint + deployment + api-version). The `openai` package is imported
+here only. Its own retries are switched off (`max_retries=0`): retries, backoff and fallbacks are
+decided in one place (`agent`), so that they are bounded and counted.
+
+Streaming (`stream: true`) reassembles tool calls from their fragments by `index`, as the
+documented `chat.completion.chunk` deltas deliver them, and asks for usage in the last chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from controller.backends.config import AzureOpenAIConfig, OpenAIConfig
+from controller.backends.errors import FatalError, InvalidOutput, TransientError
+from controller.backends.wire import Msg, Reply, ToolCall, ToolSpec, estimate_tokens
+
+
+def _to_wire(system: str, messages: list[Msg]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    for m in messages:
+        if m.role == "tool":
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text})
+        elif m.role == "assistant":
+            entry: dict[str, Any] = {"role": "assistant", "content": m.text or None}
+            if m.tool_calls:
+                entry["tool_calls"] = [{"id": c.id, "type": "function",
+                                        "function": {"name": c.name, "arguments": c.raw_arguments or
+                                                     json.dumps(c.arguments)}} for c in m.tool_calls]
+            out.append(entry)
+        else:
+            out.append({"role": "user", "content": m.text})
+    return out
+
+
+def _tool_call(call_id: str, name: str, raw: str) -> ToolCall:
+    try:
+        args = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        return ToolCall(call_id, name, {}, raw, f"the arguments of {name} are not valid JSON: {exc.msg}")
+    if not isinstance(args, dict):
+        return ToolCall(call_id, name, {}, raw, f"the arguments of {name} must be a JSON object")
+    return ToolCall(call_id, name, args, raw)
+
+
+class OpenAIChat:
+    """`ChatClient` over the `openai` package."""
+
+    def __init__(self, config: OpenAIConfig | AzureOpenAIConfig, api_key: str | None) -> None:
+        import openai
+
+        self._openai = openai
+        self.config = config
+        self.stream = config.stream
+        if isinstance(config, AzureOpenAIConfig):
+            self.client: Any = openai.AzureOpenAI(azure_endpoint=config.endpoint, api_key=api_key,
+                                                  api_version=config.api_version, timeout=config.timeout_s,
+                                                  max_retries=0)
+            self.model = config.deployment
+        else:
+            # Ollama and most local servers need no key, but the client insists on one.
+            self.client = openai.OpenAI(base_url=config.base_url, api_key=api_key or "no-key",
+                                        timeout=config.timeout_s, max_retries=0)
+            self.model = config.model
+
+    def complete(self, system: str, messages: list[Msg], tools: list[ToolSpec], force_tool: bool) -> Reply:
+        kwargs: dict[str, Any] = {
+            "model": self.model, "messages": _to_wire(system, messages),
+            "temperature": self.config.temperature, "max_tokens": self.config.max_output_tokens,
+        }
+        if tools:
+            kwargs["tools"] = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                                                 "parameters": t.schema}} for t in tools]
+            kwargs["tool_choice"] = "required" if force_tool else "auto"
+        try:
+            if self.stream:
+                return self._streamed(kwargs)
+            return self._parse(self.client.chat.completions.create(**kwargs))
+        except self._openai.APITimeoutError as exc:
+            raise TransientError(f"timed out after {self.config.timeout_s:g}s") from exc
+        except self._openai.RateLimitError as exc:
+            raise TransientError(f"429 rate limited: {_message(exc)}", _retry_after(exc)) from exc
+        except self._openai.APIConnectionError as exc:
+            raise TransientError(f"cannot connect: {exc}") from exc
+        except self._openai.APIStatusError as exc:
+            if exc.status_code >= 500 or exc.status_code in (408, 409):
+                raise TransientError(f"{exc.status_code} from the server: {_message(exc)}") from exc
+            raise FatalError(f"{exc.status_code} from the server: {_message(exc)}") from exc
+        except self._openai.APIResponseValidationError as exc:
+            raise InvalidOutput(f"the server's answer does not have the chat-completions shape: {exc}") from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidOutput(f"the server's answer could not be read: {exc}") from exc
+
+    def _parse(self, response: Any) -> Reply:
+        if isinstance(response, str):  # a body that was not JSON comes back as text
+            raise InvalidOutput("the server's answer is not JSON")
+        choice = response.choices[0]
+        message = choice.message
+        calls = [_tool_call(c.id, c.function.name, c.function.arguments or "") for c in message.tool_calls or []]
+        text = message.content or ""
+        usage = response.usage
+        return Reply(text=text, tool_calls=calls,
+                     input_tokens=usage.prompt_tokens if usage else 0,
+                     output_tokens=usage.completion_tokens if usage else estimate_tokens(text),
+                     model=response.model or self.model, finish=choice.finish_reason or "")
+
+    def _streamed(self, kwargs: dict[str, Any]) -> Reply:
+        stream = self.client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+        text: list[str] = []
+        parts: dict[int, dict[str, str]] = {}
+        model, finish, tokens_in, tokens_out = self.model, "", 0, 0
+        for chunk in stream:
+            model = chunk.model or model
+            if chunk.usage is not None:
+                tokens_in, tokens_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            for choice in chunk.choices or []:
+                delta = choice.delta
+                if delta.content:
+                    text.append(delta.content)
+                for frag in delta.tool_calls or []:
+                    part = parts.setdefault(frag.index, {"id": "", "name": "", "arguments": ""})
+                    part["id"] = frag.id or part["id"]
+                    if frag.function is not None:
+                        part["name"] += frag.function.name or ""
+                        part["arguments"] += frag.function.arguments or ""
+                finish = choice.finish_reason or finish
+        joined = "".join(text)
+        calls = [_tool_call(p["id"] or f"call_{i}", p["name"], p["arguments"]) for i, p in sorted(parts.items())]
+        return Reply(text=joined, tool_calls=calls, input_tokens=tokens_in,
+                     output_tokens=tokens_out or estimate_tokens(joined), model=model, finish=finish)
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return str(getattr(exc, "message", exc))[:300]
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

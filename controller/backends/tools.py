@@ -1,0 +1,117 @@
+"""The tools an AI is offered: catalog actions, read-only cluster tools, and the answer tools.
+
+Why tool calling: the model never writes a manifest or a command; it *calls* a catalog action
+whose parameters are a JSON schema generated from the catalog's pydantic models, so the wire
+format itself constrains the answer and the catalog validates it again. `respond` covers the
+answers that are not plans (an answer, a question back, "I cannot do this"). The read tools let
+the model look at the cluster as the requester, through the same redacting `ClusterReader`.
+
+Schemas are sent with `$ref`s inlined and `title`s dropped: several servers (Bedrock models, small
+local models) handle flat schemas better, and titles only cost tokens.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from controller.backends.config import DOMAINS
+from controller.backends.wire import ToolSpec
+from controller.catalog.registry import CATALOG, json_schemas
+
+RESPOND = "respond"
+ROUTE = "route"
+REVIEW = "review"
+READ_OBJECT = "read_object"
+LIST_OBJECTS = "list_objects"
+READ_EVENTS = "read_events"
+READ_LOGS = "read_logs"
+READ_TOOLS = frozenset({READ_OBJECT, LIST_OBJECTS, READ_EVENTS, READ_LOGS})
+
+
+def flatten(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with local `$ref`s replaced by their definitions and `title`s removed."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node and str(node["$ref"]).startswith("#/$defs/"):
+                target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
+                extra = {k: v for k, v in node.items() if k != "$ref"}
+                return walk({**target, **extra})
+            return {k: walk(v) for k, v in node.items() if k not in ("title", "$defs")}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
+
+
+def action_tools() -> list[ToolSpec]:
+    """One tool per executable catalog action (read-secret is omitted: it never runs)."""
+    out = []
+    for name, schema in json_schemas().items():
+        if not CATALOG[name].executable:
+            continue
+        flat = flatten(schema)
+        description = flat.pop("description", "") or CATALOG[name].description
+        out.append(ToolSpec(name=name, description=f"[action, risk {CATALOG[name].risk}] {description}", schema=flat))
+    return out
+
+
+def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+_STR = {"type": "string"}
+
+RESPOND_TOOL = ToolSpec(
+    name=RESPOND,
+    description=("Answer without changing anything, or explain the action calls made alongside. kind: plan (the "
+                 "action calls in this message are the plan), answer (a read-only answer or diagnosis), clarify "
+                 "(ask the person one question), unsupported (the catalog cannot do this; say so)."),
+    schema=_obj({"kind": {"enum": ["plan", "answer", "clarify", "unsupported"]},
+                 "answer": {"type": "string", "maxLength": 4000},
+                 "findings": {"type": "array", "items": {"type": "string", "maxLength": 500}, "maxItems": 10}},
+                ["kind", "answer"]),
+)
+
+READ_TOOL_SPECS = [
+    ToolSpec(READ_OBJECT, "Read one Kubernetes object as the requester (Secrets come without data).",
+             _obj({"api_version": _STR, "kind": _STR, "name": _STR, "namespace": _STR},
+                  ["api_version", "kind", "name"])),
+    ToolSpec(LIST_OBJECTS, "List Kubernetes objects of a kind in a namespace, as the requester (names and status).",
+             _obj({"api_version": _STR, "kind": _STR, "namespace": _STR}, ["api_version", "kind"])),
+    ToolSpec(READ_EVENTS, "Recent events in a namespace, optionally of one object.",
+             _obj({"namespace": _STR, "name": _STR}, ["namespace"])),
+    ToolSpec(READ_LOGS, "The last log lines of a pod's container.",
+             _obj({"namespace": _STR, "pod": _STR, "container": _STR, "previous": {"type": "boolean"}},
+                  ["namespace", "pod"])),
+]
+
+ROUTE_TOOL = ToolSpec(
+    name=ROUTE,
+    description="Pick the domain of the request: k8s (workloads, config, networking), cloud-aws, cloud-azure, "
+                "sre (diagnosis, incidents), security (reviews, policies).",
+    schema=_obj({"domain": {"enum": list(DOMAINS)}, "reason": {"type": "string", "maxLength": 300}}, ["domain"]),
+)
+
+REVIEW_TOOL = ToolSpec(
+    name=REVIEW,
+    description=("Give your verdict on the proposed plan: ok, or revise (it should be changed before the person "
+                 "sees it). List concrete objections: risk, omissions (backup, verification, namespace), policy."),
+    schema=_obj({"verdict": {"enum": ["ok", "revise"]},
+                 "objections": {"type": "array", "items": {"type": "string", "maxLength": 400}, "maxItems": 8}},
+                ["verdict", "objections"]),
+)
+
+
+def planner_tools() -> list[ToolSpec]:
+    return [*action_tools(), RESPOND_TOOL, *READ_TOOL_SPECS]
+
+
+def canonical(name: str, arguments: dict[str, Any]) -> str:
+    """A stable key for a call, to detect a model repeating itself."""
+    return name + json.dumps(arguments, sort_keys=True, separators=(",", ":"))
