@@ -233,7 +233,9 @@ def build_allow_ingress(ctx: Ctx) -> Outcome:
             from_ns, span = m.group(1), m.span()
             break
     if from_ns is None:
-        m = re.search(r"\bfrom\s+(?:the\s+)?(?:pods in\s+)?([a-z0-9][a-z0-9-]*)\b", low)
+        m = re.search(r"\bfrom\s+(?:the\s+)?(?:pods in\s+)?([a-z0-9][a-z0-9-]*)\b", low) or re.search(
+            r"\b(?:pods|apps?|services|workloads|everything|anything|prometheus|scrapers?)\s+(?:in|from)\s+(?:the\s+)?"
+            r"([a-z0-9][a-z0-9-]*)\b", low)
         if m and m.group(1) in known:
             from_ns, span = m.group(1), m.span()
     rest = low if span is None else low[:span[0]] + " " + low[span[1]:]

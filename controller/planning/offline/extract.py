@@ -469,6 +469,7 @@ def pdb_budget(text: str) -> tuple[int | str | None, int | str | None]:
         return number if number is not None else raw
 
     m = re.search(rf"\b(?:take|bring|have|go)\s+(?:down|offline)\s+(?:more than|over)\s+{qty}", low) or re.search(
+        rf"\blos(?:e|ing)\s+(?:at most\s+|up to\s+|only\s+|no more than\s+)?{qty}", low) or re.search(
         rf"\b(?:max(?:imum)?|at most|no more than|up to|only)\s+{qty}\s*(?:\w+\s+){{0,2}}?(?:unavailable|down|"
                   r"disrupted|offline|missing|out|evicted|at a time)", low) or re.search(
         rf"\bmax(?:imum)?[\s_-]?unavailable\s*(?:of|=|:|to)?\s*{qty}", low)
@@ -625,6 +626,10 @@ def config_assignments(text: str) -> list[tuple[str, str]]:
         explicit.append((m.group(1), unquote(m.group(2)).rstrip(".")))
     for m in re.finditer(rf"\b([A-Z][A-Z0-9_]+[A-Z0-9])\s+(?:to|=|:|as|set to)\s+{value}", text):
         out.append((m.group(1), unquote(m.group(2))))
+    for m in re.finditer(r"\b(turn on|switch on|enable|activate|turn off|switch off|disable|deactivate)\s+(?:the\s+)?"
+                         r"(?:flag\s+|setting\s+|key\s+)?['\"]?([A-Za-z_][A-Za-z0-9_.-]*)", text, re.I):
+        on = m.group(1).lower() in ("turn on", "switch on", "enable", "activate")
+        out.append((m.group(2), "true" if on else "false"))
     return explicit + [(k, v.rstrip(".")) for k, v in out if k.lower() not in STOPWORDS or k.isupper()]
 
 
