@@ -64,8 +64,8 @@ class BedrockChat:
             ConnectionError,
             ConnectTimeoutError,
             ReadTimeoutError,
-            ResponseParserError,
         )
+        from botocore.parsers import ResponseParserError
 
         kwargs: dict[str, Any] = {
             "modelId": self.model, "messages": _to_wire(messages), "system": [{"text": system}],

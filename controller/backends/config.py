@@ -20,6 +20,7 @@ refused with a message saying where keys go.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -213,6 +214,9 @@ def _describe(source: str, exc: ValidationError) -> str:
         loc = [p for p in loc if p not in {"offline", "openai", "azure-openai", "bedrock", "function-after[_pair()]"}]
         path = ".".join(loc) or "(top)"
         msg = error["msg"].removeprefix("Value error, ")
+        field, sep, rest = msg.partition(": ")
+        if error["type"] == "value_error" and sep and re.fullmatch(r"[a-z_]+", field):
+            path, msg = f"{path}.{field}" if path != "(top)" else field, rest  # the validator named the field
         problems.append(f"{path}: {msg}")
     return f"{source}: " + "; ".join(problems)
 
