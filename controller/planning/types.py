@@ -39,6 +39,10 @@ class KnowledgeHit(Strict):
     score: float = 0.0
     why: str = ""
     steps: list[dict[str, Any]] = Field(default_factory=list)
+    cluster_id: str = ""
+    context: str = ""
+    tags: list[str] = Field(default_factory=list)
+    resolution_status: str = ""
 
 
 class PlanningRequest(Strict):

@@ -1,0 +1,54 @@
+"""Hybrid ranking, pure: reciprocal-rank fusion of a full-text list and a vector list.
+
+Why RRF: BM25 scores and cosine similarities live on different scales; ranks do not. A thread at
+rank r in a list adds 1/(K + r). "Rated 100 first among equals": scores are compared at three
+significant decimals, and a rated-100 thread goes first within a tie. Each hit says why it matched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RRF_K = 60
+CANDIDATES = 50  # taken from each list before fusion
+MIN_COSINE = 0.2  # below this a vector neighbour is noise, not a reason to show a thread
+
+
+@dataclass(frozen=True)
+class Candidate:
+    thread_id: str
+    rank: int  # 1-based
+    score: float  # the list's own score (BM25 or cosine)
+
+
+@dataclass(frozen=True)
+class Fused:
+    thread_id: str
+    score: float
+    why: str
+
+
+def fuse(text_hits: list[Candidate], vector_hits: list[Candidate], ratings: dict[str, int | None],
+         top_k: int, matched_terms: dict[str, list[str]] | None = None) -> list[Fused]:
+    scores: dict[str, float] = {}
+    reasons: dict[str, list[str]] = {}
+    for c in text_hits:
+        scores[c.thread_id] = scores.get(c.thread_id, 0.0) + 1.0 / (RRF_K + c.rank)
+        terms = (matched_terms or {}).get(c.thread_id)
+        detail = f" on {', '.join(terms[:6])}" if terms else ""
+        reasons.setdefault(c.thread_id, []).append(f"full-text rank {c.rank} (bm25 {c.score:.2f}){detail}")
+    for c in vector_hits:
+        scores[c.thread_id] = scores.get(c.thread_id, 0.0) + 1.0 / (RRF_K + c.rank)
+        reasons.setdefault(c.thread_id, []).append(f"meaning rank {c.rank} (cosine {c.score:.2f})")
+
+    def key(tid: str) -> tuple[float, bool, float]:
+        return (round(scores[tid], 3), ratings.get(tid) == 100, scores[tid])
+
+    ordered = sorted(scores, key=key, reverse=True)[:top_k]
+    out = []
+    for tid in ordered:
+        why = "; ".join(reasons[tid])
+        if ratings.get(tid) == 100:
+            why += "; rated 100"
+        out.append(Fused(tid, round(scores[tid], 5), why))
+    return out
