@@ -1,8 +1,9 @@
 """The kopf handlers: thin glue from kopf's causes to `reconcile`.
 
 kopf gives us watching, per-object serialization, retries with backoff and resume after restart.
-Everything else is ours: each handler just calls `reconcile` with the object's body. Progress is
-kept in annotations (not status: our status schema is structural and owned by the engine).
+Everything else is ours: each handler just calls `reconcile` with the object's body. The services
+travel in kopf's per-operator `memo`, so several operators in one process (tests, evals) never
+share state. Progress is kept in annotations (not status: our status schema is owned by the engine).
 """
 
 from __future__ import annotations
@@ -19,21 +20,10 @@ from controller.settings import Settings
 
 log = logging.getLogger("aiop.handlers")
 
-_state: dict[str, Any] = {}
 
-
-def configure(settings: Settings, services: Services) -> None:
-    """Called once before kopf starts; the handlers read from here."""
-    _state["settings"] = settings
-    _state["services"] = services
-
-
-def _handle(body: kopf.Body) -> None:
-    services: Services = _state["services"]
-    try:
-        reconcile(services, dict(body))
-    except Unreachable as exc:
-        raise kopf.TemporaryError(str(exc), delay=5) from exc
+def make_memo(settings: Settings, services: Services) -> kopf.Memo:
+    """What every handler of one operator instance sees as `memo`."""
+    return kopf.Memo(settings=settings, services=services)
 
 
 @kopf.on.startup()
@@ -46,9 +36,9 @@ def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.login()
-def _login(**_: Any) -> kopf.ConnectionInfo:
+def _login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """The same credentials as the engine's client (kubeconfig from the settings, or in-cluster)."""
-    services: Services = _state["services"]
+    services: Services = memo.services
     conf = services.kube.api_client.configuration
     auth = (conf.api_key or {}).get("authorization") or (conf.api_key or {}).get("BearerToken") or ""
     scheme, _sep, token = auth.partition(" ")
@@ -63,5 +53,8 @@ for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
     @kopf.on.resume(GROUP, VERSION, _plural)
     @kopf.on.create(GROUP, VERSION, _plural)
     @kopf.on.update(GROUP, VERSION, _plural, field="spec")
-    def _reconcile(body: kopf.Body, **_: Any) -> None:
-        _handle(body)
+    def _reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        try:
+            reconcile(memo.services, dict(body))
+        except Unreachable as exc:
+            raise kopf.TemporaryError(str(exc), delay=5) from exc

@@ -22,7 +22,6 @@ def warm_up(services: Services) -> None:
 def run_operator(settings: Settings, services: Services, stop: threading.Event | None = None,
                  ready: threading.Event | None = None) -> None:
     """Blocks until `stop` is set (or forever). Cluster-wide unless namespaces are configured."""
-    handlers.configure(settings, services)
     warm_up(services)
     namespaces = list(settings.kube.namespaces)
     asyncio.run(kopf.operator(
@@ -31,6 +30,7 @@ def run_operator(settings: Settings, services: Services, stop: threading.Event |
         namespaces=namespaces,
         stop_flag=stop,
         ready_flag=ready,
+        memo=handlers.make_memo(settings, services),
     ))
 
 
