@@ -28,6 +28,9 @@ _QUOTA_RESOURCES: list[tuple[str, str, str]] = [
 # ---------------------------------------------------------------- ConfigMap
 
 
+_BE = r"(?:should|must|needs? to|has to|ought to|shall|will) be|becomes?|is now"
+
+
 def _norm_key(key: str) -> str:
     return re.sub(r"[\s_.-]+", " ", key.lower()).strip()
 
@@ -73,12 +76,13 @@ def _config_key_value(ctx: Ctx, existing: dict[str, str], cm_name: str) -> tuple
         low = " " + _norm_key(text) + " "
         for norm, key in sorted(by_norm.items(), key=lambda kv: -len(kv[0])):
             if f" {norm} " in low:
-                m = re.search(rf"{re.escape(norm)}\b.*?\b(?:to|=|as|:)\s+(\"[^\"]*\"|'[^']*'|[^\s,;]+)", low)
+                m = re.search(rf"{re.escape(norm)}\b.*?\b(?:to|=|as|:|{_BE})\s+(\"[^\"]*\"|'[^']*'|[^\s,;]+)", low)
                 raw = extract.normalise(text)
                 said: str | None = None
                 if m:
                     # read the value with its original case from the raw text
-                    vm = re.search(r"\b(?:to|=|as|:)\s+(\"[^\"]*\"|'[^']*'|[^\s,;]+)\s*(?:in\b.*)?$", raw, re.I)
+                    vm = re.search(rf"(?:\b(?:to|as|{_BE})|=|:)\s+(\"[^\"]*\"|'[^']*'|[^\s,;]+)\s*(?:in\b.*)?$", raw,
+                                   re.I)
                     said = extract.unquote(vm.group(1)).rstrip(".") if vm else m.group(1)
                 return key, said
         if pairs:
