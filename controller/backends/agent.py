@@ -137,14 +137,19 @@ class ChatBackend:
         while True:
             reply = self.call(ledger, "planner", prompt.SYSTEM_PLANNER, messages, tools, force_tool=True)
             messages.append(Msg("assistant", reply.text, tuple(reply.tool_calls)))
-            for c in reply.tool_calls:
-                ledger.repeated(canonical(f"{self.name}:{c.name}", c.arguments or {"raw": c.raw_arguments}))
             finals = [c for c in reply.tool_calls if c.name not in READ_TOOLS]
+            # the loop breaker: the same read twice, or the very same final answer twice
+            for c in reply.tool_calls:
+                if c.name in READ_TOOLS:
+                    ledger.repeated(canonical(f"{self.name}:{c.name}", c.arguments))
+            if finals:
+                ledger.repeated(canonical(f"{self.name}:answer", {"calls": [(c.name, c.arguments or c.raw_arguments)
+                                                                            for c in finals]}))
             if reply.tool_calls and not finals:
                 rounds += 1
-                if rounds > self.budget.max_tool_iterations:
+                if rounds > ledger.budget.max_tool_iterations:
                     ledger.stop("iterations", f"{self.name} used {rounds - 1} read-tool rounds without answering "
-                                              f"(limit {self.budget.max_tool_iterations})")
+                                              f"(limit {ledger.budget.max_tool_iterations})")
                 messages += [Msg("tool", _read(c, cluster), tool_call_id=c.id) for c in reply.tool_calls]
                 continue
             try:

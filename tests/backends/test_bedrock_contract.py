@@ -78,5 +78,5 @@ def test_server_error_access_denied_and_garbage() -> None:
             c.complete("S", [Msg("user", "x")], [], force_tool=False)
         with pytest.raises(FatalError, match="AccessDenied"):
             c.complete("S", [Msg("user", "x")], [], force_tool=False)
-        with pytest.raises(InvalidOutput, match="output.message"):
+        with pytest.raises(InvalidOutput, match=r"output\.message"):
             c.complete("S", [Msg("user", "x")], [], force_tool=False)
