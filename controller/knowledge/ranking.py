@@ -1,8 +1,8 @@
 """Hybrid ranking, pure: reciprocal-rank fusion of a full-text list and a vector list.
 
 Why RRF: BM25 scores and cosine similarities live on different scales; ranks do not. A thread at
-rank r in a list adds 1/(K + r). "Rated 100 first among equals": scores are compared at three
-significant decimals, and a rated-100 thread goes first within a tie. Each hit says why it matched.
+rank r in a list adds 1/(K + r). "Rated 100 first among equals": equal list scores share a rank, fused
+scores are compared at three decimals, and a rated-100 thread goes first within a tie. Each hit says why it matched.
 """
 
 from __future__ import annotations
@@ -28,8 +28,18 @@ class Fused:
     why: str
 
 
+def tie_ranks(hits: list[Candidate]) -> list[Candidate]:
+    """Equal list scores share a rank (1, 1, 3, ...), so equally good threads tie after fusion."""
+    out: list[Candidate] = []
+    for i, c in enumerate(hits):
+        same = out and round(out[-1].score, 6) == round(c.score, 6)
+        out.append(Candidate(c.thread_id, out[-1].rank if same else i + 1, c.score))
+    return out
+
+
 def fuse(text_hits: list[Candidate], vector_hits: list[Candidate], ratings: dict[str, int | None],
          top_k: int, matched_terms: dict[str, list[str]] | None = None) -> list[Fused]:
+    text_hits, vector_hits = tie_ranks(text_hits), tie_ranks(vector_hits)
     scores: dict[str, float] = {}
     reasons: dict[str, list[str]] = {}
     for c in text_hits:

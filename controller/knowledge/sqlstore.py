@@ -337,7 +337,7 @@ class SqlStore:
                 elif e.kind == "forget-user":
                     removed.extend(self._apply_forget(e.payload["user"], e.ts, e.event_id))
             if touched:
-                self._set_thread_vectors([(tid, h) for tid, h in touched if vectors is not None])
+                self._set_thread_vectors(touched)
         self._after_apply(touched, vectors, removed)
         self._written()
         return len(fresh)
