@@ -94,13 +94,14 @@ def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends:
 def up(api_port: Annotated[int, typer.Option(help="Port of the sandbox API server.")] = 6443,
        ui_port: Annotated[int, typer.Option(help="Port of the chat UI.")] = 8501,
        metrics_port: Annotated[int, typer.Option(help="Port of /metrics (0: off).")] = 9090,
+       ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Serve the chat UI.")] = True,
        kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends: BackendsOpt = None) -> None:
     """The product on embedded defaults: sandbox cluster + demo shop, the operator, the chat UI."""
     from controller.tools.up import run_up
 
     settings = _settings(home, kubeconfig, backends)
     _check_backends(settings)
-    run_up(settings, api_port=api_port, ui_port=ui_port, metrics_port=metrics_port)
+    run_up(settings, api_port=api_port, ui_port=ui_port if ui else 0, metrics_port=metrics_port)
 
 
 def _identity(user: str, groups: list[str]) -> Any:

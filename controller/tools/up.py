@@ -47,7 +47,7 @@ def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int) -
     settings = replace(settings, serve=replace(settings.serve, metrics_port=metrics_port))
     serve_metrics(metrics_port)
     thread, stop = start_operator_thread(settings, build_services(settings))
-    ui = _start_ui(settings, ui_port) if UI_APP.exists() else None
+    ui = _start_ui(settings, ui_port) if ui_port and UI_APP.exists() else None
 
     print("ai-operator is up:", flush=True)
     if server is not None:
