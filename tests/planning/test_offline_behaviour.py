@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from controller.catalog import params as P
-from controller.planning.memory_cluster import LOGS_ANNOTATION, PREVIOUS_LOGS_ANNOTATION
+from controller.planning.memory_cluster import LOGS_ANNOTATION, PREVIOUS_LOGS_ANNOTATION, MemoryCluster
 from controller.planning.offline.guard import screen
 from controller.planning.offline.planner import OfflineBackend
 from controller.planning.types import ActionCall, KnowledgeHit
@@ -333,3 +333,27 @@ def test_all_actions_validate(backend: OfflineBackend) -> None:
     for _, row in ROWS:
         for call in run(backend, row["say"], row.get("namespace", "shop")).actions:
             PARAMS_MODEL[call.action].model_validate(call.params)
+
+
+class _Forbidding(MemoryCluster):
+    """A reader without rights on some kinds: the real reader raises 403 errors for those."""
+
+    FORBIDDEN = ("Event", "Secret", "ReplicaSet", "Namespace")
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None,
+             label_selector: str | None = None) -> list[dict[str, Any]]:
+        if kind in self.FORBIDDEN:
+            raise PermissionError(f"forbidden: list {kind}")
+        return super().list(api_version, kind, namespace, label_selector)
+
+    def events(self, namespace: str, involved_name: str | None = None) -> list[dict[str, Any]]:
+        raise PermissionError("forbidden: list events")
+
+
+def test_forbidden_reads_do_not_break_planning(backend: OfflineBackend) -> None:
+    cluster = _Forbidding([*shop_cluster().objects, pod("web-1-ccccc", "web", statuses=[
+        {"name": "web", "ready": False, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}])])
+    assert backend.propose(request("scale web to 4"), cluster).actions[0].params["replicas"] == 4
+    diagnosis = backend.propose(request("why is web crashing"), cluster)
+    assert "CrashLoopBackOff" in diagnosis.answer
+    assert backend.propose(request("show me the password in secret db-creds"), cluster).actions[0].action == "read-secret"

@@ -130,7 +130,7 @@ def _label_target(ctx: Ctx) -> tuple[str, str, str, str | None, dict[str, Any]] 
     kinds = [k for t in ctx.names for k in extract.kind_mentions(t)]
     if kinds and kinds[0] == ("v1", "Namespace"):
         ns = ctx.namespace
-        obj = ctx.grounder.cluster.get("v1", "Namespace", ns) or {}
+        obj = ctx.grounder.get("v1", "Namespace", ns, None) or {}
         return "v1", "Namespace", ns, None, obj
     lookup = [kinds[0]] if kinds and kinds[0] not in WORKLOAD_KINDS and kinds[0][1] != "Namespace" else list(WORKLOAD_KINDS)
     found = ctx.find(lookup)

@@ -100,7 +100,7 @@ def _inspect_pod(grounder: Grounder, namespace: str, pod: dict[str, Any]) -> _Po
         _inspect_container(report, cs)
     restarted = any((cs.get("restartCount") or 0) > 0 for cs in statuses)
     if report.lines or restarted:
-        for ev in grounder.cluster.events(namespace, report.name):
+        for ev in grounder.events(namespace, report.name):
             if ev.get("type") == "Warning" or ev.get("reason") in ("BackOff", "Failed", "FailedScheduling", "OOMKilling"):
                 line = f"event {ev.get('reason')}: {ev.get('message', '')}"
                 if ev.get("count"):
@@ -160,7 +160,7 @@ def _workload_events(grounder: Grounder, namespace: str, target: Ref | None) -> 
     if target is None:
         return []
     out = []
-    for ev in grounder.cluster.events(namespace, target.name):
+    for ev in grounder.events(namespace, target.name):
         if ev.get("type") == "Warning":
             out.append(f"event on {target.kind} {target.name} {ev.get('reason')}: {ev.get('message', '')}")
     return out

@@ -95,6 +95,24 @@ class Grounder:
                 self._lists[key] = []
         return self._lists[key]
 
+    def selected(self, api_version: str, kind: str, namespace: str | None, selector: str) -> list[dict[str, Any]]:
+        try:
+            return list(self.cluster.list(api_version, kind, namespace, label_selector=selector))
+        except Exception:  # no right to list: nothing to show
+            return []
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> dict[str, Any] | None:
+        try:
+            return self.cluster.get(api_version, kind, name, namespace)
+        except Exception:
+            return None
+
+    def events(self, namespace: str, involved_name: str | None) -> list[dict[str, Any]]:
+        try:
+            return list(self.cluster.events(namespace, involved_name))
+        except Exception:
+            return []
+
     def refs(self, kinds: Iterable[tuple[str, str]], namespace: str | None) -> list[Ref]:
         out = []
         for api, kind in kinds:
@@ -226,11 +244,7 @@ class Grounder:
     def owner_of_pod(self, pod_name: str, namespace: str,
                      kinds: Sequence[tuple[str, str]] = WORKLOAD_KINDS) -> Ref | None:
         """The workload that owns a pod (owner references, then labels, then the name's prefix)."""
-        pod = None
-        try:
-            pod = self.cluster.get("v1", "Pod", pod_name, namespace)
-        except Exception:
-            pod = None
+        pod = self.get("v1", "Pod", pod_name, namespace)
         local = self.refs(kinds, namespace)
         by_name = {r.name: r for r in local}
         if pod:
@@ -260,9 +274,9 @@ class Grounder:
         pods: list[dict[str, Any]] = []
         if selector:
             sel = ",".join(f"{k}={v}" for k, v in selector.items())
-            pods = list(self.cluster.list("v1", "Pod", namespace, label_selector=sel))
+            pods = self.selected("v1", "Pod", namespace, sel)
         if not pods:
-            pods = list(self.cluster.list("v1", "Pod", namespace, label_selector=f"app={ref.name}"))
+            pods = self.selected("v1", "Pod", namespace, f"app={ref.name}")
         if not pods:
             pods = [p for p in self.objects("v1", "Pod", namespace)
                     if str(p.get("metadata", {}).get("name", "")).startswith(ref.name + "-")]
