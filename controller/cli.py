@@ -254,6 +254,22 @@ def eval_one(path: Path, out: Path, backend: Annotated[str | None, typer.Option(
     run_one_to_file(path, out, backend=backend, home=home)
 
 
+def _knowledge_app() -> typer.Typer:
+    from controller.tools.knowledge_cli import knowledge_app
+
+    return knowledge_app
+
+
+def _sync_command() -> Any:
+    from controller.tools.knowledge_cli import sync_command
+
+    return sync_command
+
+
+app.add_typer(_knowledge_app(), name="knowledge")
+app.command(name="sync")(_sync_command())
+
+
 def main() -> None:
     threading.current_thread().name = "aiop"
     try:

@@ -99,6 +99,7 @@ class Planner:
         request = PlanningRequest(
             thread_id=thread.thread_id, turns=turns, feedback=redact_text(feedback), requester=requester,
             namespace=thread.namespace, context=spec.context.value if spec.context else None, knowledge=hits,
+            preferences=self._preferences(requester.user),
             previous_plan=[ActionCall(action=a.action, params=a.params) for a in previous.actions] if previous else [],
         )
         reader = LiveClusterReader(self.kube.as_user(requester))
@@ -111,6 +112,14 @@ class Planner:
         except Exception as exc:  # the store being down must not stop planning
             log.warning("knowledge search failed", extra={"error": str(exc)})
             return []
+
+    def _preferences(self, user: str) -> dict[str, Any]:
+        """The requester's defaults from their past plans and explicit choices (box #20 of the seed)."""
+        try:
+            return dict(self.knowledge.preferences(user))
+        except Exception as exc:  # preferences only inform a plan; their absence must not stop it
+            log.warning("knowledge preferences failed", extra={"error": str(exc)})
+            return {}
 
     def _ask_backend(self, request: PlanningRequest, reader: LiveClusterReader) -> PlanningResult:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from controller.adapters.backups import BackupStore
 from controller.adapters.forge import LocalForge
@@ -13,7 +14,6 @@ from controller.engine.execution import Executor
 from controller.engine.planning import Planner
 from controller.engine.reconcile import Services
 from controller.knowledge.base import KnowledgeStore
-from controller.knowledge.memory import MemoryKnowledgeStore
 from controller.planning.types import Backend
 from controller.policy import PolicySettings
 from controller.settings import Settings
@@ -32,6 +32,31 @@ def default_backend(settings: Settings | None = None) -> Backend:
     return backend_from_settings(settings)
 
 
+class PlannerEmbedder:
+    """The knowledge store's embedder backed by the offline planner's process-wide MiniLM (loaded once)."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def embed(self, texts: list[str]) -> Any:
+        from controller.planning.offline.embedder import shared_embedder
+
+        return shared_embedder().encode(texts)
+
+
+def open_knowledge(settings: Settings, start_sync: bool = True) -> KnowledgeStore:
+    """DuckDB under home; with AIOP_KNOWLEDGE_URL, the local cache synced with the central PostgreSQL."""
+    from controller.knowledge import factory
+
+    origin = settings.planning.cluster_id
+    if settings.knowledge_url:
+        cache = factory.open_cache(settings.home, settings.knowledge_url, PlannerEmbedder(), origin=origin)
+        if start_sync:
+            cache.agent.start()
+        return cache
+    return factory.open_local(settings.home, PlannerEmbedder(), origin=origin)
+
+
 def build_services(settings: Settings, backend: Backend | None = None,
                    knowledge: KnowledgeStore | None = None) -> Services:
     kube = Kube(load_api_client(settings.kube.kubeconfig, settings.kube.context))
@@ -39,7 +64,7 @@ def build_services(settings: Settings, backend: Backend | None = None,
     url = settings.git.repo_url or ensure_bare_repo(settings.local_repo, REPOS_TEMPLATE, author)
     repo = ThreadRepo(url, settings.repos_dir / "work", author)
     forge = LocalForge(Path(url))
-    store = knowledge if knowledge is not None else MemoryKnowledgeStore()
+    store = knowledge if knowledge is not None else open_knowledge(settings)
     policy = PolicySettings(protected_namespaces=frozenset(settings.planning.protected_namespaces),
                             operator_namespace=settings.kube.operator_namespace)
     planner = Planner(backend or default_backend(settings), kube, store, policy, settings.kube.field_manager)

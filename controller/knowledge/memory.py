@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 from controller.knowledge.base import ThreadRecord
+from controller.knowledge.events import learn_preferences
 from controller.planning.types import KnowledgeHit
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9.:/-]*")
@@ -36,13 +38,24 @@ class MemoryKnowledgeStore:
         scores = self._ratings.get(thread_id)
         return round(sum(scores.values()) / len(scores)) if scores else None
 
-    def search(self, text: str, top_k: int = 5, min_rating: int | None = None) -> list[KnowledgeHit]:
+    def preferences(self, user: str) -> dict[str, Any]:
+        with self._lock:
+            plans = [(r.thread_id, [dict(s) for s in r.steps]) for r in self._threads.values() if r.user_id == user]
+        return learn_preferences(plans)
+
+    def search(self, text: str, top_k: int = 5, min_rating: int | None = None, *, context: str | None = None,
+               tags: tuple[str, ...] | list[str] = (), cluster: str | None = None) -> list[KnowledgeHit]:
         query = _words(text)
         hits = []
         with self._lock:
             for record in self._threads.values():
                 rating = self._rating(record.thread_id)
                 if min_rating is not None and (rating is None or rating < min_rating):
+                    continue
+                if (context is not None and record.context != context) or (cluster is not None and
+                                                                         record.cluster_id != cluster):
+                    continue
+                if not {t.lower() for t in tags} <= {t.lower() for t in record.tags}:
                     continue
                 words = _words(record.request + " " + record.resolution)
                 common = query & words

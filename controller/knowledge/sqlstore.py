@@ -31,8 +31,7 @@ from controller.planning.types import KnowledgeHit
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    "a an and are as at be by do for from has have i in is it its me my of on or our please the this to "
-    "was we with you your can could would should will".split())
+    ["a", "an", "and", "are", "as", "at", "be", "by", "do", "for", "from", "has", "have", "i", "in", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please", "the", "this", "to", "was", "we", "with", "you", "your", "can", "could", "would", "should", "will"])
 
 
 def query_terms(text: str) -> list[str]:
@@ -56,6 +55,9 @@ class SqlStore:
         self._qcache: dict[str, np.ndarray] = {}
 
     # -------------------------------------------------------------------- dialect hooks
+
+    def close(self) -> None:
+        raise NotImplementedError
 
     def _tx(self) -> contextlib.AbstractContextManager[Any]:
         raise NotImplementedError
@@ -201,6 +203,9 @@ class SqlStore:
                           min_rating=min_rating)
         if not text.strip() or top_k <= 0:
             return []
+        with self._locked():
+            if not self._all("SELECT 1 FROM threads LIMIT 1"):
+                return []  # an empty store answers without loading the embedding model
         vec = self._embed_query(text)
         n = max(CANDIDATES, top_k)
         with self._locked():

@@ -89,7 +89,7 @@ class SyncAgent:
         if self._central is not None:
             try:
                 self._central.close()
-            except Exception:  # noqa: S110 - closing a broken connection may fail too
+            except Exception:  # closing a broken connection may fail too
                 pass
         self._central = None
 

@@ -26,7 +26,6 @@ from controller.api.constants import API_VERSION, KIND_CONVERSATION
 from controller.api.types import ConversationStatus, Identity
 from controller.client import ChatError, ConversationClient
 from controller.knowledge.base import ThreadRecord
-from controller.knowledge.memory import MemoryKnowledgeStore
 from controller.settings import load_settings
 from controller.tools import bootstrap
 from controller.tools.expectations import (
@@ -98,11 +97,14 @@ class ScenarioRun:
         for obj in bootstrap.conversation_rights(self.identity.user, self.scenario.namespace):
             bootstrap.create_object(self.kube, obj)
         self.before = self._snapshot()
-        store = MemoryKnowledgeStore()
-        for index, item in enumerate(self.scenario.knowledge, start=1):
-            store.add_thread(ThreadRecord(thread_id=item.thread_id or f"k{index}", request=item.request,
+        from controller.engine.services import PlannerEmbedder
+        from controller.knowledge.factory import open_local
+
+        store = open_local(self.home, PlannerEmbedder(), origin="eval")  # a fresh DuckDB per scenario home
+        store.add_threads([ThreadRecord(thread_id=item.thread_id or f"k{index}", request=item.request,
                                           resolution=item.resolution, rating=item.rating, tags=tuple(item.tags),
-                                          context=item.context or "", cluster_id=item.cluster or "local"))
+                                          context=item.context or "", cluster_id=item.cluster or "local")
+                           for index, item in enumerate(self.scenario.knowledge, start=1)])
         self.knowledge_ids = {item.thread_id or f"k{i}" for i, item in enumerate(self.scenario.knowledge, start=1)}
         services = build_services(settings, backend=_backend(self.backend_name, settings), knowledge=store)
         self.operator_thread, self.stop_operator = start_operator_thread(settings, services)
