@@ -182,6 +182,7 @@ class PlannedAction(ApiModel):
     restore: str = ""
     verify: str = ""
     diff: str = ""
+    deferred: bool = Field(default=False, description="Rendered when the plan runs (see the diff's note).")
 
 
 class PlanRevision(ApiModel):
@@ -238,6 +239,8 @@ class ConversationStatus(ApiModel):
     approved_digest: str = ""
     seen_approval_revision: int = 0
     seen_approval_digest: str = ""
+    executed_manifests: list[dict[str, Any]] = Field(
+        default_factory=list, description="What Execute committed for the approved revision (deferred steps resolved).")
     seen_rating: str = ""
     rated_revision: int = 0
     last_rating: int | None = None

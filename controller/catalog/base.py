@@ -43,6 +43,10 @@ class Rendered:
     manifests: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[ObjectRef] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The change is well defined but resolved only when the plan runs (like `kubectl rollout undo`
+    #: with no earlier revision recorded yet): the plan shows the notes, the executor renders again
+    #: at execution and stops with the notes if there is still nothing to apply.
+    deferred: bool = False
 
     @property
     def empty(self) -> bool:

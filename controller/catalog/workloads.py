@@ -203,6 +203,11 @@ class Rollback(ActionSpec[RollbackParams]):
         if live_object(cluster, r) is None:
             return missing(r)
         current, rs, revision, why = _rollback_choice(params, cluster)
+        if rs is None and params.to_revision is None:
+            return Rendered(deferred=True, notes=[
+                f"{describe_ref(r)} has no revision before {current or 'the current one'} recorded right now, so the "
+                f"target is resolved when the plan runs: the revision before the current one at that moment "
+                f"(as `kubectl rollout undo` does). If there is still none, nothing is applied and the thread says so."])
         if rs is None:
             return nothing(f"Cannot roll back {describe_ref(r)}: {why}.")
         manifest = render_manifest("workload-template", api_version=APPS, kind="Deployment", name=params.name,

@@ -20,7 +20,11 @@ from controller.adapters.kube import Kube, KubeError, NotFound
 from controller.api.constants import THREADS_DIR
 from controller.api.types import Identity, ObjectRef, PlanRevision
 from controller.catalog.base import expectation, manifest_ref
+from controller.catalog.registry import validate_call
+from controller.engine.live import LiveClusterReader
+from controller.engine.planning import labelled
 from controller.knowledge.base import KnowledgeStore, ThreadRecord
+from controller.planning.types import ActionCall
 from controller.redact import redact_object
 from controller.workflow import machine as m
 from renderer.thread_folder import ThreadRender, render_thread_folder
@@ -43,6 +47,11 @@ class ExecutionContext:
     approver: str
     turns: list[str]
     revision: PlanRevision
+    executed_manifests: tuple[dict[str, Any], ...] = ()  # what Execute committed (deferred steps resolved)
+
+    @property
+    def manifests(self) -> list[dict[str, Any]]:
+        return list(self.executed_manifests) or list(self.revision.manifests)
 
 
 def folder_of(thread_id: str) -> str:
@@ -64,13 +73,36 @@ class Executor:
 
     # ---------------------------------------------------------------------------------- execute
 
-    def execute(self, ctx: ExecutionContext, pre_chat_commit: str, now: str) -> tuple[m.Event, str]:
-        """Back up every target, render the approved revision, commit it once. Returns (event, pre-chat commit)."""
+    def resolve(self, ctx: ExecutionContext, now: str) -> tuple[list[dict[str, Any]], str]:
+        """The approved manifests plus the deferred steps rendered now; (manifests, why not) ."""
+        manifests = list(ctx.revision.manifests)
+        reader = LiveClusterReader(self.kube.as_user(ctx.requester))
+        for action in ctx.revision.actions:
+            if not action.deferred:
+                continue
+            spec, params = validate_call(ActionCall(action=action.action, params=action.params))
+            rendered = spec.render(params, reader, now=now)
+            if not rendered.manifests:
+                return [], f"{action.title}: " + ("; ".join(rendered.notes) or "nothing to apply")
+            manifests.extend(labelled(mf, ctx.thread_id) for mf in rendered.manifests)
+        return manifests, ""
+
+    def execute(self, ctx: ExecutionContext, pre_chat_commit: str,
+                now: str) -> tuple[m.Event, str, list[dict[str, Any]]]:
+        """Back up every target, render the approved revision, commit it once.
+
+        Returns the outcome, the pre-chat commit and the manifests committed.
+        """
         rev = ctx.revision
         backed_up = False
+        manifests, why_not = self.resolve(ctx, now)
+        if why_not:
+            return m.ExecutionFailed(message=why_not), pre_chat_commit, []
+        ctx = ExecutionContext(ctx.thread_id, ctx.namespace, ctx.requester, ctx.approver, ctx.turns, rev,
+                               tuple(manifests))
         try:
             pre_chat = pre_chat_commit or self.repo.main_head()
-            targets = [manifest_ref(mf) for mf in rev.manifests] + list(rev.deletes)
+            targets = [manifest_ref(mf) for mf in manifests] + list(rev.deletes)
             backup = self.backups.capture(ctx.thread_id, pre_chat, targets)
             backed_up = True
             pre_chat = backup.pre_chat_commit or pre_chat
@@ -79,10 +111,10 @@ class Executor:
                 ctx.thread_id, rev.digest, files, folder_of(ctx.thread_id),
                 subject=f"{ctx.thread_id}: {rev.summary}"[:72],
                 body=f"Revision {rev.revision}, approved by {ctx.approver}.\nRequested by {ctx.requester.user}.")
-            return m.ExecutionDone(commit=result.sha), pre_chat
+            return m.ExecutionDone(commit=result.sha), pre_chat, manifests
         except (GitError, KubeError, OSError) as exc:
             log.error("execution failed", extra={"thread": ctx.thread_id, "error": str(exc)})
-            return m.ExecutionFailed(message=str(exc), backed_up=backed_up), pre_chat_commit
+            return m.ExecutionFailed(message=str(exc), backed_up=backed_up), pre_chat_commit, manifests
 
     def _thread_render(self, ctx: ExecutionContext, backups: list[dict[str, Any]], created: list[ObjectRef],
                        now: str) -> ThreadRender:
@@ -91,7 +123,7 @@ class Executor:
                     "mutating": a.mutating, "permissions": [p.describe() for p in a.permissions],
                     "backup": a.backup, "restore": a.restore, "verify": a.verify, "diff": a.diff}
                    for a in rev.actions]
-        manifests = [("", mf) for mf in rev.manifests]
+        manifests = [("", mf) for mf in ctx.manifests]
         return ThreadRender(
             thread_id=ctx.thread_id, revision=rev.revision, digest=rev.digest, request=list(ctx.turns),
             summary=rev.summary, answer=rev.answer, actions=actions, manifests=manifests,
@@ -106,28 +138,28 @@ class Executor:
         as_requester = self.kube.as_user(ctx.requester)
         rev = ctx.revision
         try:
-            for manifest in rev.manifests:
+            for manifest in ctx.manifests:
                 as_requester.apply(manifest, self.field_manager)
             for ref in rev.deletes:
                 as_requester.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None)
         except KubeError as exc:
             return m.SyncFailed(message=f"applying as {ctx.requester.user} failed: {exc.message}")
-        problem = self.verify(rev)
+        problem = self.verify(ctx.manifests, rev.deletes)
         if problem:
             return m.SyncFailed(message=f"verification failed: {problem}")
-        return m.SyncDone(message=f"applied {len(rev.manifests)} object(s) as {ctx.requester.user} and verified")
+        return m.SyncDone(message=f"applied {len(ctx.manifests)} object(s) as {ctx.requester.user} and verified")
 
-    def verify(self, rev: PlanRevision) -> str:
+    def verify(self, manifests: list[dict[str, Any]], deletes: list[ObjectRef]) -> str:
         """Wait until every object matches and rollouts finished; '' when all is well."""
         deadline = time.monotonic() + self.verify_timeout_s
         while True:
-            problem = self._first_problem(rev)
+            problem = self._first_problem(manifests, deletes)
             if not problem or time.monotonic() > deadline:
                 return problem
             time.sleep(0.25)
 
-    def _first_problem(self, rev: PlanRevision) -> str:
-        for manifest in rev.manifests:
+    def _first_problem(self, manifests: list[dict[str, Any]], deletes: list[ObjectRef]) -> str:
+        for manifest in manifests:
             ref = manifest_ref(manifest)
             live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
             if live is None:
@@ -139,7 +171,7 @@ class Executor:
                 waiting = _rollout_waiting(live)
                 if waiting:
                     return f"{ref.key()}: {waiting}"
-        for ref in rev.deletes:
+        for ref in deletes:
             if self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None) is not None:
                 return f"{ref.key()} still exists"
         return ""

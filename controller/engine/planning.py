@@ -67,7 +67,8 @@ def plan_digest(thread_id: str, revision: int, actions: list[dict[str, Any]], ma
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _labelled(manifest: dict[str, Any], thread_id: str) -> dict[str, Any]:
+def labelled(manifest: dict[str, Any], thread_id: str) -> dict[str, Any]:
+    """A copy of the manifest carrying the thread's label, so objects say which thread last wrote them."""
     out: dict[str, Any] = json.loads(json.dumps(manifest))
     labels = out.setdefault("metadata", {}).setdefault("labels", {}) or {}
     labels[LABEL_THREAD] = thread_id[:63]
@@ -163,11 +164,11 @@ class Planner:
             except CatalogError as exc:
                 notes.append(str(exc))
                 continue
-            if rendered.empty:
+            if rendered.empty and not rendered.deferred:
                 notes.extend(rendered.notes)
                 continue
-            labelled = [_labelled(mf, thread.thread_id) for mf in rendered.manifests]
-            diffs, invalid = self._preview(as_requester, reader, labelled, rendered.deletes)
+            stamped = [labelled(mf, thread.thread_id) for mf in rendered.manifests]
+            diffs, invalid = self._preview(as_requester, reader, stamped, rendered.deletes)
             if invalid:
                 notes.extend(invalid)
                 continue
@@ -176,7 +177,7 @@ class Planner:
             for p in spec.restore_permissions(params, reader):
                 if not self._allowed(requester, p):
                     restore_warnings.append(f"restore would need: {p.describe()}")
-            manifests.extend(labelled)
+            manifests.extend(stamped)
             deletes.extend(rendered.deletes)
             notes.extend(rendered.notes)
             target = (spec.targets(params, reader) or [ObjectRef(api_version="v1", kind="Unknown")])[0]
@@ -185,7 +186,8 @@ class Planner:
                 params=params.model_dump(mode="json", exclude_none=True), target=target,
                 risk=spec.risk_of(params, reader), mutating=spec.mutating, permissions=perms,
                 backup=spec.backup(params, reader), restore=spec.restore(params, reader),
-                verify=spec.verify(params, reader), diff="\n".join(diffs)))
+                verify=spec.verify(params, reader),
+                diff="\n".join(diffs) or "\n".join(f"# {n}" for n in rendered.notes), deferred=rendered.deferred))
 
         mutating = any(a.mutating for a in actions)
         answer = result.answer.strip()

@@ -214,8 +214,9 @@ class Reconciler:
         assert self.spec is not None
         revision = next(r for r in self.status.revisions if r.revision == revision_no)
         approver = self.spec.approval.approver.user if self.spec.approval and self.spec.approval.approver else ""
+        executed = tuple(self.status.executed_manifests) if revision_no == self.status.approved_revision else ()
         return ExecutionContext(self.status.thread_id, self.namespace, self.spec.requester, approver,
-                                [redact_text(t.text) for t in self.spec.turns], revision)
+                                [redact_text(t.text) for t in self.spec.turns], revision, executed)
 
     def _execute(self, effect: m.Execute) -> m.Event:
         ctx = self._context(effect.revision)
@@ -223,7 +224,7 @@ class Reconciler:
             return m.ExecutionFailed(message=f"revision {effect.revision} no longer has digest {effect.digest}")
         self._say("assistant", f"Approved revision {effect.revision}. Backing up and committing to "
                                f"thread/{self.status.thread_id}…", effect.revision)
-        event, pre_chat = self.svc.executor.execute(ctx, self.status.links.pre_chat_commit, now_rfc3339())
+        event, pre_chat, manifests = self.svc.executor.execute(ctx, self.status.links.pre_chat_commit, now_rfc3339())
         links = self.status.links
         update: dict[str, Any] = {"pre_chat_commit": pre_chat, "repo": self.svc.executor.repo.url,
                                   "branch": f"thread/{self.status.thread_id}",
@@ -235,6 +236,7 @@ class Reconciler:
         elif isinstance(event, m.ExecutionFailed):
             self._say("assistant", f"Execution failed: {event.message}", effect.revision)
         self.status = self.status.model_copy(update={"links": links.model_copy(update=update),
+                                                     "executed_manifests": manifests,
                                                      "has_backup": self.status.has_backup or getattr(event, "backed_up", True)})
         return event
 

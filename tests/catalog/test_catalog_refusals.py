@@ -47,7 +47,6 @@ def test_unknown_action_lists_the_valid_ones() -> None:
 @pytest.mark.parametrize(("action", "params", "why"), [
     ("scale", {"name": "ghost", "namespace": "shop", "replicas": 2}, "does not exist"),
     ("restart", {"name": "ghost", "namespace": "shop"}, "does not exist"),
-    ("rollback", {"name": "worker", "namespace": "shop"}, "no earlier revision"),
     ("rollback", {"name": "web", "namespace": "shop", "to_revision": 7}, "no revision 7"),
     ("rollback", {"name": "web", "namespace": "shop", "to_revision": 2}, "is the current one"),
     ("set-image", {"name": "web", "namespace": "shop", "container": "sidecar", "image": "x:1"}, "no container"),
@@ -72,9 +71,13 @@ def test_nothing_to_do_is_said_not_rendered(action: str, params: dict[str, Any],
     assert any(why in note for note in rendered.notes), rendered.notes
 
 
-def test_rollback_without_history_is_not_offered(shop: MemoryCluster) -> None:
-    """Rolling back a Deployment that never changed says there is no earlier revision and checks nothing."""
+def test_rollback_without_history_is_deferred(shop: MemoryCluster) -> None:
+    """Rolling back a Deployment with no earlier revision recorded is a step resolved when it runs (like
+    `kubectl rollout undo`): nothing is rendered now, the notes say so, and nothing is checked yet."""
     spec, params = validate_call(ActionCall(action="rollback", params={"name": "worker", "namespace": "shop"}))
+    rendered = spec.render(params, shop)
+    assert rendered.empty and rendered.deferred
+    assert any("no revision before" in note and "when the plan runs" in note for note in rendered.notes)
     assert spec.checks(params, shop) == []
     assert spec.title(params, shop) == "Roll back Deployment shop/worker to its previous revision"
 

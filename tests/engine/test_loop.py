@@ -127,3 +127,22 @@ def test_restore_brings_back_the_state_before_the_chat(loop: Loop) -> None:
     head = repo.commit(status(obj)["links"]["branch"])
     assert "restore" in head.message.lower()
     assert not any(b.path.startswith(status(obj)["links"]["folder"]) for b in head.tree.traverse())
+
+
+def test_rollback_without_history_is_proposed_and_fails_safely(loop: Loop) -> None:
+    """A rollback with no earlier revision recorded is proposed as a step resolved at run time; approved,
+    it stops with a clear reason and changes nothing."""
+    loop.backend.enqueue(PlanningResult(kind="plan", actions=[ActionCall(
+        action="rollback", params={"name": "worker", "namespace": "shop"})]))
+    before = loop.deployment("worker")["spec"]
+    loop.client.say("shop", "undo", "roll back worker", ALICE)
+    obj = loop.client.wait_settled("shop", "undo")
+    revision = status(obj)["revisions"][-1]
+    assert status(obj)["phase"] == Phase.AWAITING_APPROVAL and revision["mutating"]
+    assert revision["actions"][0]["deferred"] and "when the plan runs" in revision["actions"][0]["diff"]
+    loop.client.approve("shop", "undo", ALICE)
+    obj = loop.client.wait_settled("shop", "undo")
+    assert status(obj)["phase"] == Phase.FAILED
+    ready = next(c for c in status(obj)["conditions"] if c["type"] == "Ready")
+    assert "no revision before" in ready["message"]
+    assert loop.deployment("worker")["spec"] == before
