@@ -49,8 +49,8 @@ def _kube(kubeconfig: str | None, context: str | None) -> Kube:
 
 
 @st.cache_resource(show_spinner=False)
-def _knowledge() -> KnowledgeSearch | None:
-    return open_knowledge()
+def _knowledge(url: str) -> KnowledgeSearch | None:
+    return open_knowledge(url)
 
 
 def _state() -> Any:
@@ -242,15 +242,16 @@ def _thread(config: UiConfig, gateway: Gateway, namespace: str, name: str, objec
         followed = _follow(gateway, config, pending)
         if followed is not None:
             for msg in followed.status.messages:
-                if msg.id > pending["last"] and msg.role != "user":
-                    views.message(msg, stream=True)
+                # an answered turn is already on the page; a rating's echo ("Rated 100/100") is not
+                if msg.id > pending["last"] and not (msg.role == "user" and pending["kind"] == "answer"):
+                    views.message(msg, stream=msg.role == "assistant")
             view = followed
 
     with head:
         views.phase_badge(view.phase)
         views.status_panel(view)
         _restore_control(gateway, view)
-    _proposal(gateway, view, objects)
+    _proposal(config, gateway, view, objects)
     _outcome(gateway, view)
     if view.can_chat:
         st.chat_input("Reply, refine the plan, or ask a question", key=f"chat-{namespace}-{name}",
@@ -259,15 +260,21 @@ def _thread(config: UiConfig, gateway: Gateway, namespace: str, name: str, objec
         st.fragment(_watch, run_every=config.poll_seconds)(gateway, namespace, name, view.resource_version)
 
 
-def _proposal(gateway: Gateway, view: ThreadView, objects: list[dict[str, Any]]) -> None:
+def _proposal(config: UiConfig, gateway: Gateway, view: ThreadView, objects: list[dict[str, Any]]) -> None:
     rev = view.latest
     if rev is None or not (rev.actions or rev.graph):
         return
+    request = " ".join(t.get("text", "") for t in view.spec.get("turns") or [])
+    similar = similar_resolutions(request, rev.reused_from, objects, view.status.thread_id,
+                                  _knowledge(config.knowledge_url))
     with st.chat_message("assistant", avatar=views.AVATARS["assistant"]):
-        st.markdown("#### The proposal")
-        request = " ".join(t.get("text", "") for t in view.spec.get("turns") or [])
-        similar = similar_resolutions(request, rev.reused_from, objects, view.status.thread_id, _knowledge())
-        views.revision(rev, similar, latest=True)
+        decided = view.status.approved_revision == rev.revision
+        if decided:  # once approved, the plan steps aside for what happened next
+            with st.expander(f"The approved plan (revision {rev.revision})", icon=":material/approval:"):
+                views.revision(rev, similar, latest=True, nested=True)
+        else:
+            st.markdown("#### The proposal")
+            views.revision(rev, similar, latest=True)
         refusal = view.approval_refusal
         if refusal:
             st.error(refusal, icon=":material/block:")

@@ -137,8 +137,13 @@ class ThreadView:
 
     @property
     def working(self) -> bool:
-        """The controller still has something to do: keep the page updating."""
-        return self.phase in WORKING_PHASES or not self.settled
+        """The controller still has something to do: keep the page updating.
+
+        Completed is published before the promotion step records the rating and the pull requests
+        (`lastRating`), so a Completed thread without a recorded rating is still being worked on.
+        """
+        promoting = self.phase is Phase.COMPLETED and self.status.last_rating is None
+        return self.phase in WORKING_PHASES or not self.settled or promoting
 
     @property
     def waiting_for_answer(self) -> bool:

@@ -1,16 +1,15 @@
 """Similar past resolutions, with their ratings, for the proposal being shown.
 
-Why behind one function: the knowledge store (DuckDB embedded, PostgreSQL + pgvector central) is
-the right source, but it lives with the controller and is being built in parallel. The UI asks it
-through `open_knowledge()`, which returns None until `controller.knowledge` exposes an
-`open_store(settings)` factory (or when the store cannot be opened); then the UI falls back to the
-Completed conversations this person may see in the cluster, ranked by shared words. Either way the
+Why behind one function: the knowledge store is the right source, but the embedded DuckDB store
+belongs to the controller (one writer process). The UI searches the central PostgreSQL store when
+`AIOP_KNOWLEDGE_URL` names one (`open_knowledge()`); otherwise, or when it cannot be reached, it
+falls back to the Completed conversations this person may see in the cluster, ranked by shared
+words. Either way the
 page gets the same `Similar` rows, and the threads the planner built on (`reused_from`) come first.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,18 +38,20 @@ class KnowledgeSearch(Protocol):
     def search(self, text: str, top_k: int = 5, min_rating: int | None = None) -> list[Any]: ...
 
 
-def open_knowledge() -> KnowledgeSearch | None:
-    """The knowledge store, when `controller.knowledge` offers a factory and it opens; else None."""
-    try:
-        module = importlib.import_module("controller.knowledge")
-        factory = getattr(module, "open_store", None)
-        if factory is None:
-            return None
-        from controller.settings import load_settings
+def open_knowledge(url: str) -> KnowledgeSearch | None:
+    """The central knowledge DB (PostgreSQL + pgvector) when one is configured; else None.
 
-        store: KnowledgeSearch = factory(load_settings())
+    The embedded DuckDB store has a single writer, the controller, in another process, so the UI
+    does not open it; without a central DB the fallback below answers from the cluster.
+    """
+    try:
+        from controller.knowledge import factory
+
+        if not url or not factory.is_postgres(url):
+            return None
+        store: KnowledgeSearch = factory.open_url(url, origin="ui")
         return store
-    except Exception:  # not built yet, missing extension, database down: the fallback still answers
+    except Exception:  # driver missing, database down: the fallback still answers
         return None
 
 

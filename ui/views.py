@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import streamlit as st
 
@@ -53,7 +54,15 @@ def pending_turns(view: ThreadView) -> None:
             st.markdown(turn.get("text", ""))
 
 
-def revision(rev: PlanRevision, similar: list[Similar], latest: bool) -> None:
+def _section(title: str, icon: str, nested: bool, expanded: bool) -> Any:
+    """An expander, or a plain container inside one (Streamlit does not nest expanders)."""
+    if nested:
+        st.markdown(f"**{title}**")
+        return st.container()
+    return st.expander(title, expanded=expanded, icon=icon)
+
+
+def revision(rev: PlanRevision, similar: list[Similar], latest: bool, nested: bool = False) -> None:
     """One proposal, explicitly: graph, ordered actions with risk/permissions/backup/restore, diffs."""
     st.markdown(f"**Plan revision {rev.revision}**{' (latest)' if latest else ''} · digest `{rev.digest}`"
                 + (f" · planner `{rev.backend}`" if rev.backend else ""))
@@ -62,7 +71,7 @@ def revision(rev: PlanRevision, similar: list[Similar], latest: bool) -> None:
     if rev.restore_warnings:
         st.warning("Restore caveats: " + "; ".join(rev.restore_warnings), icon=":material/warning:")
     if rev.graph:
-        with st.expander("Workflow graph", expanded=latest, icon=":material/account_tree:"):
+        with _section("Workflow graph", ":material/account_tree:", nested, expanded=latest):
             st.graphviz_chart(rev.graph, width="stretch")
     if rev.actions:
         st.markdown(f"**Actions, in order** ({len(rev.actions)})")
@@ -83,13 +92,13 @@ def revision(rev: PlanRevision, similar: list[Similar], latest: bool) -> None:
                 st.markdown("\n".join(lines))
             if action.diff:
                 st.code(action.diff, language="diff")
-    similar_resolutions(similar)
+    similar_resolutions(similar, nested)
 
 
-def similar_resolutions(rows: list[Similar]) -> None:
+def similar_resolutions(rows: list[Similar], nested: bool = False) -> None:
     if not rows:
         return
-    with st.expander(f"Similar past resolutions ({len(rows)})", expanded=True, icon=":material/history_edu:"):
+    with _section(f"Similar past resolutions ({len(rows)})", ":material/history_edu:", nested, expanded=True):
         for row in rows:
             rating = "unrated" if row.rating is None else f"rated {row.rating}/100"
             reused = " · **the plan builds on this one**" if row.reused else ""
@@ -101,10 +110,10 @@ def status_panel(view: ThreadView) -> None:
     """Per-thread status: phase, conditions, branch, commits, pull requests, Argo CD application."""
     status, links = view.status, view.status.links
     cols = st.columns(4)
-    cols[0].metric("Phase", status.phase.value)
-    cols[1].metric("Plan revision", status.current_revision or "—")
-    cols[2].metric("Approved revision", status.approved_revision or "—")
-    cols[3].metric("Rating", "—" if status.last_rating is None else f"{status.last_rating}/100")
+    cols[0].metric("Plan revision", status.current_revision or "—")
+    cols[1].metric("Approved revision", status.approved_revision or "—")
+    cols[2].metric("Rating", "—" if status.last_rating is None else f"{status.last_rating}/100")
+    cols[3].metric("Pull requests", len(links.pull_requests) or "—")
     with st.expander("Thread details: conditions, branch, commits, pull requests", icon=":material/info:"):
         requester = (view.spec.get("requester") or {}).get("user", "")
         st.markdown(f"- **Conversation:** `{view.namespace}/{view.name}` · thread `{status.thread_id or '—'}`"

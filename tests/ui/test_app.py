@@ -56,7 +56,7 @@ def test_chat_proposal_approve_rate_100_shows_pull_request(loop: Loop, make_app:
     assert loop.deployment("web")["spec"]["replicas"] == 3
     text = page_text(at)
     assert "AwaitingRating" in text and "Restore to the state before this chat" in text
-    assert "Pull request" not in text
+    assert "the change is promoted" not in text
 
     at.slider(key=f"score-{ns}-{name}").set_value(100)
     at.text_area(key=f"comment-{ns}-{name}").input("exactly right")
@@ -66,7 +66,7 @@ def test_chat_proposal_approve_rate_100_shows_pull_request(loop: Loop, make_app:
     obj = loop.client.get(ns, name)
     pr = obj["status"]["links"]["pullRequests"][0]
     text = page_text(at)
-    assert "Pull requests" in text and pr["url"] in text
+    assert "Rated 100: the change is promoted" in text and pr["url"] in text
     # the sidebar lists the thread among mine
     assert at.sidebar.button(key=f"open-{ns}-{name}").label
 
