@@ -24,6 +24,7 @@ from controller.catalog.registry import validate_call
 from controller.engine.live import LiveClusterReader
 from controller.engine.planning import labelled
 from controller.knowledge.base import KnowledgeStore, ThreadRecord
+from controller.kubevalues import subset_mismatch
 from controller.planning.types import ActionCall
 from controller.redact import redact_object
 from controller.workflow import machine as m
@@ -164,7 +165,7 @@ class Executor:
             live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
             if live is None:
                 return f"{ref.key()} does not exist"
-            mismatch = _subset_mismatch(expectation(manifest), live)
+            mismatch = subset_mismatch(expectation(manifest), live)
             if mismatch:
                 return f"{ref.key()}: {mismatch}"
             if ref.kind in ROLLOUT_KINDS:
@@ -230,37 +231,6 @@ class Executor:
             kube.replace(body)
         except NotFound:
             kube.create(clean_for_backup(saved))
-
-
-def _norm(value: Any) -> Any:
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-def _subset_mismatch(expected: Any, live: Any, path: str = "") -> str:
-    """'' when `expected` is found in `live` (lists of named items match by name), else where not."""
-    if isinstance(expected, dict):
-        if not isinstance(live, dict):
-            return f"{path or '.'} is not an object"
-        for key, value in expected.items():
-            problem = _subset_mismatch(value, live.get(key), f"{path}.{key}")
-            if problem:
-                return problem
-        return ""
-    if isinstance(expected, list):
-        if not isinstance(live, list):
-            return f"{path} is not a list"
-        for index, item in enumerate(expected):
-            if isinstance(item, dict) and "name" in item:
-                match = next((x for x in live if isinstance(x, dict) and x.get("name") == item["name"]), None)
-            else:
-                match = live[index] if index < len(live) else None
-            problem = _subset_mismatch(item, match, f"{path}[{index}]")
-            if problem:
-                return problem
-        return ""
-    if _norm(expected) != _norm(live):
-        return f"{path} is {live!r}, expected {expected!r}"
-    return ""
 
 
 def _rollout_waiting(live: dict[str, Any]) -> str:

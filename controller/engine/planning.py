@@ -26,7 +26,7 @@ from controller.api.types import (
     PlannedAction,
     PlanRevision,
 )
-from controller.catalog.base import CatalogError, Rendered, describe_ref
+from controller.catalog.base import CatalogError, Rendered, describe_ref, unique_permissions
 from controller.catalog.registry import validate_call
 from controller.engine.live import LiveClusterReader
 from controller.knowledge.base import KnowledgeStore
@@ -202,7 +202,7 @@ class Planner:
             findings=findings + [f"note: {n}" for n in notes if n not in answer], reused_from=result.reused_from,
             manifests=manifests, deletes=deletes, restore_warnings=restore_warnings,
             backend=getattr(self.backend, "name", ""), ai_calls=list(result.calls), created_at=now)
-        missing = _unique(missing)
+        missing = unique_permissions(missing)
         if missing:
             lines = "\n".join(f"- {p.describe()}" for p in missing)
             message = (f"{answer}\n\nYou are missing permissions this plan needs, so nothing can run:\n{lines}\n"
@@ -286,13 +286,3 @@ class Planner:
                 parts.append("Warning: " + "; ".join(revision.restore_warnings))
             parts.append(f"Nothing runs until you approve revision {revision.revision} (digest {revision.digest}).")
         return "\n\n".join(p for p in parts if p).strip() or revision.summary
-
-
-def _unique(perms: list[Permission]) -> list[Permission]:
-    seen, out = set(), []
-    for p in perms:
-        key = (p.verb, p.group, p.resource, p.subresource, p.namespace, p.name)
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out

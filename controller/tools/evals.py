@@ -26,6 +26,7 @@ from controller.api.constants import API_VERSION, KIND_CONVERSATION
 from controller.api.types import ConversationStatus, Identity
 from controller.client import ChatError, ConversationClient
 from controller.knowledge.base import ThreadRecord
+from controller.kubevalues import subset_mismatch
 from controller.settings import load_settings
 from controller.tools import bootstrap
 from controller.tools.expectations import (
@@ -33,7 +34,6 @@ from controller.tools.expectations import (
     counts_for_unchanged,
     differences,
     object_key,
-    subset_mismatch,
 )
 from controller.tools.scenario import Expect, Scenario, ScenarioError, load_scenario, scenario_files
 

@@ -10,93 +10,12 @@ derive from others (anything with an ownerReference).
 
 from __future__ import annotations
 
-import json
-import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 SERVER_METADATA = ("uid", "resourceVersion", "generation", "managedFields", "creationTimestamp",
                    "deletionTimestamp", "selfLink")
 CONTROLLER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
-KEYED_LISTS = {"containers": ("name",), "initContainers": ("name",), "env": ("name",),
-               "ports": ("name", "containerPort", "port")}
 IGNORED_KINDS = {("v1", "Event"), ("events.k8s.io/v1", "Event"), ("coordination.k8s.io/v1", "Lease")}
-
-_SUFFIX: dict[str, Decimal | int] = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-           "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1, "k": 10**3, "M": 10**6,
-           "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
-
-
-def quantity(value: Any) -> Decimal | None:
-    """The numeric value of a Kubernetes quantity (or plain number), else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        return None
-    number, suffix = match.group(1), match.group(2) or ""
-    try:
-        base = Decimal(number)
-    except InvalidOperation:
-        return None
-    if suffix[:1] in {"e", "E"} and len(suffix) > 1:
-        return base * (Decimal(10) ** int(suffix[1:]))
-    return base * Decimal(_SUFFIX[suffix])
-
-
-def scalar_equal(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return bool(expected == actual)
-    if expected == actual:
-        return True
-    q1, q2 = quantity(expected), quantity(actual)
-    return q1 is not None and q2 is not None and q1 == q2
-
-
-def subset_mismatch(expected: Any, actual: Any, path: str = "", field: str = "") -> str:
-    """'' when `expected` is contained in `actual`, else the path of the first difference."""
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return f"{path or '.'}: expected an object, found {json.dumps(actual)[:80]}"
-        for key, value in expected.items():
-            problem = subset_mismatch(value, actual.get(key), f"{path}.{key}", key)
-            if problem:
-                return problem
-        return ""
-    if isinstance(expected, list):
-        if not isinstance(actual, list):
-            return f"{path}: expected a list, found {json.dumps(actual)[:80]}"
-        if field in KEYED_LISTS and all(isinstance(i, dict) for i in expected):
-            return _keyed_mismatch(expected, actual, path, KEYED_LISTS[field])
-        if len(expected) != len(actual):
-            return f"{path}: expected {len(expected)} items, found {len(actual)}"
-        for index, (exp, act) in enumerate(zip(expected, actual, strict=True)):
-            problem = subset_mismatch(exp, act, f"{path}[{index}]")
-            if problem:
-                return problem
-        return ""
-    if not scalar_equal(expected, actual):
-        return f"{path}: expected {expected!r}, found {actual!r}"
-    return ""
-
-
-def _keyed_mismatch(expected: list[dict[str, Any]], actual: list[Any], path: str, keys: tuple[str, ...]) -> str:
-    for index, item in enumerate(expected):
-        key = next((k for k in keys if k in item), None)
-        if key is None:
-            candidates = actual[index:index + 1]
-        else:
-            candidates = [a for a in actual if isinstance(a, dict) and scalar_equal(item[key], a.get(key))]
-        if not candidates:
-            return f"{path}[{index}]: no item with {key}={item.get(key)!r}" if key else f"{path}[{index}]: missing"
-        problem = subset_mismatch(item, candidates[0], f"{path}[{key}={item.get(key)}]" if key else path)
-        if problem:
-            return problem
-    return ""
-
 
 def object_key(obj: dict[str, Any]) -> str:
     """`apps/v1/Deployment/shop/web`; cluster-scoped objects have no namespace part."""

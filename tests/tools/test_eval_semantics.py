@@ -1,0 +1,80 @@
+"""The eval runner's judgement: Kubernetes value semantics, unchanged checks, invalid scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from controller.cli import app
+from controller.kubevalues import quantity, scalar_equal, subset_mismatch
+from controller.tools.expectations import alerts_ok, counts_for_unchanged, differences
+from controller.tools.scenario import ScenarioError, load_scenario
+
+
+@pytest.mark.parametrize(("a", "b"), [("1Gi", "1024Mi"), (10, "10"), ("250m", 0.25), ("1k", 1000), ("1e3", "1k")])
+def test_quantities_compare_by_value(a: object, b: object) -> None:
+    """Values compare as Kubernetes serializes them."""
+    assert scalar_equal(a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("1Gi", "1G"), ("nginx:1.27", "nginx:1.27.2"), (True, "true"), ("5", 6)])
+def test_different_values_differ(a: object, b: object) -> None:
+    """Near misses are misses."""
+    assert not scalar_equal(a, b)
+
+
+def test_quantity_parses_only_quantities() -> None:
+    assert quantity("512Mi") == 512 * 2**20 and quantity("web") is None and quantity(None) is None
+
+
+def test_containers_match_by_name_other_lists_by_position() -> None:
+    """containers/ports/env match by name or port; other lists item by item with the same length."""
+    live = {"spec": {"containers": [{"name": "side", "image": "x"}, {"name": "web", "image": "nginx:1.27.2",
+                                                                      "ports": [{"containerPort": 8080}]}],
+                     "policyTypes": ["Ingress", "Egress"]}}
+    assert subset_mismatch({"spec": {"containers": [{"name": "web", "image": "nginx:1.27.2"}]}}, live) == ""
+    assert "web" in subset_mismatch({"spec": {"containers": [{"name": "web", "image": "nginx:1"}]}}, live)
+    assert "found 2" in subset_mismatch({"spec": {"policyTypes": ["Ingress"]}}, live)
+
+
+def test_unchanged_ignores_the_operators_own_records() -> None:
+    """Events, conversations, the operator namespace and owned objects do not count; changes do."""
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop",
+                                                                           "resourceVersion": "1"}, "spec": {"replicas": 2}}
+    assert not counts_for_unchanged({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}}, "aiop-system")
+    assert not counts_for_unchanged({"apiVersion": "aiop.dev/v1alpha1", "kind": "AIConversation",
+                                     "metadata": {"name": "c"}}, "aiop-system")
+    assert counts_for_unchanged(deploy, "aiop-system")
+    moved = {**deploy, "metadata": {**deploy["metadata"], "resourceVersion": "9"}}
+    assert differences({"k": deploy}, {"k": moved}, set()) == []
+    scaled = {**deploy, "spec": {"replicas": 5}}
+    assert differences({"k": deploy}, {"k": scaled}, set()) == ["k changed"]
+    assert differences({"k": deploy}, {"k": scaled}, {"k"}) == []
+
+
+@pytest.mark.parametrize(("expected", "actual", "ok"), [(0, 0, True), (0, 1, False), (">=1", 2, True),
+                                                         (">=1", 0, False), ("1", 1, True)])
+def test_alert_counts(expected: int | str, actual: int, ok: bool) -> None:
+    assert alerts_ok(expected, actual) is ok
+
+
+def test_invalid_scenario_names_file_and_field(tmp_path: Path) -> None:
+    """A scenario with a misspelled field is refused with its file and field, and `aiop eval` exits 2."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nnamespace: shop\nidentity: {user: a}\nturns: [{say: hi}]\nexpect: {phase: Completed, "
+                   "mentoins: [x]}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(bad)
+    assert "bad.yaml" in str(err.value) and "mentoins" in str(err.value)
+    result = CliRunner().invoke(app, ["eval", str(bad)])
+    assert result.exit_code == 2 and "INVALID" in result.output
+
+
+def test_a_turn_has_exactly_one_step(tmp_path: Path) -> None:
+    bad = tmp_path / "two.yaml"
+    bad.write_text("name: x\nnamespace: shop\nidentity: {user: a}\nturns: [{say: hi, rate: 100}]\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(bad)
+    assert "turns" in str(err.value) and "exactly one" in str(err.value)
