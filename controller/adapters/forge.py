@@ -38,6 +38,19 @@ class PullRequest:
     reviewers: tuple[str, ...] = ()
 
 
+# Pull request states as the thread records them (links.pullRequests[].state), on every forge.
+OPEN = "open"
+MERGED = "merged"
+CLOSED = "closed"
+# Review states: "approved", "changes_requested", "pending" (reviewers asked, no verdict), "none".
+
+
+@dataclass(frozen=True)
+class PullRequestStatus:
+    state: str  # open | merged | closed
+    review: str = "none"
+
+
 class LocalForge:
     """Pull requests recorded in a local bare repository."""
 
@@ -84,3 +97,38 @@ class LocalForge:
             blob = git.Repo(self.path).odb.store(IStream(git.Blob.type, len(data), io.BytesIO(data))).hexsha.decode()
             g.update_ref(f"refs/aiop/pulls/{number}", blob)
             return pr
+
+    def _save(self, pr: PullRequest) -> None:
+        data = json.dumps({**asdict(pr), "reviewers": list(pr.reviewers)}, indent=2).encode()
+        blob = git.Repo(self.path).odb.store(IStream(git.Blob.type, len(data), io.BytesIO(data))).hexsha.decode()
+        self._git().update_ref(f"refs/aiop/pulls/{pr.number}", blob)
+
+    def get(self, number: int) -> PullRequest | None:
+        return next((p for p in self.list() if p.number == number), None)
+
+    def status(self, number: int) -> PullRequestStatus:
+        pr = self.get(number)
+        if pr is None:
+            return PullRequestStatus(CLOSED, "none")
+        return PullRequestStatus(pr.state, "approved" if pr.state == MERGED else
+                                 ("pending" if pr.reviewers else "none"))
+
+    def merge(self, number: int) -> PullRequest:
+        """Land a pull request: main moves to its merge commit (what a reviewer does on a real forge)."""
+        with _LOCK:
+            pr = self.get(number)
+            if pr is None or pr.state != OPEN:
+                raise ValueError(f"pull request {number} is not open")
+            self._git().update_ref(f"refs/heads/{pr.base}", pr.merge_sha)
+            merged = PullRequest(**{**asdict(pr), "state": MERGED, "reviewers": pr.reviewers})
+            self._save(merged)
+            return merged
+
+    def close(self, number: int) -> PullRequest:
+        with _LOCK:
+            pr = self.get(number)
+            if pr is None:
+                raise ValueError(f"no pull request {number}")
+            closed = PullRequest(**{**asdict(pr), "state": CLOSED, "reviewers": pr.reviewers})
+            self._save(closed)
+            return closed
