@@ -104,6 +104,19 @@ def up(api_port: Annotated[int, typer.Option(help="Port of the sandbox API serve
     run_up(settings, api_port=api_port, ui_port=ui_port if ui else 0, metrics_port=metrics_port)
 
 
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+       address: Annotated[str, typer.Option(help="Address to bind (in a pod: 0.0.0.0 behind the auth proxy).")] = "0.0.0.0",
+       kubeconfig: KubeconfigOpt = None, home: HomeOpt = None) -> None:
+    """Serve the chat UI alone (what the chart's UI Deployment runs); identity comes from the auth proxy."""
+    import subprocess
+
+    from controller.tools.up import ui_command, ui_environment
+
+    settings = _settings(home, kubeconfig)
+    raise typer.Exit(subprocess.call(ui_command(port, address), env=ui_environment(settings, sandbox=False)))
+
+
 def _identity(user: str, groups: list[str]) -> Any:
     from controller.api.types import Identity
 

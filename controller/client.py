@@ -32,6 +32,11 @@ def settled(obj: dict[str, Any]) -> bool:
         return False
     if status.phase in BUSY:
         return False
+    if status.phase is Phase.COMPLETED and status.rated_revision != status.current_revision:
+        return False  # pull requests and knowledge not recorded yet
+    if status.phase is Phase.PLANNING and not any(
+            c.type == "Ready" and c.reason in {"NeedsInput", "InvalidSpec"} for c in status.conditions):
+        return False  # a plan is being made
     if status.processed_turns < len(spec.get("turns") or []):
         return False
     approval = spec.get("approval")

@@ -114,7 +114,7 @@ class Executor:
                 body=f"Revision {rev.revision}, approved by {ctx.approver}.\nRequested by {ctx.requester.user}.")
             return m.ExecutionDone(commit=result.sha), pre_chat, manifests
         except (GitError, KubeError, OSError) as exc:
-            log.error("execution failed", extra={"thread": ctx.thread_id, "error": str(exc)})
+            log.error("execution failed", extra={"thread_id": ctx.thread_id, "error": str(exc)})
             return m.ExecutionFailed(message=str(exc), backed_up=backed_up), pre_chat_commit, manifests
 
     def _thread_render(self, ctx: ExecutionContext, backups: list[dict[str, Any]], created: list[ObjectRef],

@@ -145,7 +145,7 @@ class Reconciler:
         self.status = with_state(self.status, state, now_rfc3339())
         if self.status.phase != before:
             THREAD_TRANSITIONS.labels(phase=self.status.phase.value).inc()
-            log.info("phase", extra={"thread": self.status.thread_id, "from": before.value,
+            log.info("phase", extra={"thread_id": self.status.thread_id, "from": before.value,
                                      "to": self.status.phase.value, "event": type(event).__name__})
         self._write()
         self._drain(deque(effects))
@@ -163,7 +163,7 @@ class Reconciler:
                     return
                 except Exception as exc:  # a bug or an outage: the thread says so, nothing is lost
                     EFFECTS.labels(effect=name, outcome="error").inc()
-                    log.exception("effect failed", extra={"effect": name, "thread": self.status.thread_id})
+                    log.exception("effect failed", extra={"effect": name, "thread_id": self.status.thread_id})
                     event = m.ErrorOccurred(message=f"{name} failed: {redact_text(str(exc))}")
             if event is not None:
                 self._feed(event)

@@ -77,8 +77,17 @@ def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int) -
 
 
 def _start_ui(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AIOP_HOME": str(settings.home), "AIOP_KUBECONFIG": settings.kube.kubeconfig or "",
-           "AIOP_UI_SANDBOX": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(UI_APP), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return subprocess.Popen(cmd, env=env)
+    return subprocess.Popen(ui_command(port, "127.0.0.1"), env=ui_environment(settings, sandbox=True))
+
+
+def ui_command(port: int, address: str) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(UI_APP), "--server.port", str(port),
+            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def ui_environment(settings: Settings, sandbox: bool) -> dict[str, str]:
+    """The UI reads its settings from the environment (ui/config.py); sandbox mode enables the user picker."""
+    env = {**os.environ, "AIOP_HOME": str(settings.home), "AIOP_KUBECONFIG": settings.kube.kubeconfig or ""}
+    if sandbox:
+        env["AIOP_UI_SANDBOX"] = "1"
+    return env

@@ -51,11 +51,17 @@ def _last_seen_approval(status: ConversationStatus) -> tuple[int, str]:
 
 
 def resume_effects(status: ConversationStatus) -> list[m.Effect]:
-    """Effects to run again after a restart in a busy phase; each effect is idempotent."""
+    """Effects to run again after a restart in a busy phase; each effect is idempotent.
+
+    Completed counts as busy until its promotion (pull requests, knowledge) is recorded.
+    """
     if status.phase is Phase.EXECUTING:
         return [m.Execute(status.approved_revision, status.approved_digest)]
     if status.phase is Phase.SYNCING:
         return [m.Sync(status.approved_revision, status.approved_digest)]
     if status.phase is Phase.RESTORING:
         return [m.Restore()]
+    if status.phase is Phase.COMPLETED and status.rated_revision != status.current_revision:
+        digest = next((r.digest for r in status.revisions if r.revision == status.current_revision), "")
+        return [m.Promote(status.current_revision, digest)]
     return []

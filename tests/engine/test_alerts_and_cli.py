@@ -72,3 +72,20 @@ def test_chat_cli_say_approve_show(loop: Loop) -> None:
     assert json.loads(shown.output)["status"]["phase"] == "AwaitingRating"
     missing = runner.invoke(app, ["chat", "show", "no-such-thread", "-n", "shop", "--kubeconfig", kubeconfig])
     assert missing.exit_code == 1 and "no conversation shop/no-such-thread" in missing.output
+
+
+def test_phase_changes_are_logged_as_json(loop: Loop, caplog: pytest.LogCaptureFixture) -> None:
+    """With INFO logs on, each phase change is one structured record naming the thread (never a crash)."""
+    import logging
+
+    from controller.adapters.telemetry import JsonFormatter
+
+    loop.backend.enqueue(PlanningResult(kind="answer", answer="2 replicas"))
+    with caplog.at_level(logging.INFO, logger="aiop"):
+        loop.client.say("shop", "logged", "how many replicas has web?", ALICE)
+        obj = loop.client.wait_settled("shop", "logged")
+    assert obj["status"]["phase"] == "AwaitingRating"
+    records = [r for r in caplog.records if r.getMessage() == "phase" and getattr(r, "thread_id", "") == "shop-logged"]
+    assert records
+    line = json.loads(JsonFormatter().format(records[-1]))
+    assert line["thread_id"] == "shop-logged" and line["to"] == "AwaitingRating" and line["level"] == "info"
