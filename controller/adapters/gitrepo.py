@@ -6,11 +6,19 @@ that a digest was already committed, so a controller killed after its commit nev
 Restore is a new commit that brings the thread folder back to the pre-chat tree: never a force-push.
 
 Work happens in a clone cache under $AIOP_HOME/repos/work/, one lock per repo, so concurrent
-threads never interleave index operations. A rejected push is fetched, rebased and retried.
+threads never interleave index operations. A rejected push is fetched, rebased and retried with a
+jittered backoff (several controllers, or several clone dirs, may push to one branch at once); a
+rebase that stops is aborted so the clone is never left half-way, and the next attempt starts
+from the fetched remote again.
+
+Credentials reach git as an `http.extraHeader` in the environment (never in the URL, so never in
+`.git/config` or an error message). Commits are optionally signed with an SSH key mounted from a
+Secret (`gpg.format=ssh`, `user.signingkey`, `commit.gpgsign`): rebased commits are signed too.
 """
 
 from __future__ import annotations
 
+import random
 import shutil
 import threading
 import time
@@ -65,31 +73,60 @@ def ensure_bare_repo(path: Path, template: Path | None, author: tuple[str, str])
 class ThreadRepo:
     """One remote repo, worked on through a cached clone."""
 
-    def __init__(self, url: str, cache_dir: Path, author: tuple[str, str], name: str = "ops") -> None:
+    def __init__(self, url: str, cache_dir: Path, author: tuple[str, str], name: str = "ops",
+                 signing_key: str = "", auth_env: dict[str, str] | None = None, push_attempts: int = 8) -> None:
         self.url = url
         self.name = name
         self.workdir = cache_dir / name
         self.author = author
+        self.signing_key = signing_key
+        self._auth_env = dict(auth_env or {})
+        self.push_attempts = push_attempts
+        self._configured = False
         self._lock = _lock_for(str(self.workdir))
+
+    def __repr__(self) -> str:
+        return f"ThreadRepo({self.url!r}, {str(self.workdir)!r})"
 
     # --------------------------------------------------------------------------------- helpers
 
     def _env(self) -> dict[str, str]:
         return {"GIT_AUTHOR_NAME": self.author[0], "GIT_AUTHOR_EMAIL": self.author[1],
-                "GIT_COMMITTER_NAME": self.author[0], "GIT_COMMITTER_EMAIL": self.author[1]}
+                "GIT_COMMITTER_NAME": self.author[0], "GIT_COMMITTER_EMAIL": self.author[1],
+                "GIT_TERMINAL_PROMPT": "0", **self._auth_env}
+
+    def _scrub(self, text: str) -> str:
+        for value in self._auth_env.values():
+            if value.startswith("Authorization:"):
+                text = text.replace(value, "Authorization: ***").replace(value.split()[-1], "***")
+        return text.strip()
+
+    def _configure(self, repo: git.Repo) -> None:
+        self._configured = True
+        with repo.config_writer() as cfg:
+            cfg.set_value("user", "name", self.author[0])
+            cfg.set_value("user", "email", self.author[1])
+            if self.signing_key:
+                cfg.set_value("gpg", "format", "ssh")
+                cfg.set_value("user", "signingkey", self.signing_key)
+                cfg.set_value("commit", "gpgsign", "true")
 
     def _repo(self) -> git.Repo:
         if not (self.workdir / ".git").exists():
             self.workdir.parent.mkdir(parents=True, exist_ok=True)
             try:
-                return git.Repo.clone_from(self.url, self.workdir)
+                repo = git.Repo.clone_from(self.url, self.workdir, env=self._env())
             except git.GitCommandError as exc:
-                raise GitError(f"cannot clone {self.url}: {exc.stderr.strip()}") from exc
+                raise GitError(f"cannot clone {self.url}: {self._scrub(exc.stderr)}") from None
+            self._configure(repo)
+            return repo
         repo = git.Repo(self.workdir)
+        if not self._configured:
+            self._configure(repo)
         try:
-            repo.git.fetch("origin", "--prune")
+            repo.git.fetch("origin", "--prune", env=self._env())
         except git.GitCommandError as exc:
-            raise GitError(f"cannot fetch {self.url}: {exc.stderr.strip()}") from exc
+            raise GitError(f"cannot fetch {self.url}: {self._scrub(exc.stderr)}") from None
         return repo
 
     @staticmethod
@@ -109,18 +146,26 @@ class ThreadRepo:
         repo.git.reset("--hard", start)
         repo.git.clean("-fdx")
 
-    def _push(self, repo: git.Repo, branch: str, attempts: int = 5) -> None:
-        for attempt in range(attempts):
+    def _push(self, repo: git.Repo, branch: str) -> None:
+        """Push HEAD; when rejected (someone else pushed first), fetch, rebase onto theirs, retry."""
+        for attempt in range(self.push_attempts):
             try:
-                repo.git.push("origin", f"HEAD:refs/heads/{branch}")
+                repo.git.push("origin", f"HEAD:refs/heads/{branch}", env=self._env())
                 return
             except git.GitCommandError as exc:
-                if attempt == attempts - 1:
-                    raise GitError(f"push of {branch} to {self.url} failed: {exc.stderr.strip()}") from exc
-                repo.git.fetch("origin")
+                if attempt == self.push_attempts - 1:
+                    raise GitError(f"push of {branch} to {self.url} failed: {self._scrub(exc.stderr)}") from None
+            time.sleep(random.uniform(0.05, 0.15) * (attempt + 1))  # jitter: racing pushers spread out
+            try:
+                repo.git.fetch("origin", env=self._env())
                 if self._remote_sha(repo, branch):
                     repo.git.rebase(f"origin/{branch}", env=self._env())
-                time.sleep(0.2 * (attempt + 1))
+            except git.GitCommandError as exc:
+                try:
+                    repo.git.rebase("--abort")
+                except git.GitCommandError:
+                    pass
+                raise GitError(f"rebase of {branch} onto {self.url} failed: {self._scrub(exc.stderr)}") from None
 
     # ------------------------------------------------------------------------------- queries
 
@@ -141,6 +186,14 @@ class ThreadRepo:
         out = repo.git.log(f"origin/{branch}", "--format=%H", f"--grep={TRAILER_DIGEST}: {digest}", "--fixed-strings")
         shas = [line for line in out.splitlines() if line.strip()]
         return shas[0] if shas else None
+
+    def fork_point(self, thread_id: str) -> str:
+        """Where the thread branch left main (its pre-chat commit in this repo); '' without a branch."""
+        with self._lock:
+            repo = self._repo()
+            if not self._remote_sha(repo, self.branch(thread_id)):
+                return ""
+            return str(repo.git.merge_base("origin/main", f"origin/{self.branch(thread_id)}"))
 
     def branch_exists(self, thread_id: str) -> bool:
         with self._lock:

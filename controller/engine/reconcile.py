@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,6 +104,24 @@ class Reconciler:
         self._drain(queue)
         for cause in self._collapsed(detect(self.spec, self.status)):
             self._feed(self._resolve(cause))
+        if self.status.phase is Phase.COMPLETED:
+            self._follow_pull_requests()
+
+    def _follow_pull_requests(self) -> None:
+        """Review and merge state of the thread's pull requests, read back from the forges."""
+        open_prs = [(p.repo, p.number) for p in self.status.links.pull_requests if p.state == "open"]
+        if not open_prs:
+            return
+        found = self.svc.executor.follow_pull_requests(self.status.thread_id, open_prs)
+        links = [p.model_copy(update={"state": found[(p.repo, p.number)].state}) if (p.repo, p.number) in found else p
+                 for p in self.status.links.pull_requests]
+        if links != self.status.links.pull_requests:
+            self.status = self.status.model_copy(update={
+                "links": self.status.links.model_copy(update={"pull_requests": links})})
+            for p in links:
+                if (p.repo, p.number) in found and p.state != "open":
+                    self._say("assistant", f"Pull request {p.url} was {p.state}.")
+            self._write()
 
     def _collapsed(self, causes: list[Any]) -> list[Any]:
         """Several unhandled messages are planned once, with all of them as context."""
@@ -216,7 +234,8 @@ class Reconciler:
         approver = self.spec.approval.approver.user if self.spec.approval and self.spec.approval.approver else ""
         executed = tuple(self.status.executed_manifests) if revision_no == self.status.approved_revision else ()
         return ExecutionContext(self.status.thread_id, self.namespace, self.spec.requester, approver,
-                                [redact_text(t.text) for t in self.spec.turns], revision, executed)
+                                [redact_text(t.text) for t in self.spec.turns], revision, executed,
+                                str(self.spec.context or ""))
 
     def _execute(self, effect: m.Execute) -> m.Event:
         ctx = self._context(effect.revision)
@@ -230,7 +249,9 @@ class Reconciler:
                                   "branch": f"thread/{self.status.thread_id}",
                                   "folder": folder_of(self.status.thread_id)}
         if isinstance(event, m.ExecutionDone):
-            update["commits"] = [*links.commits, event.commit] if event.commit not in links.commits else links.commits
+            done = replace(ctx, executed_manifests=tuple(manifests))
+            shas = [event.commit, *self.svc.executor.thread_commits(done)] if self.svc.executor.targets else [event.commit]
+            update["commits"] = [*links.commits, *(s for s in dict.fromkeys(shas) if s not in links.commits)]
             self._say("assistant", f"Committed {event.commit[:12]} to thread/{self.status.thread_id} "
                                    f"({folder_of(self.status.thread_id)}/). Applying…", effect.revision)
         elif isinstance(event, m.ExecutionFailed):
@@ -243,6 +264,10 @@ class Reconciler:
     def _sync(self, effect: m.Sync) -> m.Event:
         ctx = self._context(effect.revision)
         event = self.svc.executor.sync(ctx)
+        synced_by = self.svc.executor.sync_objects(ctx)
+        if synced_by:
+            self.status = self.status.model_copy(update={
+                "links": self.status.links.model_copy(update={"argo_application": synced_by})})
         text = event.message if isinstance(event, m.SyncDone) else f"Sync failed: {event.message}"  # type: ignore[union-attr]
         suffix = " Rate the result (100 opens the pull request), or restore." if isinstance(event, m.SyncDone) else ""
         self._say("assistant", text[:1].upper() + text[1:] + "." + suffix, effect.revision)

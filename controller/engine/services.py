@@ -7,10 +7,12 @@ from typing import Any
 
 from controller.adapters.backups import BackupStore
 from controller.adapters.forge import LocalForge
+from controller.adapters.forge_auth import git_auth_env, load_credentials, project_of
 from controller.adapters.gitrepo import ThreadRepo, ensure_bare_repo
 from controller.adapters.kube import Kube, load_api_client
+from controller.adapters.sync.select import make_engine
 from controller.adapters.telemetry import Alerts
-from controller.engine.execution import Executor
+from controller.engine.execution import Executor, Forge, TargetRepo
 from controller.engine.planning import Planner
 from controller.engine.reconcile import Services
 from controller.knowledge.base import KnowledgeStore
@@ -57,18 +59,69 @@ def open_knowledge(settings: Settings, start_sync: bool = True) -> KnowledgeStor
     return factory.open_local(settings.home, PlannerEmbedder(), origin=origin)
 
 
+def make_forge(settings: Settings, url: str, project: str, name: str) -> Forge:
+    """The configured forge for one repo: local (PR records in the bare repo), GitHub or GitLab."""
+    kind, fs = settings.git.forge, settings.git.forge_settings
+    if kind == "local":
+        return LocalForge(Path(url), name=name, reviewers=fs.reviewers + fs.team_reviewers)
+    credentials = load_credentials(fs)
+    project = project or fs.project or project_of(url)
+    if kind == "github":
+        from controller.adapters.github_forge import GitHubForge
+
+        return GitHubForge(project, credentials, fs.api_url, fs.reviewers, fs.team_reviewers)
+    if kind == "gitlab":
+        from controller.adapters.gitlab_forge import GitLabForge
+
+        return GitLabForge(project, credentials, fs.api_url, fs.reviewers, fs.team_reviewers)
+    raise ValueError(f"AIOP_FORGE={kind!r}: expected local, github or gitlab")
+
+
+def _git_auth(settings: Settings) -> dict[str, str]:
+    if settings.git.forge == "local":
+        return {}
+    token = load_credentials(settings.git.forge_settings).token
+    return git_auth_env("oauth2" if settings.git.forge == "gitlab" else "x-access-token", token)
+
+
+def build_targets(settings: Settings, author: tuple[str, str]) -> tuple[TargetRepo, ...]:
+    """The dedicated target repos of this cluster (AIOP_REPOS / AIOP_REPOS_FILE), besides the primary."""
+    out = []
+    for route in settings.git.routes:
+        repo = ThreadRepo(route.url, settings.repos_dir / "work", author, name=route.name,
+                          signing_key=settings.git.signing_key_file, auth_env=_git_auth(settings))
+        out.append(TargetRepo(route.name, repo, make_forge(settings, route.url, route.project, route.name),
+                              route.folder, frozenset(route.kinds), frozenset(route.contexts)))
+    return tuple(out)
+
+
+def build_instructions(settings: Settings, author: tuple[str, str]) -> TargetRepo | None:
+    """The operator's own instructions repo, where rated-100 runbooks go (local by default; '-' = none)."""
+    url = settings.git.instructions_repo_url
+    if url == "-":
+        return None
+    url = url or ensure_bare_repo(settings.local_instructions_repo, REPOS_TEMPLATE / "instructions-repo", author)
+    repo = ThreadRepo(url, settings.repos_dir / "work", author, name="instructions",
+                      signing_key=settings.git.signing_key_file, auth_env=_git_auth(settings))
+    return TargetRepo("instructions", repo, make_forge(settings, url, "", "instructions"), "instructions")
+
+
 def build_services(settings: Settings, backend: Backend | None = None,
                    knowledge: KnowledgeStore | None = None) -> Services:
     kube = Kube(load_api_client(settings.kube.kubeconfig, settings.kube.context))
     author = (settings.git.author_name, settings.git.author_email)
     url = settings.git.repo_url or ensure_bare_repo(settings.local_repo, REPOS_TEMPLATE, author)
-    repo = ThreadRepo(url, settings.repos_dir / "work", author)
-    forge = LocalForge(Path(url))
+    repo = ThreadRepo(url, settings.repos_dir / "work", author, signing_key=settings.git.signing_key_file,
+                      auth_env=_git_auth(settings))
+    forge = make_forge(settings, url, settings.git.forge_settings.project, repo.name)
     store = knowledge if knowledge is not None else open_knowledge(settings)
     policy = PolicySettings(protected_namespaces=frozenset(settings.planning.protected_namespaces),
                             operator_namespace=settings.kube.operator_namespace)
     planner = Planner(backend or default_backend(settings), kube, store, policy, settings.kube.field_manager)
+    engine = make_engine(kube, settings.sync, settings.kube.field_manager)
     executor = Executor(kube, repo, forge, BackupStore(kube, settings.kube.operator_namespace), store,
-                        settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s)
+                        settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s,
+                        sync_engine=engine, targets=build_targets(settings, author),
+                        instructions=build_instructions(settings, author))
     alerts = Alerts(kube, settings.alerts.webhook_url, settings.alerts.events)
     return Services(kube=kube, planner=planner, executor=executor, alerts=alerts)

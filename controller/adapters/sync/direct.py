@@ -22,6 +22,7 @@ from controller.adapters.sync.base import (
     SyncState,
 )
 from controller.api.types import ObjectRef
+from controller.kubevalues import subset_mismatch
 
 
 class DirectSync:
@@ -81,37 +82,6 @@ class DirectSync:
             if self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None) is not None:
                 return f"{ref.key()} still exists"
         return ""
-
-
-def _norm(value: Any) -> Any:
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-def subset_mismatch(expected: Any, live: Any, path: str = "") -> str:
-    """'' when `expected` is found in `live` (lists of named items match by name), else where not."""
-    if isinstance(expected, dict):
-        if not isinstance(live, dict):
-            return f"{path or '.'} is not an object"
-        for key, value in expected.items():
-            problem = subset_mismatch(value, live.get(key), f"{path}.{key}")
-            if problem:
-                return problem
-        return ""
-    if isinstance(expected, list):
-        if not isinstance(live, list):
-            return f"{path} is not a list"
-        for index, item in enumerate(expected):
-            if isinstance(item, dict) and "name" in item:
-                match = next((x for x in live if isinstance(x, dict) and x.get("name") == item["name"]), None)
-            else:
-                match = live[index] if index < len(live) else None
-            problem = subset_mismatch(item, match, f"{path}[{index}]")
-            if problem:
-                return problem
-        return ""
-    if _norm(expected) != _norm(live):
-        return f"{path} is {live!r}, expected {expected!r}"
-    return ""
 
 
 def rollout_waiting(live: dict[str, Any]) -> str:

@@ -111,7 +111,7 @@ class GitopsSync:
                 continue
             for obj in found:
                 self.kube.delete(api_version, kind, obj["metadata"]["name"], self.namespace)
-                log.info("removed", extra={"thread": thread_id, "kind": kind, "name": obj["metadata"]["name"]})
+                log.info("removed", extra={"thread_id": thread_id, "kind": kind, "name": obj["metadata"]["name"]})
 
 
 def revision_matches(reported: str, commits: tuple[str, ...]) -> bool:
