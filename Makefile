@@ -38,7 +38,7 @@ lint: install
 
 test: install lint
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup tests
-	$(VENV)/bin/aiop eval --parallel 2 ../shared/eval/scenarios
+	$(VENV)/bin/aiop eval --parallel 2 ../shared/eval/scenarios tests/eval-scenarios
 
 bench: install
 	$(VENV)/bin/python -m bench.loop --threads 20
