@@ -84,6 +84,7 @@ class SyncSettings:
     flux_service_account: str = ""  # Kustomization.spec.serviceAccountName (impersonation); "" = Flux's own
     flux_secret_ref: str = ""  # GitRepository.spec.secretRef.name: the repo credentials Secret
     poll_interval_s: float = 0.5
+    repo_url: str = ""  # the URL Argo CD / Flux fetch the primary repo from; "" = the git repo URL (or path)
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                           destination_server=e.get("AIOP_SYNC_DESTINATION", "https://kubernetes.default.svc"),
                           flux_service_account=e.get("AIOP_FLUX_SERVICE_ACCOUNT", ""),
                           flux_secret_ref=e.get("AIOP_FLUX_SECRET_REF", ""),
-                          poll_interval_s=float(e.get("AIOP_SYNC_POLL_INTERVAL", "0.5"))),
+                          poll_interval_s=float(e.get("AIOP_SYNC_POLL_INTERVAL", "0.5")),
+                          repo_url=e.get("AIOP_SYNC_REPO_URL", "")),
         alerts=AlertSettings(webhook_url=e.get("AIOP_ALERT_WEBHOOK", ""), events=_flag(e.get("AIOP_ALERT_EVENTS"), True)),
         planning=PlanningSettings(
             backends_file=e.get("AIOP_BACKENDS", ""),

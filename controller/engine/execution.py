@@ -100,7 +100,8 @@ class Executor:
     def __init__(self, kube: Kube, repo: ThreadRepo, forge: Forge, backups: BackupStore,
                  knowledge: KnowledgeStore, cluster_id: str, field_manager: str = "ai-operator",
                  verify_timeout_s: float = 60.0, sync_engine: SyncEngine | None = None,
-                 targets: tuple[TargetRepo, ...] = (), instructions: TargetRepo | None = None) -> None:
+                 targets: tuple[TargetRepo, ...] = (), instructions: TargetRepo | None = None,
+                 sync_repo_url: str = "") -> None:
         self.kube = kube
         self.repo = repo
         self.forge = forge
@@ -113,6 +114,7 @@ class Executor:
         self.primary = TargetRepo(repo.name, repo, forge)
         self.targets = targets  # the other target repos, besides the primary
         self.instructions = instructions
+        self.sync_repo_url = sync_repo_url  # where the GitOps tool fetches the primary repo, if not repo.url
 
     # ---------------------------------------------------------------------------------- routing
 
@@ -130,7 +132,8 @@ class Executor:
     def sources(self, ctx: ExecutionContext) -> tuple[GitSource, ...]:
         """The thread branch and manifests folder of every repo that received manifests."""
         routed = [(t, mfs) for t, mfs in self.route(ctx, ctx.manifests) if mfs] or [(self.primary, [])]
-        return tuple(GitSource(name="" if t is self.primary else t.name, repo_url=t.repo.url,
+        return tuple(GitSource(name="" if t is self.primary else t.name,
+                               repo_url=(self.sync_repo_url or t.repo.url) if t is self.primary else t.repo.url,
                                branch=ThreadRepo.branch(ctx.thread_id),
                                path=f"{folder_of(ctx.thread_id, t.folder)}/manifests") for t, _ in routed)
 

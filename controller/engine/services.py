@@ -122,6 +122,6 @@ def build_services(settings: Settings, backend: Backend | None = None,
     executor = Executor(kube, repo, forge, BackupStore(kube, settings.kube.operator_namespace), store,
                         settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s,
                         sync_engine=engine, targets=build_targets(settings, author),
-                        instructions=build_instructions(settings, author))
+                        instructions=build_instructions(settings, author), sync_repo_url=settings.sync.repo_url)
     alerts = Alerts(kube, settings.alerts.webhook_url, settings.alerts.events)
     return Services(kube=kube, planner=planner, executor=executor, alerts=alerts)
