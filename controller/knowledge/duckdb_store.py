@@ -1,10 +1,13 @@
 """The embedded store: one DuckDB file under $AIOP_HOME, also the cluster's local cache.
 
-Full text is DuckDB's fts extension (BM25), LOADed from the pinned `duckdb-extension-fts` wheel
-(nothing is downloaded at run time). Its index is not incremental, so a write marks it stale and
-the next search rebuilds it (cheap for a cache of thousands; for bulk imports it is built once).
-Vectors live in the `embeddings` table (keyed by text hash, the embedding cache) and are searched
-by brute force in numpy over a matrix kept in memory (see vectors.py).
+Both halves of hybrid search run in memory over indexes built from the stored rows at the first
+search (or by `build_indexes()` after a bulk import) and kept in step on every write:
+- full text: BM25 over an inverted index in numpy (textindex.py), words stemmed by the Porter
+  stemmer of DuckDB's fts extension, LOADed from the pinned `duckdb-extension-fts` wheel (nothing is
+  downloaded at run time);
+- vectors: the `embeddings` table (keyed by text hash, the embedding cache) loaded into a float32
+  matrix, brute force when small and an IVF index when large (vectors.py).
+DuckDB stays the record: the indexes are caches a restart rebuilds.
 """
 
 from __future__ import annotations
@@ -23,24 +26,11 @@ from controller.knowledge import migrations
 from controller.knowledge.base import Filters
 from controller.knowledge.embedding import DIM, Embedder, default_embedder
 from controller.knowledge.ranking import Candidate
-from controller.knowledge.sqlstore import SqlStore, query_terms
+from controller.knowledge.sqlstore import SqlStore
+from controller.knowledge.textindex import TextIndex
 from controller.knowledge.vectors import VectorIndex
 
 _VALUES = re.compile(r"VALUES \((\?(?:, \?)*)\)")
-# Okapi BM25 (k1 = 1.2, b = 0.75) over the fts extension's index tables, touching only the postings of the
-# query's terms: match_bm25() scores every row, which took ~230 ms at 20k threads; this stays in the ms.
-BM25_SQL = """
-WITH q AS (SELECT DISTINCT stem(unnest(CAST(? AS VARCHAR[])), 'porter') AS term),
-qt AS (SELECT d.termid, d.df FROM fts_main_threads.dict d JOIN q ON q.term = d.term),
-tf AS (SELECT t.docid, t.termid, count(*) AS tf FROM fts_main_threads.terms t JOIN qt ON qt.termid = t.termid
-       GROUP BY t.docid, t.termid),
-sc AS (SELECT tf.docid, sum(ln((s.num_docs - qt.df + 0.5) / (qt.df + 0.5) + 1)
-                            * tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * d.len / s.avgdl))) AS score
-       FROM tf JOIN qt ON qt.termid = tf.termid JOIN fts_main_threads.docs d ON d.docid = tf.docid
-       CROSS JOIN fts_main_threads.stats s GROUP BY tf.docid)
-SELECT docs.name, sc.score FROM sc JOIN fts_main_threads.docs docs ON docs.docid = sc.docid{scope}
-ORDER BY sc.score DESC, docs.name LIMIT ?
-"""
 BULK_MIN = 16  # rows from which an arrow table beats executemany (which prepares per row in DuckDB)
 
 
@@ -103,8 +93,11 @@ class DuckDBStore(SqlStore):
         self.conn.execute(f"LOAD '{extension_path('fts')}'")
         if not read_only:
             migrations.apply(self.conn, MIGRATIONS, self._tx, ev.now_iso())
-        self._fts_stale = True
         self._index: VectorIndex | None = None
+        self._text: TextIndex | None = None
+        self._stems: dict[str, str] = {}
+        self._allowed_memo: tuple[Filters, int, set[str]] | None = None
+        self._generation = 0  # bumped by every write: filtered id sets are recomputed
 
     def close(self) -> None:
         with self._lock:
@@ -153,55 +146,106 @@ class DuckDBStore(SqlStore):
             self.conn.unregister("_vectors")
 
     def _written(self) -> None:
-        self._fts_stale = True
+        self._generation += 1
 
     def _removed(self, thread_ids: list[str]) -> None:
         if self._index is not None:
             self._index.remove(thread_ids)
+        if self._text is not None:
+            self._text.remove(thread_ids)
 
     def _after_apply(self, touched: list[tuple[str, str]], vectors: dict[str, np.ndarray] | None,
                      removed: list[str]) -> None:
         super()._after_apply(touched, vectors, removed)
-        if self._index is None or not touched:
+        if not touched or (self._index is None and self._text is None):
             return
-        vectors = dict(vectors or {})
-        missing = list({h for _, h in touched if h not in vectors})
+        ids = [tid for tid, _ in touched]
         with self._locked():
-            for start in range(0, len(missing), 500):
-                chunk = missing[start:start + 500]
-                for h, vec in self._all(f"SELECT text_hash, vec FROM embeddings WHERE text_hash IN "
-                                        f"({self._marks(len(chunk))})", chunk):
-                    vectors[h] = np.asarray(vec, dtype=np.float32)
-        pairs = [(tid, h) for tid, h in touched if h in vectors]
-        self._index.upsert([t for t, _ in pairs], np.stack([vectors[h] for _, h in pairs]) if pairs
-                           else np.zeros((0, DIM), dtype=np.float32))
+            if self._text is not None:
+                texts: dict[str, str] = {}
+                rated: dict[str, int | None] = {}
+                for start in range(0, len(ids), 2000):
+                    chunk = ids[start:start + 2000]
+                    for r in self._all("SELECT thread_id, request_text, resolution_text, rating FROM threads "
+                                       "WHERE thread_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", [chunk]):
+                        texts[r[0]] = f"{r[1]}\n{r[2]}"
+                        rated[r[0]] = r[3]
+                present = [tid for tid in ids if tid in texts]
+                self._text.add(present, [texts[tid] for tid in present], [rated[tid] for tid in present])
+            if self._index is not None:
+                vectors = dict(vectors or {})
+                missing = list({h for _, h in touched if h not in vectors})
+                for start in range(0, len(missing), 2000):
+                    chunk = missing[start:start + 2000]
+                    for h, vec in self._all("SELECT text_hash, vec FROM embeddings WHERE text_hash IN "
+                                            "(SELECT unnest(CAST(? AS VARCHAR[])))", [chunk]):
+                        vectors[h] = np.asarray(vec, dtype=np.float32)
+                pairs = [(tid, h) for tid, h in touched if h in vectors]
+                if pairs:
+                    self._index.upsert([t for t, _ in pairs], np.stack([vectors[h] for _, h in pairs]))
 
     # --------------------------------------------------------------------------- search
 
-    def build_fts(self) -> None:
+    def _stem(self, words: list[str]) -> list[str]:
+        """Porter stems from the fts extension (one query per batch of new words, then cached)."""
+        new = [w for w in words if w not in self._stems]
+        if new:
+            rows = self._all("SELECT w, stem(w, 'porter') FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS w)", [new])
+            self._stems.update((r[0], r[1]) for r in rows)
+        return [self._stems.get(w, w) for w in words]
+
+    def build_indexes(self) -> None:
+        """Build the in-memory full-text and vector indexes from the stored rows (after a bulk import)."""
         with self._locked():
-            self.conn.execute("PRAGMA create_fts_index('threads', 'thread_id', 'request_text', 'resolution_text', "
-                              "stemmer = 'porter', stopwords = 'english', overwrite = 1)")
-            self._fts_stale = False
+            self._text = self._load_text()
+            self._index = self._load_index()
+
+    build_fts = build_indexes  # the older name
+
+    def _load_text(self) -> TextIndex:
+        index = TextIndex(self._stem)
+        cur = self.conn.execute("SELECT thread_id, request_text, resolution_text, rating FROM threads "
+                                "ORDER BY thread_id")
+        while True:
+            rows = cur.fetchmany(100_000)
+            if not rows:
+                break
+            index.add([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows], [r[3] for r in rows])
+        return index
+
+    def _aggregate(self, ids: list[str]) -> None:
+        super()._aggregate(ids)
+        if self._text is not None and ids:
+            self._text.set_ratings(super()._ratings(ids))
+
+    def _ratings(self, ids: list[str]) -> dict[str, int | None]:
+        known = self._text.ratings(ids) if self._text is not None else None
+        return known if known is not None else super()._ratings(ids)
+
+    def _allowed(self, filters: Filters) -> set[str] | None:
+        """Ids that pass the filters (None: no filter), memoised until the next write."""
+        if filters.empty:
+            return None
+        memo = self._allowed_memo
+        if memo is not None and memo[0] == filters and memo[1] == self._generation:
+            return memo[2]
+        where, params = self._filter_sql(filters)
+        ids = {r[0] for r in self._all("SELECT t.thread_id FROM threads t JOIN thread_metadata m "
+                                       f"ON m.thread_id = t.thread_id WHERE {where}", params)}
+        self._allowed_memo = (filters, self._generation, ids)
+        return ids
 
     def _text_candidates(self, text: str, filters: Filters, n: int) -> list[Candidate]:
-        terms = query_terms(text)
-        if not terms:
-            return []
-        if self._fts_stale:
-            self.build_fts()
-        where, params = self._filter_sql(filters)
-        scope = ""
-        if where:
-            scope = (" JOIN threads t ON t.thread_id = docs.name JOIN thread_metadata m ON m.thread_id = t.thread_id"
-                     f" WHERE {where}")
-        rows = self._all(BM25_SQL.format(scope=scope), [terms, *params, n])
-        return [Candidate(r[0], i, float(r[1])) for i, r in enumerate(rows, start=1)]
+        if self._text is None:
+            self._text = self._load_text()
+        allowed = self._allowed(filters)
+        mask = None if allowed is None else self._text.row_mask(allowed)
+        return [Candidate(tid, i, score) for i, (tid, score) in enumerate(self._text.top(text, n, mask), start=1)]
 
     def _load_index(self) -> VectorIndex:
         index = VectorIndex(DIM)
         table = self.conn.execute("SELECT t.thread_id, e.vec FROM threads t JOIN embeddings e "
-                                  "ON e.text_hash = t.text_hash").fetch_arrow_table()
+                                  "ON e.text_hash = t.text_hash ORDER BY t.thread_id").fetch_arrow_table()
         if table.num_rows:
             ids = table.column("thread_id").to_pylist()
             flat = table.column("vec").combine_chunks().flatten().to_numpy(zero_copy_only=False)
@@ -211,9 +255,6 @@ class DuckDBStore(SqlStore):
     def _vector_candidates(self, vec: np.ndarray, filters: Filters, n: int) -> list[Candidate]:
         if self._index is None:
             self._index = self._load_index()
-        allowed = None
-        if not filters.empty:
-            where, params = self._filter_sql(filters)
-            allowed = {r[0] for r in self._all("SELECT t.thread_id FROM threads t JOIN thread_metadata m "
-                                               f"ON m.thread_id = t.thread_id WHERE {where}", params)}
-        return [Candidate(tid, i, score) for i, (tid, score) in enumerate(self._index.top(vec, n, allowed), start=1)]
+        allowed = self._allowed(filters)
+        mask = None if allowed is None else self._index.row_mask(allowed)
+        return [Candidate(tid, i, score) for i, (tid, score) in enumerate(self._index.top(vec, n, mask), start=1)]

@@ -38,8 +38,10 @@ def tie_ranks(hits: list[Candidate]) -> list[Candidate]:
 
 
 def fuse(text_hits: list[Candidate], vector_hits: list[Candidate], ratings: dict[str, int | None],
-         top_k: int, matched_terms: dict[str, list[str]] | None = None) -> list[Fused]:
-    text_hits, vector_hits = tie_ranks(text_hits), tie_ranks(vector_hits)
+         top_k: int, matched_terms: dict[str, list[str]] | None = None, ranked: bool = False) -> list[Fused]:
+    """Fused top_k. `ranked`: the lists already went through `tie_ranks` (their ranks are kept as given)."""
+    if not ranked:
+        text_hits, vector_hits = tie_ranks(text_hits), tie_ranks(vector_hits)
     scores: dict[str, float] = {}
     reasons: dict[str, list[str]] = {}
     for c in text_hits:
@@ -62,3 +64,16 @@ def fuse(text_hits: list[Candidate], vector_hits: list[Candidate], ratings: dict
             why += "; rated 100"
         out.append(Fused(tid, round(scores[tid], 5), why))
     return out
+
+
+def contenders(fused: list[Fused], top_k: int) -> list[str]:
+    """Threads that can still be in the top_k once ratings break ties.
+
+    `fused` is every candidate fused without ratings, best first. Ratings only reorder threads whose
+    fused scores are equal at three decimals, so any thread below the k-th one's rounded score is
+    out; a small margin covers the double rounding of `Fused.score`. Only these rows are read.
+    """
+    if len(fused) <= top_k:
+        return [f.thread_id for f in fused]
+    cut = round(fused[top_k - 1].score, 3) - 0.0006
+    return [f.thread_id for f in fused if f.score >= cut]

@@ -26,7 +26,7 @@ import numpy as np
 from controller.knowledge import events as ev
 from controller.knowledge.base import Event, Filters, ThreadDetail, ThreadRecord
 from controller.knowledge.embedding import Embedder
-from controller.knowledge.ranking import CANDIDATES, MIN_COSINE, Candidate, fuse
+from controller.knowledge.ranking import CANDIDATES, MIN_COSINE, Candidate, contenders, fuse, tie_ranks
 from controller.planning.types import KnowledgeHit
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -209,14 +209,20 @@ class SqlStore:
         vec = self._embed_query(text)
         n = max(CANDIDATES, top_k)
         with self._locked():
-            text_c = self._text_candidates(text, filters, n)
-            vec_c = [c for c in self._vector_candidates(vec, filters, n) if c.score >= MIN_COSINE]
-            ids = list(dict.fromkeys([c.thread_id for c in text_c] + [c.thread_id for c in vec_c]))
-            rows = self._rows(ids)
+            text_c = tie_ranks(self._text_candidates(text, filters, n))
+            vec_c = tie_ranks([c for c in self._vector_candidates(vec, filters, n) if c.score >= MIN_COSINE])
+            everyone = len(text_c) + len(vec_c)
+            # fuse without ratings first: only threads that can still make the top_k are read
+            keep = set(contenders(fuse(text_c, vec_c, {}, everyone, ranked=True), top_k))
+            text_c = [c for c in text_c if c.thread_id in keep]
+            vec_c = [c for c in vec_c if c.thread_id in keep]
+            ratings = self._ratings(list(keep))
+            order = fuse(text_c, vec_c, ratings, top_k, ranked=True)
+            rows = self._rows([f.thread_id for f in order])
         terms = query_terms(text)
         matched = {tid: [t for t in terms if t in (r.request + " " + r.resolution).lower()]
                    for tid, r in rows.items()}
-        fused = fuse(text_c, vec_c, {tid: r.rating for tid, r in rows.items()}, top_k, matched)
+        fused = fuse(text_c, vec_c, ratings, top_k, matched, ranked=True)
         hits = []
         for f in fused:
             r = rows.get(f.thread_id)
@@ -245,6 +251,15 @@ class SqlStore:
             conds.append(f"{meta}.tags LIKE ?")
             params.append(f'%"{tag}"%')
         return " AND ".join(conds), params
+
+    def _ratings(self, ids: list[str]) -> dict[str, int | None]:
+        """Current ratings of some threads (the tie-break of fusion)."""
+        out: dict[str, int | None] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update((r[0], r[1]) for r in self._all(
+                f"SELECT thread_id, rating FROM threads WHERE thread_id IN ({self._marks(len(chunk))})", chunk))
+        return out
 
     def _rows(self, ids: list[str]) -> dict[str, ThreadRecord]:
         if not ids:
