@@ -47,9 +47,16 @@ def subset(expected: Any, actual: Any) -> bool:
     return bool(expected == actual or str(expected) == str(actual))
 
 
+_RESULTS: dict[tuple[tuple[str, ...], str], PlanningResult] = {}
+
+
 def run(backend: OfflineBackend, say: str | list[str], namespace: str = "shop") -> PlanningResult:
-    turns = [say] if isinstance(say, str) else list(say)
-    return backend.propose(request(*turns, namespace=namespace), shop_cluster())
+    """Plan against a fresh fixture cluster; memoised, since the planner is deterministic for one input."""
+    turns = (say,) if isinstance(say, str) else tuple(say)
+    key = (turns, namespace)
+    if key not in _RESULTS:
+        _RESULTS[key] = backend.propose(request(*turns, namespace=namespace), shop_cluster())
+    return _RESULTS[key]
 
 
 def check_row(result: PlanningResult, intent: str, row: dict[str, Any]) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from controller.planning.offline import extract
+from controller.planning.offline import extract, places
 from controller.planning.offline.context import Ctx, Outcome
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -21,7 +21,7 @@ _NOT_A_NAME = {"in", "on", "at", "for", "with", "and", "the", "a", "an", "azure"
 
 def _names(text: str, nouns: str) -> list[str]:
     return [n for n in extract.named(text, nouns) if n.lower() not in _NOT_A_NAME
-            and not extract.azure_location(n) and not extract.aws_region(n)]
+            and not places.azure_location(n) and not places.aws_region(n)]
 
 
 def build_s3(ctx: Ctx) -> Outcome:
@@ -31,7 +31,7 @@ def build_s3(ctx: Ctx) -> Outcome:
         name = str(ctx.seed["name"])
     if name is None:
         return Outcome.ask("What should the S3 bucket be called (3-63 lower-case letters, digits, dots or dashes)?")
-    region = ctx.first(extract.aws_region) or ctx.seed.get("region")
+    region = ctx.first(places.aws_region) or ctx.seed.get("region")
     if region is None and (pref := ctx.preference("aws_region")):
         region = str(pref)
         ctx.notes.append(f"Used your preferred AWS region {region}.")
@@ -50,7 +50,7 @@ def build_s3(ctx: Ctx) -> Outcome:
 
 
 def _location(ctx: Ctx) -> str | None:
-    loc = ctx.first(extract.azure_location) or ctx.seed.get("location")
+    loc = ctx.first(places.azure_location) or ctx.seed.get("location")
     if loc is None and (pref := ctx.preference("azure_location")):
         loc = str(pref).lower().replace(" ", "")
         ctx.notes.append(f"Used your preferred Azure location {loc}.")

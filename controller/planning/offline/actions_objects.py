@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from controller.planning.offline import extract
+from controller.planning.offline import extract, quantities
 from controller.planning.offline.context import Ctx, Outcome
 from controller.planning.offline.grounding import WORKLOAD_KINDS, Ref
 
@@ -195,7 +195,7 @@ def _quota(text: str) -> dict[str, Any]:
         m = re.search(rf"\b(\d+)\s+(?:{pattern})\b", low) or re.search(rf"\b(?:{pattern})\s*(?:=|:|to|of)?\s*(\d+)\b", low)
         if m:
             out[key] = int(m.group(1))
-    ask = extract.resources(low)
+    ask = quantities.resources(low)
     cpu = ask.requests.get("cpu") or ask.limits.get("cpu")
     mem = ask.requests.get("memory") or ask.limits.get("memory")
     if cpu:
@@ -274,7 +274,7 @@ def build_allow_ingress(ctx: Ctx) -> Outcome:
         to_app = others[0] if others else None
     if from_ns is None and from_app is None:
         return Outcome.ask(f"Allow traffic into {ns} from where: which namespace or which app?")
-    port, _ = extract.ports(rest)
+    port, _ = quantities.ports(rest)
     params: dict[str, Any] = {"namespace": ns}
     for key, val in (("to_app", to_app), ("from_namespace", from_ns), ("from_app", from_app), ("port", port)):
         if val is not None:

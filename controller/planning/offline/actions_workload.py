@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from controller.planning.offline import extract
+from controller.planning.offline import extract, quantities
 from controller.planning.offline.context import (
     Ctx,
     Outcome,
@@ -110,9 +110,9 @@ def build_set_resources(ctx: Ctx) -> Outcome:
     res = (container or {}).get("resources") or {}
     cur_req: dict[str, str] = dict(res.get("requests") or {})
     cur_lim: dict[str, str] = dict(res.get("limits") or {})
-    ask = ctx.first(lambda t: extract.resources(t) if _has_values(extract.resources(t)) else None)
+    ask = ctx.first(lambda t: quantities.resources(t) if _has_values(quantities.resources(t)) else None)
     if ask is None:
-        ask = extract.resources(ctx.latest)
+        ask = quantities.resources(ctx.latest)
     requests, limits = dict(ask.requests), dict(ask.limits)
     for resource in ask.more:  # "more memory" with no number: double what is there
         current = cur_lim.get(resource) or cur_req.get(resource)
@@ -150,14 +150,14 @@ def build_set_resources(ctx: Ctx) -> Outcome:
     return Outcome.plan("set-resources", params, answer)
 
 
-def _has_values(ask: extract.ResourceAsk) -> bool:
+def _has_values(ask: quantities.ResourceAsk) -> bool:
     return bool(ask.requests or ask.limits or ask.more)
 
 
 def _doubled(resource: str, current: str | None) -> str:
     if resource == "memory":
-        mib = extract.parse_quantity_mi(current) if current else None
-        return extract.format_mi(mib * 2) if mib else DEFAULT_MEMORY_LIMIT
+        mib = quantities.parse_quantity_mi(current) if current else None
+        return quantities.format_mi(mib * 2) if mib else DEFAULT_MEMORY_LIMIT
     milli = _cpu_milli(current) if current else None
     return f"{int(milli * 2)}m" if milli else DEFAULT_CPU_LIMIT
 
@@ -170,8 +170,8 @@ def _cpu_milli(value: str) -> float | None:
 
 
 def _cmp(resource: str, a: str, b: str) -> int:
-    fa = extract.parse_quantity_mi(a) if resource == "memory" else _cpu_milli(a)
-    fb = extract.parse_quantity_mi(b) if resource == "memory" else _cpu_milli(b)
+    fa = quantities.parse_quantity_mi(a) if resource == "memory" else _cpu_milli(a)
+    fb = quantities.parse_quantity_mi(b) if resource == "memory" else _cpu_milli(b)
     if fa is None or fb is None:
         return 0
     return (fa > fb) - (fa < fb)
@@ -181,9 +181,9 @@ def build_hpa(ctx: Ctx) -> Outcome:
     ref = ctx.workload()
     if isinstance(ref, Outcome):
         return ref
-    lo, hi = extract.hpa_bounds(ctx.latest)
+    lo, hi = quantities.hpa_bounds(ctx.latest)
     for text in ctx.values[1:]:
-        olo, ohi = extract.hpa_bounds(text)
+        olo, ohi = quantities.hpa_bounds(text)
         lo, hi = lo if lo is not None else olo, hi if hi is not None else ohi
     lo = lo if lo is not None else ctx.seed.get("min_replicas")
     hi = hi if hi is not None else ctx.seed.get("max_replicas")
@@ -199,7 +199,7 @@ def build_hpa(ctx: Ctx) -> Outcome:
         notes.append(f"minimum {lo} (the current replica count)")
     if lo > hi or lo < 1:
         return Outcome.ask(f"The minimum ({lo}) must be between 1 and the maximum ({hi}). Which bounds do you want?")
-    pcts = ctx.first(lambda t: extract.percentages(t) or None) or []
+    pcts = ctx.first(lambda t: quantities.percentages(t) or None) or []
     cpu = next((v for v, r in pcts if r in ("cpu", "")), None)
     mem = next((v for v, r in pcts if r == "memory"), None)
     if cpu is None and mem is None:
@@ -220,7 +220,7 @@ def build_pdb(ctx: Ctx) -> Outcome:
     ref = ctx.workload()
     if isinstance(ref, Outcome):
         return ref
-    budget = ctx.first(lambda t: b if (b := extract.pdb_budget(t)) != (None, None) else None)
+    budget = ctx.first(lambda t: b if (b := quantities.pdb_budget(t)) != (None, None) else None)
     min_available, max_unavailable = budget or (None, None)
     params: dict[str, Any] = {"name": ref.name, "namespace": ref.namespace}
     if max_unavailable is not None:
@@ -238,7 +238,7 @@ def build_expose(ctx: Ctx) -> Outcome:
     ref = ctx.workload()
     if isinstance(ref, Outcome):
         return ref
-    port, target = ctx.first(lambda t: p if (p := extract.ports(t)) != (None, None) else None) or (None, None)
+    port, target = ctx.first(lambda t: p if (p := quantities.ports(t)) != (None, None) else None) or (None, None)
     container_ports = [int(p["containerPort"]) for c in containers(ref) for p in c.get("ports") or []
                        if p.get("containerPort")]
     note = ""

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.planning.offline import extract
+from controller.planning.offline import quantities
 from controller.planning.offline.grounding import Grounder, Ref
 from controller.planning.types import ActionCall
 
@@ -182,11 +182,11 @@ def _propose_fix(grounder: Grounder, target: Ref, unwell: list[_PodReport]) -> t
         request = (res.get("requests") or {}).get("memory")
         new = DEFAULT_MEMORY_LIMIT
         basis = f"no memory limit is set, so I propose {new}"
-        if current and (mib := extract.parse_quantity_mi(str(current))):
-            new = extract.format_mi(mib * 2)
+        if current and (mib := quantities.parse_quantity_mi(str(current))):
+            new = quantities.format_mi(mib * 2)
             basis = f"double the current limit {current}"
-        elif request and (mib := extract.parse_quantity_mi(str(request))):
-            new = extract.format_mi(max(mib * 2, 512))
+        elif request and (mib := quantities.parse_quantity_mi(str(request))):
+            new = quantities.format_mi(max(mib * 2, 512))
             basis = f"no limit is set; twice the request {request}"
         params: dict[str, Any] = {"kind": target.kind, "name": target.name, "namespace": target.namespace,
                                   "limits": {"memory": new}}
