@@ -357,3 +357,19 @@ def test_forbidden_reads_do_not_break_planning(backend: OfflineBackend) -> None:
     diagnosis = backend.propose(request("why is web crashing"), cluster)
     assert "CrashLoopBackOff" in diagnosis.answer
     assert backend.propose(request("show me the password in secret db-creds"), cluster).actions[0].action == "read-secret"
+
+
+def test_question_about_configmap_and_service(backend: OfflineBackend) -> None:
+    assert "LOG_LEVEL=info" in backend.propose(request("what's in web-config?"), shop_cluster()).answer
+    assert "80->8080" in backend.propose(request("which ports does the web service have?"), shop_cluster()).answer
+
+
+def test_diagnosis_without_pods_reports_workload_conditions(backend: OfflineBackend) -> None:
+    api = deployment("api", "shop", "ghcr.io/acme/api:2.1.0", 3, port=9000)
+    api["status"] = {"conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                     "message": 'pods "api-1" is forbidden: exceeded quota: compute'}]}
+    cluster = shop_cluster()
+    cluster.objects = [o for o in cluster.objects if not (o["kind"] == "Deployment" and o["metadata"]["name"] == "api")]
+    cluster.add(api)
+    result = backend.propose(request("why are there no api pods? investigate"), cluster)
+    assert result.intent == "diagnose" and "exceeded quota" in result.answer

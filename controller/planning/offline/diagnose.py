@@ -49,6 +49,7 @@ def diagnose(grounder: Grounder, namespace: str, target: Ref | None,
     unwell = [r for r in reports if r.lines]
     findings: list[str] = []
     events = _workload_events(grounder, namespace, target) if target else []
+    events = _workload_conditions(target) + events if target else events
     if not pods:
         text = f"I found no pods for {subject}."
         if target:
@@ -163,6 +164,18 @@ def _workload_events(grounder: Grounder, namespace: str, target: Ref | None) -> 
     for ev in grounder.events(namespace, target.name):
         if ev.get("type") == "Warning":
             out.append(f"event on {target.kind} {target.name} {ev.get('reason')}: {ev.get('message', '')}")
+    return out
+
+
+def _workload_conditions(target: Ref) -> list[str]:
+    """Conditions that explain missing pods (ReplicaFailure: quota exceeded, Available False...)."""
+    out = []
+    for cond in (target.obj.get("status") or {}).get("conditions") or []:
+        bad = cond.get("type") == "ReplicaFailure" or (
+            cond.get("type") in ("Available", "Progressing") and cond.get("status") == "False")
+        if bad:
+            out.append(f"{target.kind} {target.name} condition {cond.get('type')}={cond.get('status')}: "
+                       f"{cond.get('reason', '')} {cond.get('message', '')}".rstrip())
     return out
 
 

@@ -47,9 +47,10 @@ def _threads(count: int | None) -> Iterator[None]:
 class Embedder:
     """Encodes sentences with the packaged all-MiniLM-L6-v2; memoises results by exact text."""
 
-    def __init__(self, model_path: str | None = None) -> None:
+    def __init__(self, model_path: str | None = None, model: Any = None) -> None:
+        """`model`: an already loaded SentenceTransformer to share (e.g. the knowledge store's)."""
         self._model_path = model_path
-        self._model: Any = None
+        self._model: Any = model
         self._lock = threading.RLock()
         self._cache: dict[str, Vector] = {}
 

@@ -90,8 +90,26 @@ def services_fact(grounder: Grounder, namespace: str, ref: Ref | None) -> str:
     return f"Services in {namespace}: " + "; ".join(parts) + "."
 
 
+def named_object_fact(grounder: Grounder, text: str, namespace: str) -> str | None:
+    """A ConfigMap or Service named in the text (ConfigMap data is configuration, not a secret)."""
+    words = set(extract.tokens(text))
+    for cm in grounder.objects("v1", "ConfigMap", namespace):
+        if cm["metadata"]["name"] in words:
+            data = cm.get("data") or {}
+            shown = ", ".join(f"{k}={v}" for k, v in list(data.items())[:20]) or "no keys"
+            return f"ConfigMap {namespace}/{cm['metadata']['name']} has {len(data)} key(s): {shown}."
+    for svc in grounder.objects("v1", "Service", namespace):
+        if svc["metadata"]["name"] in words and re.search(r"\b(service|svc|ports?)\b", text, re.I):
+            spec = svc.get("spec", {})
+            ports = ", ".join(f"{p.get('port')}->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
+            return f"Service {namespace}/{svc['metadata']['name']} is {spec.get('type', 'ClusterIP')} with ports {ports or 'none'}."
+    return None
+
+
 def answer_question(grounder: Grounder, text: str, namespace: str, ref: Ref | None) -> str:
     low = extract.normalise(text).lower()
+    if ref is None and (fact := named_object_fact(grounder, text, namespace)):
+        return fact
     if ref is not None:
         facts: list[str] = []
         if re.search(r"\b(replicas?|instances?|copies|how many|scale|count)\b", low):
