@@ -16,6 +16,7 @@ _RULES: list[tuple[str, str]] = [
     (r"\b(?:please\s+)?(?:ignore|disregard|forget|override|bypass|skip)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+)*"
      r"(?:previous|prior|earlier|above|preceding|former|existing|system|safety|security)?\s*"
      r"(?:instructions?|rules?|prompts?|guidelines?|polic(?:y|ies)|guardrails?|restrictions?|checks?|approvals?|constraints?)"
+     r"(?:\s+(?:steps?|process|flow|gates?))?"
      r"(?:\s+(?:and|or)\s+(?:rules?|guidelines?|polic(?:y|ies)|restrictions?))?[.!:;,]?",
      "tries to override the operator's instructions"),
     (r"\byou\s+are\s+(?:now\s+)?(?:in\s+)?(?:an?\s+)?(?:admin|administrator|root|god|developer|dev|unrestricted|sudo|"
@@ -24,6 +25,20 @@ _RULES: list[tuple[str, str]] = [
      "tries to switch the assistant into a privileged mode"),
     (r"\b(?:system|admin|security|safety)\s+override\b[.!:;,]?|\bnew instructions(?:\s+follow)?\b[.!:;,]?"
      r"|\bfrom now on,?\s+you\s+(?:will|must|are)\b[^.!:;]*[.!:;]?", "tries to override the operator's instructions"),
+    (r"\b(?:previous|prior|earlier|all|the|your|these|those|usual|normal)\s+(?:rules|instructions|restrictions|guidelines|"
+     r"policies|limits)\s+(?:no longer apply|are (?:void|cancelled|canceled|lifted|suspended|disabled|off)|"
+     r"(?:don't|do not) apply(?: anymore)?)[.!:;,]?", "tries to override the operator's instructions"),
+    (r"^\s*[\[(<]\s*(?:system|admin|developer|root)\s*[\])>]\s*:?|^\s*(?:system|developer)\s*:",
+     "poses as a system or developer message"),
+    (r"\bjailbreak\w*\b[.!:;,]?|\bdo anything now\b", "tries to switch the assistant into a privileged mode"),
+    (r"\byou\s+(?:now\s+)?have\s+(?:full\s+|unrestricted\s+|elevated\s+)?(?:root|admin|administrator|cluster-admin|sudo|"
+     r"full|unrestricted|elevated|god)\s+(?:access|rights|privileges|permissions|mode)(?:\s+now)?[.!:;,]?"
+     r"|\byou\s+(?:may|can|are allowed to|are permitted to)\s+now\s+(?=read|access|delete|bypass|ignore|do anything|"
+     r"run anything|execute|reveal|see secrets)", "tries to grant the assistant privileges"),
+    (r"^\s*(?:admin|administrator|root|cluster[- ]admin|your (?:admin|owner|creator))\s+here\b[.!:;,]?",
+     "claims a privileged identity"),
+    (r"\bact\s+(?:like|as if you were|as though you were)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}?"
+     r"(?:admin|administrator|root|superuser|owner)\b[.!:;,]?", "tries to act as another identity"),
     (r"\b(?:enter|enable|activate|switch to|turn on)\s+(?:admin|god|developer|sudo|root|unrestricted|jailbreak|dan)\s+"
      r"mode\b[.!:;]?", "tries to switch the assistant into a privileged mode"),
     (r"\b(?:act|acting|pretend(?:ing)?|speak(?:ing)?|(?:do|run|execute|perform) (?:this|it|that))\s+(?:to be\s+|you are\s+)?"
@@ -32,7 +47,7 @@ _RULES: list[tuple[str, str]] = [
      r"\s+(?!to\b|in\b|on\b|and\b)[a-z][\w.-]*)?", "tries to act as another identity"),
     (r"\bi\s*(?:am|'m)\s+(?:the\s+|an?\s+)?(?:admin|administrator|cluster[- ]admin|root|superuser|owner|boss|cto|sre lead)\b"
      r"[.!:;,]?", "claims a privileged identity"),
-    (r"\bpretend(?:ing)?\s+(?:to be|you are|that you are|i am|that i am)\s+(?:the\s+|an?\s+)?(?:user\s+)?[\w.@-]+"
+    (r"\bpretend(?:ing)?\s+(?:to be|you(?:'re| are)|that you(?:'re| are)|i(?:'m| am)|that i(?:'m| am))\s+(?:the\s+|an?\s+)?(?:user\s+)?[\w.@-]+"
      r"[.!:;,]?", "tries to act as another identity"),
     (r"\bon behalf of\s+(?:the\s+)?(?:user\s+)?[\w.@-]+[.!:;,]?", "tries to act as another identity"),
     (r"\b(?:log(?:ged)?\s*in|sign(?:ed)?\s*in|switch(?:ing)?\s+(?:user\s+)?to|su)\s+as\s+[\w.@-]+[.!:;,]?"

@@ -51,7 +51,7 @@ BUILDERS: dict[str, Builder] = {
 }
 assert set(BUILDERS) == set(ACTIONS)
 
-REUSE_MIN_SIMILARITY = 0.3
+REUSE_MIN_SIMILARITY = 0.2
 CAPABILITIES = ("scale, restart or roll back workloads; change images, CPU/memory, labels and ConfigMap keys; "
                 "create namespaces with quotas, autoscalers, disruption budgets, Services and NetworkPolicies; "
                 "create S3 buckets and Azure resource groups or storage accounts; diagnose failing workloads; "
