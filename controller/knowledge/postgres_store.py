@@ -68,6 +68,7 @@ def _m002_search(conn: Any) -> None:
 
 
 MIGRATIONS: list[migrations.Migration] = [("001_core", _m001_core), ("002_search", _m002_search)]
+OR_SCAN = 5000  # rows matching any query word that are ranked when too few match every word
 
 
 def vector_literal(vec: np.ndarray) -> str:
@@ -136,9 +137,20 @@ class PostgresStore(SqlStore):
             return []
         where, params = self._filter_sql(filters)
         join = " JOIN thread_metadata m ON m.thread_id = t.thread_id" if filters.context or filters.tags else ""
+        cond = f" AND {where}" if where else ""
+        # every word first (a GIN lookup that stays small however common the words are), then any word
+        # over at most OR_SCAN matching rows: ranking every row that shares one common word is what
+        # made an OR query slow on large tables
         rows = self._all("SELECT t.thread_id, ts_rank_cd(t.tsv, q) AS score FROM threads t" + join +
-                         ", to_tsquery('english', ?) q WHERE t.tsv @@ q" + (f" AND {where}" if where else "") +
-                         " ORDER BY score DESC, t.thread_id LIMIT ?", [" | ".join(terms), *params, n])
+                         ", to_tsquery('english', ?) q WHERE t.tsv @@ q" + cond +
+                         " ORDER BY score DESC, t.thread_id LIMIT ?", [" & ".join(terms), *params, n])
+        if len(rows) < n and len(terms) > 1:
+            seen = {r[0] for r in rows}
+            more = self._all("SELECT thread_id, ts_rank_cd(tsv, q) AS score FROM (SELECT t.thread_id, t.tsv FROM threads t"
+                             + join + ", to_tsquery('english', ?) q0 WHERE t.tsv @@ q0" + cond + " LIMIT ?) c, "
+                             "to_tsquery('english', ?) q ORDER BY score DESC, thread_id LIMIT ?",
+                             [" | ".join(terms), *params, OR_SCAN, " | ".join(terms), n])
+            rows += [r for r in more if r[0] not in seen][: n - len(rows)]
         return [Candidate(r[0], i, float(r[1])) for i, r in enumerate(rows, start=1)]
 
     def _vector_candidates(self, vec: np.ndarray, filters: Filters, n: int) -> list[Candidate]:
