@@ -37,8 +37,11 @@ class GitHubForge:
         else:
             auth = Auth.Token(credentials.token)
         # GitHub asks integrators to space out writes (secondary rate limits); tests turn that off.
-        pause = {} if throttle else {"seconds_between_requests": None, "seconds_between_writes": None}
-        self.client = Github(auth=auth, base_url=api_url or DEFAULT_API, retry=None, **pause)
+        if throttle:
+            self.client = Github(auth=auth, base_url=api_url or DEFAULT_API, retry=None)
+        else:
+            self.client = Github(auth=auth, base_url=api_url or DEFAULT_API, retry=None,
+                                 seconds_between_requests=None, seconds_between_writes=None)
 
     def _fail(self, doing: str, exc: Exception) -> ForgeError:
         return ForgeError(self.credentials.redact(f"GitHub {self.project}: {doing} failed: {exc}"))

@@ -7,9 +7,9 @@ merge and review state followed back; the token never in a URL, an error or a lo
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qs
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 import pytest
