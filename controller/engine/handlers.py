@@ -19,6 +19,7 @@ from controller.engine.reconcile import Services, reconcile
 from controller.settings import Settings
 
 log = logging.getLogger("aiop.handlers")
+FOLLOW_INTERVAL_S = 60.0
 
 
 def make_memo(settings: Settings, services: Services) -> kopf.Memo:
@@ -58,3 +59,12 @@ for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
             reconcile(memo.services, dict(body))
         except Unreachable as exc:
             raise kopf.TemporaryError(str(exc), delay=5) from exc
+
+    @kopf.timer(GROUP, VERSION, _plural, interval=FOLLOW_INTERVAL_S, initial_delay=FOLLOW_INTERVAL_S,
+                when=lambda status, **_: (status or {}).get("phase") == "Completed")
+    def _follow(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        """Completed threads: follow their pull requests' review and merge state back into the thread."""
+        try:
+            reconcile(memo.services, dict(body))
+        except Unreachable as exc:
+            raise kopf.TemporaryError(str(exc), delay=30) from exc
