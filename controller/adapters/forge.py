@@ -92,10 +92,7 @@ class LocalForge:
                              reviewers=self.reviewers)
             g.update_ref(f"refs/pull/{number}/head", head_sha)
             g.update_ref(f"refs/pull/{number}/merge", merge_sha)
-            record = json.dumps({**asdict(pr), "reviewers": list(pr.reviewers)}, indent=2)
-            data = record.encode()
-            blob = git.Repo(self.path).odb.store(IStream(git.Blob.type, len(data), io.BytesIO(data))).hexsha.decode()
-            g.update_ref(f"refs/aiop/pulls/{number}", blob)
+            self._save(pr)
             return pr
 
     def _save(self, pr: PullRequest) -> None:

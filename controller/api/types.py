@@ -213,6 +213,7 @@ class PullRequestLink(ApiModel):
     number: int
     url: str
     state: str = "open"
+    review: str = Field(default="none", description="none | commented | changes_requested | approved")
 
 
 class Links(ApiModel):

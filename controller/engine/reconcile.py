@@ -113,14 +113,18 @@ class Reconciler:
         if not open_prs:
             return
         found = self.svc.executor.follow_pull_requests(self.status.thread_id, open_prs)
-        links = [p.model_copy(update={"state": found[(p.repo, p.number)].state}) if (p.repo, p.number) in found else p
-                 for p in self.status.links.pull_requests]
-        if links != self.status.links.pull_requests:
+        links = [p.model_copy(update={"state": found[(p.repo, p.number)].state,
+                                      "review": found[(p.repo, p.number)].review})
+                 if (p.repo, p.number) in found else p for p in self.status.links.pull_requests]
+        before = self.status.links.pull_requests
+        if links != before:
             self.status = self.status.model_copy(update={
                 "links": self.status.links.model_copy(update={"pull_requests": links})})
-            for p in links:
-                if (p.repo, p.number) in found and p.state != "open":
+            for old, p in zip(before, links, strict=True):
+                if p.state != old.state and p.state != "open":
                     self._say("assistant", f"Pull request {p.url} was {p.state}.")
+                elif p.review != old.review and p.review != "none":
+                    self._say("assistant", f"Pull request {p.url}: review {p.review.replace('_', ' ')}.")
             self._write()
 
     def _collapsed(self, causes: list[Any]) -> list[Any]:
