@@ -73,16 +73,16 @@ def _without_approve(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return objects
 
 
-@pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    home: Path = tmp_path_factory.mktemp("aiop-home")
+def start_loop(home: Path, env: dict[str, str] | None = None, extra_crds: list[dict[str, Any]] | None = None,
+               extra_objects: list[dict[str, Any]] | None = None) -> Iterator[Loop]:
+    """The sandbox with the shop, the chart's admission policy and the real controller (scripted backend)."""
     with SandboxServer(port=0, home=home) as server:
         kube = Kube(load_api_client(str(server.kubeconfig_path)))
-        bootstrap.install_crds(kube)
+        bootstrap.install_crds(kube, extra_crds)
         bootstrap.install_admission(kube, server)
-        for obj in shop_objects():
+        for obj in [*shop_objects(), *(extra_objects or [])]:
             bootstrap.create_object(kube, obj)
-        settings = load_settings({"AIOP_HOME": str(home), "AIOP_VERIFY_TIMEOUT": "10"}).with_kubeconfig(
+        settings = load_settings({"AIOP_HOME": str(home), "AIOP_VERIFY_TIMEOUT": "10", **(env or {})}).with_kubeconfig(
             str(server.kubeconfig_path))
         backend = ScriptedBackend()
         knowledge = MemoryKnowledgeStore()
@@ -93,3 +93,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         finally:
             stop.set()
             thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    yield from start_loop(tmp_path_factory.mktemp("aiop-home"))

@@ -20,19 +20,11 @@ import yaml
 
 from controller.adapters.forge import LocalForge
 from controller.adapters.gitrepo import ensure_bare_repo
-from controller.adapters.kube import Kube, load_api_client
+from controller.adapters.kube import Kube
 from controller.adapters.sync.select import detect
 from controller.api.constants import Phase
-from controller.client import ConversationClient
 from controller.engine.reconcile import reconcile
-from controller.engine.runner import start_operator_thread
-from controller.engine.services import build_services
-from controller.knowledge.memory import MemoryKnowledgeStore
-from controller.planning.scripted import ScriptedBackend
-from controller.settings import load_settings
-from controller.tools import bootstrap
-from sandbox.server import SandboxServer
-from tests.engine.conftest import ALICE, Loop, shop_objects
+from tests.engine.conftest import ALICE, Loop, start_loop
 from tests.engine.test_loop import scale
 
 pytestmark = pytest.mark.timeout(180)
@@ -48,24 +40,10 @@ def gitops_crds() -> list[dict[str, Any]]:
     return out
 
 
-def start_loop(home: Path, env: dict[str, str]) -> Iterator[Loop]:
-    with SandboxServer(port=0, home=home) as server:
-        kube = Kube(load_api_client(str(server.kubeconfig_path)))
-        bootstrap.install_crds(kube, gitops_crds())
-        bootstrap.install_admission(kube, server)
-        for obj in [*shop_objects(), *({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-                                       for ns in ("argocd", "flux-system"))]:
-            bootstrap.create_object(kube, obj)
-        settings = load_settings({"AIOP_HOME": str(home), "AIOP_VERIFY_TIMEOUT": "20",
-                                  "AIOP_SYNC_POLL_INTERVAL": "0.1", **env}).with_kubeconfig(str(server.kubeconfig_path))
-        backend, knowledge = ScriptedBackend(), MemoryKnowledgeStore()
-        services = build_services(settings, backend=backend, knowledge=knowledge)
-        thread, stop = start_operator_thread(settings, services)
-        try:
-            yield Loop(server, kube, settings, backend, knowledge, services, ConversationClient(kube))
-        finally:
-            stop.set()
-            thread.join(timeout=10)
+def start_gitops_loop(home: Path, env: dict[str, str]) -> Iterator[Loop]:
+    namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in ("argocd", "flux-system")]
+    yield from start_loop(home, {"AIOP_VERIFY_TIMEOUT": "20", "AIOP_SYNC_POLL_INTERVAL": "0.1", **env},
+                          gitops_crds(), namespaces)
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +51,12 @@ def argo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     home = tmp_path_factory.mktemp("aiop-argo")
     addons = ensure_bare_repo(home / "remote" / "addons.git", None, ("t", "t@x"))
     routes = f'{{"Deployment": {{"url": "{addons}", "folder": "addons", "name": "addons"}}}}'
-    yield from start_loop(home, {"AIOP_SYNC_ENGINE": "auto", "AIOP_REPOS": routes})
+    yield from start_gitops_loop(home, {"AIOP_SYNC_ENGINE": "auto", "AIOP_REPOS": routes})
 
 
 @pytest.fixture(scope="module")
 def flux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    yield from start_loop(tmp_path_factory.mktemp("aiop-flux"), {
+    yield from start_gitops_loop(tmp_path_factory.mktemp("aiop-flux"), {
         "AIOP_SYNC_ENGINE": "flux", "AIOP_FLUX_SERVICE_ACCOUNT": "aiop-applier",
         "AIOP_SYNC_REPO_URL": "https://git.example.com/platform/threads.git"})
 

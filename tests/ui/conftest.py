@@ -16,41 +16,14 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from controller.adapters.kube import Kube, load_api_client
-from controller.engine.runner import start_operator_thread
-from controller.engine.services import build_services
-from controller.knowledge.memory import MemoryKnowledgeStore
-from controller.planning.scripted import ScriptedBackend
-from controller.settings import load_settings
-from controller.tools import bootstrap
-from sandbox.server import SandboxServer
-from tests.engine.conftest import DAVE, Loop, shop_objects
+from tests.engine.conftest import DAVE, Loop, start_loop
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
 @pytest.fixture(scope="package")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    from controller.client import ConversationClient
-
-    home: Path = tmp_path_factory.mktemp("aiop-ui-home")
-    with SandboxServer(port=0, home=home) as server:
-        kube = Kube(load_api_client(str(server.kubeconfig_path)))
-        bootstrap.install_crds(kube)
-        bootstrap.install_admission(kube, server)
-        for obj in shop_objects():
-            bootstrap.create_object(kube, obj)
-        settings = load_settings({"AIOP_HOME": str(home), "AIOP_VERIFY_TIMEOUT": "10"}).with_kubeconfig(
-            str(server.kubeconfig_path))
-        backend = ScriptedBackend()
-        knowledge = MemoryKnowledgeStore()
-        services = build_services(settings, backend=backend, knowledge=knowledge)
-        thread, stop = start_operator_thread(settings, services)
-        try:
-            yield Loop(server, kube, settings, backend, knowledge, services, ConversationClient(kube))
-        finally:
-            stop.set()
-            thread.join(timeout=10)
+    yield from start_loop(tmp_path_factory.mktemp("aiop-ui-home"))
 
 
 AppFactory = Callable[..., AppTest]
