@@ -42,6 +42,7 @@ test: install lint
 
 bench: install
 	$(VENV)/bin/python -m bench.loop --threads 20
+	AIOP_HOME=$$(mktemp -d) $(VENV)/bin/aiop knowledge bench --threads 100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from controller.adapters.kube import Kube, KubeError, NotFound
 from controller.adapters.telemetry import EFFECT_SECONDS, EFFECTS, PLANS, THREAD_TRANSITIONS, Alerts
 from controller.api.constants import KIND_REQUEST, PLURAL_CONVERSATION, PLURAL_REQUEST, VERB_APPROVE, Phase
 from controller.api.types import (
+    Condition,
     ConversationSpec,
     ConversationStatus,
     Identity,
@@ -312,8 +313,6 @@ class Reconciler:
         self.status = self.status.model_copy(update={"messages": [*messages, message]})
 
     def _invalid_spec(self, problem: str) -> None:
-        from controller.api.types import Condition
-
         cond = Condition(type="Ready", status="False", reason="InvalidSpec", message=problem,
                          last_transition_time=now_rfc3339())
         others = [c for c in self.status.conditions if c.type != "Ready"]
