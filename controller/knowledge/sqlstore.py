@@ -325,10 +325,8 @@ class SqlStore:
             tomb = self._tombstones([ev.event_user(e) for e in fresh])
             fresh = [e for e in fresh if not (ev.event_user(e) in tomb and e.ts < tomb[ev.event_user(e)]
                                               and e.kind != "forget-user")]
-            self._many("INSERT INTO events (event_id, kind, origin, thread_id, user_id, ts, payload, remote) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       [(e.event_id, e.kind, e.origin, ev.event_thread(e), ev.event_user(e), e.ts,
-                         ev.dumps(e.payload), remote) for e in fresh])
+            self._insert_events([(e.event_id, e.kind, e.origin, ev.event_thread(e), ev.event_user(e), e.ts,
+                                  ev.dumps(e.payload), remote) for e in fresh])
             threads = [e for e in fresh if e.kind == "thread"]
             if threads:
                 touched = self._apply_threads(threads)
@@ -440,6 +438,18 @@ class SqlStore:
                 rating_rows.append((p["thread_id"], p.get("user_id") or "import", int(p["rating"]), "", e.ts,
                                     e.event_id))
             touched.append((p["thread_id"], h))
+        self._write_threads(thread_rows, meta_rows, rating_rows)
+        return touched
+
+    def _insert_events(self, rows: list[tuple[Any, ...]]) -> None:
+        """Append new events (ids already checked absent): (event_id, kind, origin, thread_id, user_id, ts,
+        payload, remote)."""
+        self._many("INSERT INTO events (event_id, kind, origin, thread_id, user_id, ts, payload, remote) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _write_threads(self, thread_rows: list[tuple[Any, ...]], meta_rows: list[tuple[Any, ...]],
+                       rating_rows: list[tuple[Any, ...]]) -> None:
+        """Upsert the winning thread versions, their metadata and their authors' ratings, then aggregate."""
         self._many("INSERT INTO threads (thread_id, cluster_id, user_id, request_text, response_text, resolution_text, "
                    "resolution_status, rating, ts, text_hash, updated_ts, updated_event) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
@@ -455,8 +465,7 @@ class SqlStore:
                    "ON CONFLICT (thread_id, user_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, "
                    "ts = excluded.ts, event_id = excluded.event_id WHERE excluded.ts > ratings.ts OR "
                    "(excluded.ts = ratings.ts AND excluded.event_id > ratings.event_id)", rating_rows)
-        self._aggregate([t for t, _ in touched])
-        return touched
+        self._aggregate([r[0] for r in thread_rows])
 
     def _apply_rating(self, thread_id: str, user: str, score: int, comment: str, ts: str, event_id: str,
                       aggregate: bool = True) -> None:

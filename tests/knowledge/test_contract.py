@@ -125,4 +125,4 @@ def test_forget_user(filled: SqlStore) -> None:
 
 def test_migrations_recorded_once(store: SqlStore) -> None:
     names = [r[0] for r in store._all("SELECT name FROM schema_migrations ORDER BY name")]
-    assert names == sorted(names) and len(names) == 2
+    assert names == sorted(names) and len(names) == len(set(names)) >= 2
