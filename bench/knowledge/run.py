@@ -1,10 +1,12 @@
 """Run `aiop knowledge bench` for DuckDB and for a real PostgreSQL started here (as in the tests).
 
-`.venv/bin/python bench/knowledge/run.py 10000 100000` prints one line per store and size.
+`.venv/bin/python bench/knowledge/run.py 10000 100000` prints one line per store and size;
+`--store postgres` (or duckdb) runs one store only.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,8 +18,15 @@ from tests.knowledge.pgserver import PgServer
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000]
+    # room to build the HNSW graph in memory after the bulk load (1M x 384 needs ~2 GB; the default is 1GB)
+    os.environ.setdefault("AIOP_PG_MAINTENANCE_WORK_MEM", "4GB")
+    args = sys.argv[1:]
     stores = ["duckdb", "postgres"]
+    if "--store" in args:
+        i = args.index("--store")
+        stores = [args[i + 1]]
+        del args[i:i + 2]
+    sizes = [int(a) for a in args] or [10_000]
     server = PgServer().init()
     try:
         for n in sizes:

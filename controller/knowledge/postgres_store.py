@@ -84,6 +84,8 @@ def _m002_search(conn: Any) -> None:
 
 MIGRATIONS: list[migrations.Migration] = [("001_core", _m001_core), ("002_search", _m002_search)]
 AND_SCAN = 1000  # rows matching every query word that are ranked (equally good text matches beyond it)
+GIN_FUZZY_LIMIT = 5000  # see _connect
+FALLBACK_BELOW = 5  # fewer rows than this matching every word: relax the query
 OR_SCAN = 1000  # rows matching any query word that are ranked when too few match every word
 
 
@@ -265,13 +267,15 @@ class PostgresStore(SqlStore):
                          + join + ", to_tsquery('english', ?) q0 WHERE t.tsv @@ q0" + cond + " LIMIT ?) c, "
                          "to_tsquery('english', ?) q ORDER BY score DESC, thread_id LIMIT ?",
                          [" & ".join(terms), *params, AND_SCAN, " & ".join(terms), n])
-        # then, while too few: every word but one (a paraphrase adds or swaps a word), then each word alone;
+        # then, while fewer than FALLBACK_BELOW rows match (a group of only common words reads a long GIN
+        # posting list, ~40 ms at 1M rows, so it is not paid when every word already found a few): every word but one (a paraphrase adds or swaps a word), then each word alone;
         # a few rows per group, so a rare word's rows are not crowded out by the thousands of rows sharing
         # one common word, and GIN intersections that start from a rare word stay cheap
         tiers = [[[t for t in terms if t != skip] for skip in terms]] if len(terms) > 2 else []
         tiers.append([[t] for t in terms] if len(terms) > 1 else [])
+        enough = min(n, FALLBACK_BELOW)
         for groups in tiers:
-            if len(rows) >= n or not groups:
+            if len(rows) >= enough or not groups:
                 break
             per = max(OR_SCAN // len(groups), 20)
             parts, args = [], []
@@ -280,9 +284,14 @@ class PostgresStore(SqlStore):
                              + cond + " LIMIT ?)")
                 args += [" & ".join(g), *params, per]
             seen = {r[0] for r in rows}
-            more = self._all("SELECT thread_id, ts_rank_cd(tsv, q) AS score FROM (SELECT DISTINCT ON (thread_id) * FROM ("
-                             + " UNION ALL ".join(parts) + ") u) c, to_tsquery('english', ?) q "
-                             "ORDER BY score DESC, thread_id LIMIT ?", [*args, " | ".join(terms), n + len(rows)])
+            with self.conn.transaction():
+                # a group of common words reads a 100k-entry GIN posting list (~40 ms at 1M threads) to keep
+                # `per` rows of it: past GIN_FUZZY_LIMIT matches GIN returns a random subset instead (not used
+                # for the every-word query: thinning each word's list apart empties their intersection)
+                self.conn.execute(f"SET LOCAL gin_fuzzy_search_limit = {GIN_FUZZY_LIMIT}")
+                more = self._all("SELECT thread_id, ts_rank_cd(tsv, q) AS score FROM (SELECT DISTINCT ON (thread_id) * FROM ("
+                                 + " UNION ALL ".join(parts) + ") u) c, to_tsquery('english', ?) q "
+                                 "ORDER BY score DESC, thread_id LIMIT ?", [*args, " | ".join(terms), n + len(rows)])
             rows += [r for r in more if r[0] not in seen][: n - len(rows)]
         return [Candidate(r[0], i, float(r[1])) for i, r in enumerate(rows, start=1)]
 

@@ -89,6 +89,13 @@ def run_bench(kind: str, threads: int, queries: int = 200, db: str | None = None
         store.build_indexes()  # DuckDB: the in-memory indexes are built once after a bulk import (counted)
     elapsed = time.perf_counter() - start
     ingest = threads / max(elapsed - embedder.seconds, 1e-9)
+    p50, p95 = search_latency(store, records, queries)
+    store.close()
+    return f"{kind} {threads} threads: search p50 {p50:.1f} ms, p95 {p95:.1f} ms, ingest {ingest:.0f} threads/s"
+
+
+def search_latency(store: Any, records: list[ThreadRecord], queries: int = 200) -> tuple[float, float]:
+    """p50 and p95 (ms) of `queries` searches: bench requests with ~20% of their words dropped."""
     rng = random.Random(11)
     texts = [r.request for r in rng.sample(records, min(queries, len(records)))]
     for t in texts[:5]:
@@ -100,6 +107,4 @@ def run_bench(kind: str, threads: int, queries: int = 200, db: str | None = None
         s = time.perf_counter()
         store.search(q, top_k=5)
         lat.append((time.perf_counter() - s) * 1000)
-    store.close()
-    p50, p95 = np.percentile(lat, 50), np.percentile(lat, 95)
-    return f"{kind} {threads} threads: search p50 {p50:.1f} ms, p95 {p95:.1f} ms, ingest {ingest:.0f} threads/s"
+    return float(np.percentile(lat, 50)), float(np.percentile(lat, 95))
