@@ -2,7 +2,8 @@
 driven in headless Chromium over the DevTools protocol, as a person would use it.
 
 Type a request, see the proposal, approve it, rate it 100, see the pull request. The page text is
-checked at each step and screenshots are saved to docs/screenshots/ (the README shows them).
+checked at each step and screenshots are saved (to docs/screenshots/, which the README shows, when
+AIOP_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +25,9 @@ from tests.ui.cdp import Browser, find_chromium, free_port
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temporary folder; `AIOP_UPDATE_SCREENSHOTS=1` refreshes the README's copies.
+SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("AIOP_UPDATE_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "aiop-screenshots")
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
