@@ -31,6 +31,7 @@ from controller.knowledge.textindex import TextIndex
 from controller.knowledge.vectors import VectorIndex
 
 _VALUES = re.compile(r"VALUES \((\?(?:, \?)*)\)")
+LOAD_BATCH = 100_000  # rows read at a time when the full-text index is built
 BULK_MIN = 16  # rows from which an arrow table beats executemany (which prepares per row in DuckDB)
 
 
@@ -204,13 +205,19 @@ class DuckDBStore(SqlStore):
 
     def _load_text(self) -> TextIndex:
         index = TextIndex(self._stem)
-        cur = self.conn.execute("SELECT thread_id, request_text, resolution_text, rating FROM threads "
-                                "ORDER BY thread_id")
-        while True:
-            rows = cur.fetchmany(100_000)
-            if not rows:
-                break
-            index.add([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows], [r[3] for r in rows])
+        # a cursor of its own: `index.add` stems new words through self.conn, and a query on a
+        # connection drops the result that connection was still streaming (only the first batch was read)
+        cur = self.conn.cursor()
+        try:
+            cur.execute("SELECT thread_id, request_text, resolution_text, rating FROM threads ORDER BY thread_id")
+            while True:
+                rows = cur.fetchmany(LOAD_BATCH)
+                if not rows:
+                    break
+                index.add([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows], [r[3] for r in rows])
+        finally:
+            cur.close()
+        index.merge()
         return index
 
     def _aggregate(self, ids: list[str]) -> None:
