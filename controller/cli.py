@@ -258,15 +258,6 @@ def eval_worker(backend: Annotated[str | None, typer.Option()] = None) -> None:
     worker(backend)
 
 
-@app.command(name="eval-one", hidden=True)
-def eval_one(path: Path, out: Path, backend: Annotated[str | None, typer.Option()] = None,
-             home: HomeOpt = None) -> None:
-    """Run one scenario in this process (used by `aiop eval` for isolation)."""
-    from controller.tools.evals import run_one_to_file
-
-    run_one_to_file(path, out, backend=backend, home=home)
-
-
 def _knowledge_app() -> typer.Typer:
     from controller.tools.knowledge_cli import knowledge_app
 

@@ -3,8 +3,9 @@
 Each scenario gets its own $AIOP_HOME, its own sandbox API server, its own local repo and forge,
 and the real controller (kopf, in-process) with the chosen backend. The runner plays the user's
 turns through the custom resources, as the scenario's identity, and waits after each turn until
-the controller has handled it. Several scenarios run in parallel as separate processes
-(`aiop eval-one`), so they share nothing.
+the controller has handled it. Scenarios run in `--parallel` worker processes (`aiop eval-worker`),
+each running scenarios one after another with the model loaded once; no two scenarios share a
+sandbox, a home, a repo or a controller.
 """
 
 from __future__ import annotations
@@ -274,10 +275,6 @@ def _backend(name: str | None, settings: Any = None) -> Any:
 
 
 # ------------------------------------------------------------------------------------ the runner
-
-
-def run_one_to_file(path: Path, out: Path, backend: str | None = None, home: Path | None = None) -> None:
-    out.write_text(json.dumps(asdict(_run_in_process(path, backend, home))))
 
 
 def _run_in_process(path: Path, backend: str | None, home: Path | None = None) -> Result:
