@@ -30,8 +30,13 @@ PLANS = Counter("aiop_plans_total", "Plan revisions proposed", ["kind"])
 log = logging.getLogger("aiop")
 
 
+# kopf's per-object loggers add these to every record: its whole OperatorSettings (~2 KB), a flag
+# for its event poster, and the object reference (which we log as `object` + `namespace`).
+KOPF_RECORD_KEYS = frozenset({"settings", "k8s_skip", "k8s_ref"})
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with any `extra` fields the caller gave."""
+    """One JSON object per line: what happened, to which object, with the caller's `extra` fields."""
 
     _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -42,8 +47,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        ref = getattr(record, "k8s_ref", None)
+        if isinstance(ref, dict):
+            entry.update({"kind": ref.get("kind"), "object": ref.get("name"), "namespace": ref.get("namespace")})
         for key, value in record.__dict__.items():
-            if key not in self._STANDARD and not key.startswith("_"):
+            if key not in self._STANDARD and key not in KOPF_RECORD_KEYS and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
@@ -60,10 +68,10 @@ def setup_logging(fmt: str = "json", level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def serve_metrics(port: int) -> None:
-    """Expose /metrics (0 disables)."""
+def serve_metrics(port: int, address: str = "127.0.0.1") -> None:
+    """Expose /metrics on `address` (127.0.0.1 unless configured; the chart binds 0.0.0.0). 0 disables."""
     if port:
-        start_http_server(port, addr="0.0.0.0")
+        start_http_server(port, addr=address)
 
 
 def now_rfc3339() -> str:

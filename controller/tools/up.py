@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int) -
     from controller.engine.runner import start_operator_thread
     from controller.engine.services import build_services
 
-    setup_logging(settings.serve.log_format, os.environ.get("AIOP_LOG_LEVEL", "WARNING"))
+    quiet = "log_level" not in settings.serve.model_fields_set  # `aiop up` keeps the terminal for its summary
+    setup_logging(settings.serve.log_format, "WARNING" if quiet else settings.serve.log_level)
     settings.home.mkdir(parents=True, exist_ok=True)
     server: Any = None
     if not settings.kube.kubeconfig:
@@ -44,8 +44,8 @@ def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int) -
         bootstrap.install_admission(kube, server)
         bootstrap.install_demo(kube)
         demo_kubeconfig = server.user_kubeconfig(bootstrap.DEMO_USER)
-    settings = replace(settings, serve=replace(settings.serve, metrics_port=metrics_port))
-    serve_metrics(metrics_port)
+    settings = settings.with_serve(metrics_port=metrics_port)
+    serve_metrics(metrics_port, settings.serve.bind_address)
     thread, stop = start_operator_thread(settings, build_services(settings))
     ui = _start_ui(settings, ui_port) if ui_port and UI_APP.exists() else None
 

@@ -39,8 +39,8 @@ def test_identity(env: dict[str, str], headers: dict[str, str], picked: str | No
 def test_config_defaults_and_namespaces() -> None:
     assert load_config({}).namespaces == ("default",)
     assert load_config({"AIOP_UI_SANDBOX": "1"}).namespaces == ("shop",)
-    assert load_config({"AIOP_WATCH_NAMESPACES": "a,b"}).namespaces == ("a", "b")
-    assert load_config({"AIOP_UI_NAMESPACES": "x", "AIOP_WATCH_NAMESPACES": "a"}).namespaces == ("x",)
+    assert load_config({"AIOP_NAMESPACES": "a,b"}).namespaces == ("a", "b")
+    assert load_config({"AIOP_UI_NAMESPACES": "x", "AIOP_NAMESPACES": "a"}).namespaces == ("x",)
     assert split_groups(" a, ,b,a ") == ["a", "b"]
 
 
