@@ -53,6 +53,11 @@ SCHEMAS: dict[str, dict[int, Field]] = {
     "NonResourceAttributes": {1: ("path", "string", False), 2: ("verb", "string", False)},
     # authentication.k8s.io/v1
     "SelfSubjectReview": {1: ("metadata", "ObjectMeta", False)},
+    "TokenRequest": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenRequestSpec", False)},
+    "TokenRequestSpec": {1: ("audiences", "string", True), 3: ("boundObjectRef", "BoundObjectReference", False),
+                         4: ("expirationSeconds", "int", False)},
+    "BoundObjectReference": {1: ("kind", "string", False), 2: ("apiVersion", "string", False),
+                             3: ("name", "string", False), 4: ("uid", "string", False)},
     # rbac.authorization.k8s.io/v1
     "Role": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
     "ClusterRole": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
@@ -80,6 +85,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "LocalSubjectAccessReview",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     ("rbac.authorization.k8s.io/v1", "Role"): "Role",
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): "ClusterRole",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "RoleBinding",

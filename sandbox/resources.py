@@ -28,6 +28,7 @@ CREATE_ONLY: tuple[str, ...] = ("create",)
 STATUS = "status"
 SCALE = "scale"
 LOG = "log"
+TOKEN = "token"
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     _core("services", "Service", short_names=("svc",), categories=("all",), subresources=(STATUS,)),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
-    _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _core("serviceaccounts", "ServiceAccount", short_names=("sa",), subresources=(TOKEN,)),
     _core("events", "Event", short_names=("ev",)),
     _core("resourcequotas", "ResourceQuota", short_names=("quota",), subresources=(STATUS,)),
     _core("limitranges", "LimitRange", short_names=("limits",)),
@@ -234,6 +235,7 @@ SUBRESOURCE_KINDS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     STATUS: ("", "", "", ("get", "patch", "update")),
     SCALE: ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
     LOG: ("", "v1", "", ("get",)),
+    TOKEN: ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
 }
 
 # The namespaces a fresh cluster has.

@@ -25,11 +25,13 @@ from sandbox.operations import Operations
 from sandbox.paths import RequestInfo, parse_request
 from sandbox.rbac import RequestAttributes
 from sandbox.registry import Registry
-from sandbox.resources import ResourceType
+from sandbox.resources import TOKEN, ResourceType
 from sandbox.reviews import review
 from sandbox.selectors import Matcher, make_matcher
+from sandbox.serviceaccounts import default_service_account, request_token, uid_lookup, user_of
 from sandbox.store import Store
 from sandbox.tables import to_table, wants_table
+from sandbox.tokens import TokenSigner
 from sandbox.watch import WatchRequest, serve_watch
 from sandbox.writes import WriteOptions, present
 
@@ -49,10 +51,23 @@ class Cluster:
     bookmark_interval: float = 5.0
     server_address: str = "127.0.0.1"
     shutdown: asyncio.Event | None = None
+    signer: TokenSigner = field(default_factory=lambda: TokenSigner(None))
 
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry, self.admission_hooks)
+        self.ops.controllers.append(default_service_account)
         self.authorizer = Authorizer(self.store)
+
+    def authenticate(self, authorization_header: str | None) -> UserInfo | None:
+        """Static user tokens first, then service account JWTs this server issued and still accepts."""
+        user = self.identities.authenticate(authorization_header)
+        if user is not None or not authorization_header:
+            return user
+        scheme, _, token = authorization_header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        claims = self.signer.verify(token.strip(), uid_lookup(self.store))
+        return user_of(claims) if claims is not None else None
 
 
 def _dumps(body: Any) -> str:
@@ -190,7 +205,7 @@ class Handler:
         path = request.path
         if path in HEALTH_PATHS:
             return web.Response(text="ok", content_type="text/plain")
-        caller = self.cluster.identities.authenticate(request.headers.get("Authorization"))
+        caller = self.cluster.authenticate(request.headers.get("Authorization"))
         if caller is None:
             raise errors.unauthorized()
         user = _impersonate(self.cluster, request, caller)
@@ -263,6 +278,13 @@ class Handler:
         if rt.only_create:
             body = await _read_body(request)
             return json_response(review(rt, ns, body, user, cluster.authorizer), 201)
+        if info.subresource == TOKEN:
+            if verb != "create":
+                raise errors.method_not_allowed()
+            body = await _read_body(request)
+            token = request_token(cluster.store, cluster.signer, rt, ns, info.name, body,
+                                  _write_options(request).dry_run)
+            return json_response(token, 201)
         if verb in ("list", "watch"):
             return await self._list_or_watch(request, info, rt, ns)
         if verb == "get":

@@ -23,8 +23,10 @@ from sandbox.identity import ADMIN_USER, Identities
 from sandbox.operations import SYSTEM_USER
 from sandbox.resources import INITIAL_NAMESPACES
 from sandbox.routes import Cluster, build_app
+from sandbox.serviceaccounts import default_service_account
 from sandbox.simulator import simulate
 from sandbox.store import Store
+from sandbox.tokens import TokenSigner
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -56,18 +58,20 @@ class SandboxServer:
         self.identities = Identities(self.state_dir)
         self.store = Store(self.state_dir, history_limit=history_limit)
         self.admission_hooks: list[AdmissionHook] = []
+        pki = self.state_dir / "pki" if self.state_dir is not None else self.home / "sandbox" / "pki"
+        pki.mkdir(parents=True, exist_ok=True)
         self.cluster = Cluster(
             store=self.store,
             identities=self.identities,
             admission_hooks=self.admission_hooks,
             bookmark_interval=bookmark_interval,
+            signer=TokenSigner(pki),
         )
         if simulate_workloads:
             self.cluster.ops.controllers.append(simulate)
         self.tls = tls
         self.certs: CertFiles | None = None
         if tls:
-            pki = self.state_dir / "pki" if self.state_dir is not None else self.home / "sandbox" / "pki"
             self.certs = ensure_certs(pki)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -97,6 +101,9 @@ class SandboxServer:
         for name in INITIAL_NAMESPACES:
             if not self.store.exists(("", "namespaces", "", name)):
                 self.cluster.ops.create(rt, "", {"metadata": {"name": name}}, SYSTEM_USER)
+        for namespace in self.store.objects("", "namespaces"):
+            if not namespace["metadata"].get("deletionTimestamp"):
+                default_service_account(self.cluster.ops, rt, namespace, None)
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
