@@ -34,6 +34,7 @@ from controller.tools.expectations import (
     alerts_ok,
     counts_for_unchanged,
     differences,
+    lacks_problem,
     object_key,
 )
 from controller.tools.scenario import Expect, Scenario, ScenarioError, load_scenario, scenario_files
@@ -184,6 +185,10 @@ class ScenarioRun:
         for unwanted in expect.absent:
             if self._find(unwanted):
                 raise Unmet(f"{where}.absent: {object_key(unwanted)} exists")
+        for lacking in expect.lacks:
+            problem = lacks_problem(lacking, self._find(lacking))
+            if problem:
+                raise Unmet(f"{where}.lacks: {problem}")
         if expect.unchanged or expect.unchanged_except is not None:
             allowed = set(expect.unchanged_except or [])
             problems = differences(self.before, self._snapshot(), allowed)

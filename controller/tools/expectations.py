@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.kubevalues import subset_mismatch
+
 SERVER_METADATA = ("uid", "resourceVersion", "generation", "managedFields", "creationTimestamp",
                    "deletionTimestamp", "selfLink")
 CONTROLLER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
@@ -76,3 +78,24 @@ def alerts_ok(expected: int | str, actual: int) -> bool:
             n = int(text[len(op):])
             return {">=": actual >= n, "<=": actual <= n, "==": actual == n, ">": actual > n, "<": actual < n}[op]
     return actual == int(text)
+
+
+def lacks_problem(unwanted: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
+    """'' when an object exists and none of `candidates` contains the given fields, else what is wrong.
+
+    The same subset match as `objects`, negated: `{spec: {template: {spec: {containers: [{name: web,
+    env: [{name: DEBUG}]}]}}}}` holds once the env var DEBUG is gone from container web.
+    """
+    key = object_key(unwanted) or str(unwanted.get("kind", "object"))
+    if not candidates:
+        return f"no {key} exists"
+    expected = {k: v for k, v in unwanted.items() if k not in ("apiVersion", "kind", "status")}
+    meta = {k: v for k, v in (expected.get("metadata") or {}).items() if k not in ("name", "namespace")}
+    if meta:
+        expected["metadata"] = meta
+    else:
+        expected.pop("metadata", None)
+    for candidate in candidates:
+        if not subset_mismatch(expected, candidate):
+            return f"{object_key(candidate) or key} still has the given fields"
+    return ""

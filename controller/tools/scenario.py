@@ -34,6 +34,8 @@ class Expect(Strict):
     mentions_not: list[str] = Field(default_factory=list)
     objects: list[dict[str, Any]] = Field(default_factory=list)
     absent: list[dict[str, Any]] = Field(default_factory=list)
+    lacks: list[dict[str, Any]] = Field(default_factory=list,
+                                        description="Each must exist and must NOT match these fields.")
     unchanged: bool | None = None
     unchanged_except: list[str] | None = None
     git: GitExpect | None = None

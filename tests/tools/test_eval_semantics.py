@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from controller.cli import app
 from controller.kubevalues import quantity, scalar_equal, subset_mismatch
-from controller.tools.expectations import alerts_ok, counts_for_unchanged, differences
+from controller.tools.expectations import alerts_ok, counts_for_unchanged, differences, lacks_problem
 from controller.tools.scenario import ScenarioError, load_scenario
 
 
@@ -78,3 +78,43 @@ def test_a_turn_has_exactly_one_step(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as err:
         load_scenario(bad)
     assert "turns" in str(err.value) and "exactly one" in str(err.value)
+
+
+def _web(env: list[dict[str, str]]) -> dict[str, object]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop",
+                                                                        "labels": {"tier": "front"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27", "env": env}]}}}}
+
+
+LACKS_DEBUG = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+               "spec": {"template": {"spec": {"containers": [{"name": "web", "env": [{"name": "DEBUG"}]}]}}}}
+
+
+def test_lacks_holds_once_the_env_var_is_gone() -> None:
+    """`lacks` is `objects` negated: the object exists and does not contain the fields."""
+    assert lacks_problem(LACKS_DEBUG, [_web([{"name": "LOG_LEVEL", "value": "info"}])]) == ""
+
+
+def test_lacks_fails_while_the_env_var_is_there_or_the_object_is_missing() -> None:
+    """A remaining env var, or no object at all, is reported with the object's key."""
+    still = lacks_problem(LACKS_DEBUG, [_web([{"name": "DEBUG", "value": "1"}, {"name": "LOG_LEVEL", "value": "x"}])])
+    assert "apps/v1/Deployment/shop/web" in still and "still has" in still
+    assert lacks_problem(LACKS_DEBUG, []) == "no apps/v1/Deployment/shop/web exists"
+
+
+def test_lacks_compares_labels_with_value_semantics() -> None:
+    """Metadata other than name/namespace is compared too (a label that must be gone)."""
+    wanted = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop",
+                                                                          "labels": {"tier": "front"}}}
+    assert "still has" in lacks_problem(wanted, [_web([])])
+    other = {**wanted, "metadata": {**wanted["metadata"], "labels": {"tier": "back"}}}
+    assert lacks_problem(other, [_web([])]) == ""
+
+
+def test_lacks_is_part_of_the_scenario_format(tmp_path: Path) -> None:
+    """A scenario may say `lacks`; a misspelled field next to it is still refused."""
+    good = tmp_path / "good.yaml"
+    good.write_text("name: x\nnamespace: shop\nidentity: {user: a}\nturns: [{say: hi}]\n"
+                    "expect: {lacks: [{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}, "
+                    "data: {k: v}}]}\n")
+    assert load_scenario(good).expect.lacks[0]["data"] == {"k": "v"}
