@@ -7,6 +7,7 @@ command changes in a cluster it changes through custom resources, as the user it
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from controller.settings import Settings, load_settings
+from controller.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="ai-operator: chat threads to repo commits.")
 chat_app = typer.Typer(no_args_is_help=True, help="Talk to the operator as a user (through impersonation).")
@@ -27,7 +28,10 @@ BackendsOpt = Annotated[Path | None, typer.Option("--backends", help="AI backend
 
 
 def _settings(home: Path | None = None, kubeconfig: str | None = None, backends: Path | None = None) -> Settings:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(str(exc), 2)
     if home is not None:
         settings = settings.with_home(home.expanduser().resolve())
     if kubeconfig:
@@ -78,16 +82,29 @@ def crds() -> None:
 
 @app.command()
 def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends: BackendsOpt = None) -> None:
-    """Run the operator against a kubeconfig (or the in-cluster service account)."""
+    """Run the operator against a kubeconfig (or the in-cluster service account).
+
+    Serves /healthz and /readyz on AIOP_HEALTH_PORT and /metrics on AIOP_METRICS_PORT (bound to
+    AIOP_BIND_ADDRESS); with AIOP_LEADER_ELECTION it waits as a standby until it holds the Lease.
+    """
     from controller.adapters.telemetry import serve_metrics, setup_logging
-    from controller.engine.runner import run_operator
+    from controller.engine.runner import LeadershipLost, run_operator
     from controller.engine.services import build_services
+    from controller.serve.health import Health, serve_health
 
     settings = _settings(home, kubeconfig, backends)
     _check_backends(settings)
     setup_logging(settings.serve.log_format, settings.serve.log_level)
-    serve_metrics(settings.serve.metrics_port)
-    run_operator(settings, build_services(settings))
+    health = Health()
+    health.beat()
+    serve_health(health, settings.serve.health_port, settings.serve.bind_address)
+    serve_metrics(settings.serve.metrics_port, settings.serve.bind_address)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_operator(settings, build_services(settings), stop=stop, health=health, load_embedder=True)
+    except LeadershipLost as exc:
+        _fail(f"{exc}; exiting so the pod restarts as a standby")
 
 
 @app.command()
@@ -105,8 +122,9 @@ def up(api_port: Annotated[int, typer.Option(help="Port of the sandbox API serve
 
 
 @app.command()
-def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
-       address: Annotated[str, typer.Option(help="Address to bind (in a pod: 0.0.0.0 behind the auth proxy).")] = "0.0.0.0",
+def ui(port: Annotated[int | None, typer.Option(help="Port to serve on (default $AIOP_UI_PORT or 8501).")] = None,
+       address: Annotated[str | None, typer.Option(help="Address to bind (default $AIOP_BIND_ADDRESS or 127.0.0.1; "
+                                                       "the chart: 0.0.0.0 behind the auth proxy).")] = None,
        kubeconfig: KubeconfigOpt = None, home: HomeOpt = None) -> None:
     """Serve the chat UI alone (what the chart's UI Deployment runs); identity comes from the auth proxy."""
     import subprocess
@@ -114,7 +132,8 @@ def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     from controller.tools.up import ui_command, ui_environment
 
     settings = _settings(home, kubeconfig)
-    raise typer.Exit(subprocess.call(ui_command(port, address), env=ui_environment(settings, sandbox=False)))
+    command = ui_command(port or settings.serve.ui_port, address or settings.serve.bind_address)
+    raise typer.Exit(subprocess.call(command, env=ui_environment(settings, sandbox=False)))
 
 
 def _identity(user: str, groups: list[str]) -> Any:

@@ -1,37 +1,155 @@
-"""Run the kopf operator with our handlers, in the foreground or on a background thread."""
+"""Run the kopf operator with our handlers: as a pod (health, leader election) or on a test thread.
+
+Why here and not in kopf's own flags: readiness means more than "kopf started" (our CRDs are
+installed, the embedding model is loaded, this replica leads or stands by), and a standby must not
+run kopf at all, so the Lease decides before kopf starts. The order at start: health server (by
+the caller) → embedder warm-up in the background → wait for our CRDs → campaign for the Lease
+(if enabled; the replica is a ready standby meanwhile) → kopf, with a heartbeat task on its loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 import kopf
 
+from controller.adapters.kube import KubeError
+from controller.api.constants import (
+    GROUP,
+    KIND_CONVERSATION,
+    KIND_REQUEST,
+    PLURAL_CONVERSATION,
+    PLURAL_REQUEST,
+    VERSION,
+)
 from controller.engine import handlers
 from controller.engine.reconcile import Services
+from controller.serve.health import LEADER, STANDBY, Health
+from controller.serve.leader import LeaseElector, default_identity
 from controller.settings import Settings
 
+log = logging.getLogger("aiop.runner")
+BEAT_S = 1.0
+CRD_RETRY_S = 2.0
 
-def warm_up(services: Services) -> None:
-    """Load the planner's model in the background, so the first message is answered quickly."""
-    warm = getattr(services.planner.backend, "warm_up", None)
-    if callable(warm):
-        threading.Thread(target=warm, name="aiop-warm-up", daemon=True).start()
+
+class LeadershipLost(RuntimeError):
+    """The Lease went to another replica (or could not be renewed): this process must stop acting."""
+
+
+def warm_up(health: Health, load_embedder: bool) -> None:
+    """Load the embedding model in the background, so the first message is answered quickly."""
+    if not load_embedder:
+        health.set("embedder")
+        return
+
+    def load() -> None:
+        from controller.planning.offline.embedder import shared_embedder
+
+        try:
+            shared_embedder().encode(["warm up"])
+            health.set("embedder")
+        except Exception:
+            log.exception("cannot load the embedding model")
+
+    threading.Thread(target=load, name="aiop-warm-up", daemon=True).start()
+
+
+def wait_for_crds(services: Services, health: Health, stop: threading.Event) -> bool:
+    """Block until both CRDs are served (kopf would otherwise fail to watch); False when stopped first."""
+    names = [f"{PLURAL_CONVERSATION}.{GROUP}", f"{PLURAL_REQUEST}.{GROUP}"]
+    while not stop.is_set():
+        health.beat()
+        try:
+            missing = [n for n in names
+                       if services.kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", n) is None]
+        except KubeError as exc:
+            missing = [f"({exc.message})"]
+        if not missing:
+            health.set("crds")
+            return True
+        log.warning("waiting for CRDs", extra={"missing": missing})
+        stop.wait(CRD_RETRY_S)
+    return False
+
+
+async def _heartbeat(settings: Settings, services: Services, health: Health, kopf_ready: threading.Event,
+                     ready: threading.Event | None) -> None:
+    """Beat for /healthz; once kopf runs, mark the watches established when our kinds list as us."""
+    kinds = (KIND_CONVERSATION, KIND_REQUEST)
+    namespaces: list[str | None] = [*settings.kube.namespaces] or [None]
+    while True:
+        health.beat()
+        if kopf_ready.is_set() and (ready is None or not ready.is_set()):
+            try:
+                for kind in kinds:
+                    for namespace in namespaces:
+                        await asyncio.to_thread(services.kube.list, f"{GROUP}/{VERSION}", kind, namespace)
+                health.set("watching")
+                if ready is not None:
+                    ready.set()
+            except KubeError as exc:
+                log.warning("cannot list our resources yet", extra={"error": exc.message})
+        await asyncio.sleep(BEAT_S)
+
+
+async def _operate(settings: Settings, services: Services, stop: threading.Event, ready: threading.Event,
+                   health: Health) -> None:
+    namespaces = list(settings.kube.namespaces)
+    kopf_ready = threading.Event()
+    beat = asyncio.create_task(_heartbeat(settings, services, health, kopf_ready, ready))
+    try:
+        await kopf.operator(
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            stop_flag=stop,
+            ready_flag=kopf_ready,
+            memo=handlers.make_memo(settings, services),
+        )
+    finally:
+        beat.cancel()
 
 
 def run_operator(settings: Settings, services: Services, stop: threading.Event | None = None,
-                 ready: threading.Event | None = None) -> None:
-    """Blocks until `stop` is set (or forever). Cluster-wide unless namespaces are configured."""
-    warm_up(services)
-    namespaces = list(settings.kube.namespaces)
-    asyncio.run(kopf.operator(
-        standalone=True,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        stop_flag=stop,
-        ready_flag=ready,
-        memo=handlers.make_memo(settings, services),
-    ))
+                 ready: threading.Event | None = None, health: Health | None = None,
+                 load_embedder: bool = False) -> None:
+    """Blocks until `stop` is set (or forever). Cluster-wide unless namespaces are configured.
+
+    With leader election on, waits as a standby until it holds the Lease; raises `LeadershipLost`
+    after stopping kopf when the Lease is lost.
+    """
+    stop = stop or threading.Event()
+    ready = ready or threading.Event()
+    health = health or Health()
+    warm_up(health, load_embedder)
+    if not wait_for_crds(services, health, stop):
+        return
+    elector, lost = None, threading.Event()
+    if settings.leader.enabled:
+        health.role = STANDBY
+        lead = settings.leader
+        elector = LeaseElector(services.kube, lead.lease_name, lead.namespace or settings.kube.operator_namespace,
+                               lead.identity or default_identity(), lead.lease_duration_s, lead.renew_interval_s,
+                               beat=health.beat)
+        if not elector.wait_until_leader(stop):
+            return
+
+        def on_lost() -> None:
+            lost.set()
+            stop.set()
+
+        elector.keep_renewing(stop, on_lost)
+    health.role = LEADER
+    try:
+        asyncio.run(_operate(settings, services, stop, ready, health))
+    finally:
+        if elector is not None and not lost.is_set():
+            elector.release()
+    if lost.is_set():
+        raise LeadershipLost("another replica holds the leader lease")
 
 
 def start_operator_thread(settings: Settings, services: Services) -> tuple[threading.Thread, threading.Event]:

@@ -1,0 +1,1 @@
+"""What running the controller as a Deployment needs: health endpoints and leader election."""
