@@ -191,6 +191,35 @@ class LeaderSettings(BaseModel):
         return self
 
 
+class CloudSettings(BaseModel):
+    """Reading AWS and Azure (the cloud half, controller/cloud/): the pod's own IRSA / Workload Identity.
+
+    Nothing here is a key: credentials come from the default chains. The explicit identity fields
+    (role + token file, tenant + client + token file) are for clusters without the identity webhooks
+    and for tests; the endpoint fields point the SDKs at other endpoints (the tests' local servers).
+    """
+
+    model_config = _FROZEN
+
+    aws: bool = env("AIOP_AWS", False, "read AWS (S3, IAM, EKS, RDS, EC2, CloudWatch, Security Hub)")
+    aws_region: str = env("AIOP_AWS_REGION", "", "'' = the SDK's default region")
+    aws_endpoint_url: str = env("AIOP_AWS_ENDPOINT_URL", "", "one endpoint for every AWS service ('' = AWS)")
+    aws_role_arn: str = env("AIOP_AWS_ROLE_ARN", "", "with the token file: exchange it explicitly ('' = SDK chain)")
+    aws_web_identity_token_file: str = env("AIOP_AWS_WEB_IDENTITY_TOKEN_FILE", "")
+    ack_role_arn: str = env("AIOP_ACK_ROLE_ARN", "", "the ACK controllers' IAM role: plans are simulated as it")
+    azure_subscription_id: str = env("AIOP_AZURE_SUBSCRIPTION_ID", "", "read this subscription ('' = no Azure)")
+    azure_tenant_id: str = env("AIOP_AZURE_TENANT_ID", "")
+    azure_client_id: str = env("AIOP_AZURE_CLIENT_ID", "", "with tenant and token file: WorkloadIdentityCredential")
+    azure_federated_token_file: str = env("AIOP_AZURE_FEDERATED_TOKEN_FILE", "")
+    azure_authority_host: str = env("AIOP_AZURE_AUTHORITY_HOST", "", "'' = login.microsoftonline.com")
+    azure_arm_url: str = env("AIOP_AZURE_ARM_URL", "", "'' = https://management.azure.com")
+    azure_ca_bundle: str = env("AIOP_AZURE_CA_BUNDLE", "", "a CA file for the Azure endpoints ('' = system CAs)")
+    aso_client_id: str = env("AIOP_ASO_CLIENT_ID", "", "Azure Service Operator's identity, federated to the "
+                                                      "operator's ServiceAccount: plans are checked as it")
+    graph_group_names: bool = env("AIOP_GRAPH_GROUP_NAMES", False, "show Entra ID group names (Microsoft Graph)")
+    graph_url: str = env("AIOP_GRAPH_URL", "", "'' = https://graph.microsoft.com")
+
+
 _ENV: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("aiop_env", default=None)
 
 
@@ -220,6 +249,7 @@ class Settings(NamedEnvSettings):
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
+    cloud: CloudSettings = Field(default_factory=CloudSettings)
     knowledge_url: str = env("AIOP_KNOWLEDGE_URL", "", "central PostgreSQL + pgvector; '' = DuckDB under home")
     cloud_provider: Literal["none", "eks", "aks"] = env("AIOP_CLOUD_PROVIDER", "none",
                                                         "which cloud's CRDs `aiop doctor` looks for")
