@@ -124,7 +124,7 @@ class ChatBackend:
             ledger.record(backend=self.name, role=role, model=reply.model, outcome="ok",
                           latency_s=time.monotonic() - started, tokens_in=reply.input_tokens,
                           tokens_out=reply.output_tokens, cost_usd=cost, request=audit, response=shown,
-                          attempt=attempt + 1)
+                          attempt=attempt + 1, via=reply.via, refusals=reply.refusals)
             return reply
 
     # ------------------------------------------------------------------------------- planner

@@ -96,8 +96,11 @@ class Ledger:
             self.stop("loop", f"the AI repeated the identical call {name} {self.seen[key]} times (loop stopped)")
 
     def record(self, *, backend: str, role: str, model: str, outcome: str, latency_s: float, tokens_in: int,
-               tokens_out: int, cost_usd: float, request: Any, response: str, attempt: int) -> None:
-        """After a call (successful or not): metrics, thread totals and the audit entry."""
+               tokens_out: int, cost_usd: float, request: Any, response: str, attempt: int,
+               via: str = "", refusals: tuple[str, ...] = ()) -> None:
+        """After a call (successful or not): metrics, thread totals and the audit entry.
+
+        `via` is the request shape that got the answer, `refusals` what the server refused first."""
         self.spent.tokens += tokens_in + tokens_out
         self.spent.cost_usd += cost_usd
         self.spent.calls += 1
@@ -118,6 +121,10 @@ class Ledger:
             "requestDigest": digest(request), "requestExcerpt": excerpt(str(last_user.get("text", ""))),
             "responseDigest": digest(response), "responseExcerpt": excerpt(response),
         })
+        if via:
+            self.calls[-1]["via"] = via
+        if refusals:
+            self.calls[-1]["refused"] = [excerpt(r, 160) for r in refusals]
 
     def note(self, backend: str, role: str, outcome: str, detail: str) -> None:
         """An audit line for a step that made no AI call (offline role, fallback)."""

@@ -1,23 +1,34 @@
 """The OpenAI chat-completions adapter: OpenAI itself, Azure OpenAI, and compatible servers.
 
-Why one adapter for all of them: Ollama, vLLM, LiteLLM and Azure OpenAI speak the same
-chat-completions wire format with tool calls; only the client construction differs (a
-`base_url`, or Azure's endpoint + deployment + api-version). The `openai` package is imported
-here only. Its own retries are switched off (`max_retries=0`): retries, backoff and fallbacks are
-decided in one place (`agent`), so that they are bounded and counted.
+Why one adapter for all of them: Ollama, vLLM, LiteLLM, llama.cpp and Azure OpenAI speak the same
+chat-completions wire format with tool calls; only the client construction differs (a `base_url`,
+or Azure's endpoint + deployment + api-version) and what each server accepts. The latter is found
+out per backend by `compat` (a ladder of request shapes, richest first, and a memory of what the
+server refused). The `openai` package is imported here only. Its own retries are switched off
+(`max_retries=0`): retries, backoff and fallbacks are decided in one place (`agent`), so that they
+are bounded and counted.
 
 Streaming (`stream: true`) reassembles tool calls from their fragments by `index`, as the
 documented `chat.completion.chunk` deltas deliver them, and asks for usage in the last chunk.
+
+`send` is the one seam between a built request and a `Reply`: over HTTP here, in-process for the
+embedded llama.cpp (`local_chat`), which takes the same requests.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
-from controller.backends.config import AzureOpenAIConfig, OpenAIConfig
+from controller.backends import compat
+from controller.backends.config import AzureOpenAIConfig, LocalConfig, OpenAIConfig
 from controller.backends.errors import FatalError, InvalidOutput, TransientError
 from controller.backends.wire import Msg, Reply, ToolCall, ToolSpec, estimate_tokens
+
+# Refusals that a simpler request shape may get past; anything else is transient or fatal.
+REFUSAL_STATUSES = frozenset({400, 422, 500, 501})
+HOPELESS_CODES = frozenset({"context_length_exceeded", "model_not_found"})
 
 
 def _to_wire(system: str, messages: list[Msg]) -> list[dict[str, Any]]:
@@ -47,8 +58,31 @@ def _tool_call(call_id: str, name: str, raw: str) -> ToolCall:
     return ToolCall(call_id, name, args, raw)
 
 
+def build_request(shape: compat.Shape, model: str, system: str, messages: list[Msg], tools: list[ToolSpec],
+                  force_tool: bool, temperature: float, max_tokens: int) -> dict[str, Any]:
+    """The chat-completions body for one request shape (see `compat`)."""
+    kwargs: dict[str, Any] = {"model": model, "temperature": temperature, "max_tokens": max_tokens}
+    if shape.native_tools:
+        prompt = system + (compat.auto_instruction() if shape.tool_choice == "auto" and force_tool else "")
+        kwargs["messages"] = _to_wire(prompt, messages)
+        kwargs["tools"] = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                                             "parameters": t.schema}} for t in tools]
+        kwargs["tool_choice"] = ({"type": "function", "function": {"name": tools[0].name}}
+                                 if shape.tool_choice == "named" else shape.tool_choice)
+    elif tools:
+        kwargs["messages"] = _to_wire(system + compat.json_instruction(tools), compat.as_text_messages(messages))
+        response_format = compat.response_format(shape, tools)
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+    else:
+        kwargs["messages"] = _to_wire(system, messages)
+    return kwargs
+
+
 class OpenAIChat:
-    """`ChatClient` over the `openai` package."""
+    """`ChatClient` over the `openai` package, adapting to what the server accepts."""
+
+    config: OpenAIConfig | AzureOpenAIConfig | LocalConfig
 
     def __init__(self, config: OpenAIConfig | AzureOpenAIConfig, api_key: str | None) -> None:
         import openai
@@ -56,6 +90,7 @@ class OpenAIChat:
         self._openai = openai
         self.config = config
         self.stream = config.stream
+        self.capabilities = compat.Capabilities()
         if isinstance(config, AzureOpenAIConfig):
             self.client: Any = openai.AzureOpenAI(azure_endpoint=config.endpoint, api_key=api_key,
                                                   api_version=config.api_version, timeout=config.timeout_s,
@@ -67,19 +102,52 @@ class OpenAIChat:
                                         timeout=config.timeout_s, max_retries=0)
             self.model = config.model
 
+    # ------------------------------------------------------------------------ the ladder
+
     def complete(self, system: str, messages: list[Msg], tools: list[ToolSpec], force_tool: bool) -> Reply:
-        kwargs: dict[str, Any] = {
-            "model": self.model, "messages": _to_wire(system, messages),
-            "temperature": self.config.temperature, "max_tokens": self.config.max_output_tokens,
-        }
-        if tools:
-            kwargs["tools"] = [{"type": "function", "function": {"name": t.name, "description": t.description,
-                                                                 "parameters": t.schema}} for t in tools]
-            kwargs["tool_choice"] = "required" if force_tool else "auto"
+        kind = compat.kind_of(tools, force_tool)
+        shapes = self.capabilities.usable(kind, compat.ladder(kind, force_tool, self.stream))
+        refusals: list[tuple[str, int, str]] = []
+        unstructured: Reply | None = None
+        index = 0
+        while index < len(shapes):
+            shape = shapes[index]
+            index += 1
+            body = build_request(shape, self.model, system, messages, tools, force_tool,
+                                 self.config.temperature, self.config.max_output_tokens)
+            try:
+                reply = self.send(body, shape.stream)
+            except compat.Refused as exc:
+                refusals.append((shape.name, exc.status, str(exc)))
+                continue
+            via = shape.name
+            if force_tool and not reply.tool_calls:
+                calls = compat.calls_from_text(reply.text)
+                if calls:
+                    reply, via = dataclasses.replace(reply, tool_calls=calls), via + "+calls-from-text"
+                elif shape.native_tools and any(not s.native_tools for s in shapes[index:]):
+                    # prose where a tool call was due (tool_choice ignored): ask again for a JSON reply,
+                    # without taking it as a refusal (the next call starts from the top again)
+                    unstructured = reply
+                    index = next(i for i, s in enumerate(shapes) if not s.native_tools)
+                    continue
+            self.capabilities.learn(kind, [(name, status) for name, status, _m in refusals])
+            return dataclasses.replace(reply, via=via, refusals=tuple(f"{n}: {s} {m}"[:200] for n, s, m in refusals))
+        if unstructured is not None:
+            return unstructured
+        detail = "; ".join(f"{n} -> {s} {m}"[:200] for n, s, m in refusals) or "no request shape left to try"
+        if any(s >= 500 for _n, s, _m in refusals):
+            raise TransientError(f"the server failed every request shape: {detail}")
+        raise FatalError(f"the server refused every request shape: {detail}")
+
+    # ------------------------------------------------------------------------ one request
+
+    def send(self, body: dict[str, Any], stream: bool) -> Reply:
+        """One request over HTTP; raises `compat.Refused` for what a simpler shape may get past."""
         try:
-            if self.stream:
-                return self._streamed(kwargs)
-            return self._parse(self.client.chat.completions.create(**kwargs))
+            if stream:
+                return self._streamed(body)
+            return self._parse(self.client.chat.completions.create(**body))
         except self._openai.APITimeoutError as exc:
             raise TransientError(f"timed out after {self.config.timeout_s:g}s") from exc
         except self._openai.RateLimitError as exc:
@@ -87,6 +155,8 @@ class OpenAIChat:
         except self._openai.APIConnectionError as exc:
             raise TransientError(f"cannot connect: {exc}") from exc
         except self._openai.APIStatusError as exc:
+            if exc.status_code in REFUSAL_STATUSES and _code(exc) not in HOPELESS_CODES:
+                raise compat.Refused(exc.status_code, _message(exc)) from exc
             if exc.status_code >= 500 or exc.status_code in (408, 409):
                 raise TransientError(f"{exc.status_code} from the server: {_message(exc)}") from exc
             raise FatalError(f"{exc.status_code} from the server: {_message(exc)}") from exc
@@ -98,6 +168,8 @@ class OpenAIChat:
     def _parse(self, response: Any) -> Reply:
         if isinstance(response, str):  # a body that was not JSON comes back as text
             raise InvalidOutput("the server's answer is not JSON")
+        if not response.choices:
+            raise InvalidOutput("the server's answer has no choices")
         choice = response.choices[0]
         message = choice.message
         calls = [_tool_call(c.id, c.function.name, c.function.arguments or "") for c in message.tool_calls or []]
@@ -141,6 +213,12 @@ def _message(exc: Any) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])[:300]
     return str(getattr(exc, "message", exc))[:300]
+
+
+def _code(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    return str(inner.get("code") or "") if isinstance(inner, dict) else ""
 
 
 def _retry_after(exc: Any) -> float | None:

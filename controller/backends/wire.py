@@ -47,7 +47,8 @@ class Msg:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the model answered, and what it cost."""
+    """What the model answered, and what it cost. `via` names the request shape that got the answer
+    (see `compat`), `refusals` what the server refused on the way there."""
 
     text: str
     tool_calls: list[ToolCall]
@@ -55,6 +56,8 @@ class Reply:
     output_tokens: int
     model: str
     finish: str = ""
+    via: str = ""
+    refusals: tuple[str, ...] = ()
 
 
 class ChatClient(Protocol):

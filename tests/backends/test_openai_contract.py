@@ -35,18 +35,23 @@ def ledger() -> Ledger:
 
 
 def test_tool_calls_usage_and_request_shape() -> None:
-    """A tool-call answer is parsed; the request carries system prompt, tools and `tool_choice`."""
+    """A tool-call answer is parsed; the request carries system prompt, tools and `tool_choice`:
+    `required` when several tools are offered, the tool by name when only one is."""
     with fakes.OpenAIServer() as server:
-        server.enqueue(fakes.tools(fakes.call("scale", {"name": "web", "namespace": "shop", "replicas": 3})))
+        server.enqueue(fakes.tools(fakes.call("scale", {"name": "web", "namespace": "shop", "replicas": 3})),
+                       fakes.tools(fakes.call("scale", {"name": "web", "namespace": "shop", "replicas": 3})))
         reply = client(server).complete("SYSTEM", [Msg("user", "scale web to 3")],
-                                        [fakes_tool("scale")], force_tool=True)
-        body = server.requests[0]
+                                        [fakes_tool("scale"), fakes_tool("restart")], force_tool=True)
+        client(server).complete("SYSTEM", [Msg("user", "scale web to 3")], [fakes_tool("scale")], force_tool=True)
+        body, single = server.requests
     assert server.paths[0] == "/v1/chat/completions"
     assert server.headers[0]["authorization"] == "Bearer test-key-123"
     assert body["messages"][0] == {"role": "system", "content": "SYSTEM"}
     assert body["tool_choice"] == "required" and body["tools"][0]["function"]["name"] == "scale"
+    assert single["tool_choice"] == {"type": "function", "function": {"name": "scale"}}
     assert reply.tool_calls[0].name == "scale" and reply.tool_calls[0].arguments["replicas"] == 3
     assert reply.input_tokens == fakes.tokens_of(server.bodies[0]) and reply.output_tokens > 0
+    assert reply.via == "tool_choice=required"
 
 
 def fakes_tool(name: str) -> object:
@@ -69,11 +74,12 @@ def test_streaming_reassembles_tool_call_fragments() -> None:
     assert reply.text == "thinking out loud" and reply.input_tokens > 0
 
 
-def test_429_then_500_are_retried_with_backoff_then_succeed(shop: MemoryCluster) -> None:
-    """429 (with Retry-After) and 500 are transient: the same backend is retried after a bounded pause."""
+def test_429_then_503_are_retried_with_backoff_then_succeed(shop: MemoryCluster) -> None:
+    """429 (with Retry-After) and 503 are transient: the same backend is retried after a bounded pause.
+    (A 500 first sends a simpler request shape: see test_compat.)"""
     pauses: list[float] = []
     with fakes.OpenAIServer() as server:
-        server.enqueue(fakes.error(429, "Rate limit reached", retry_after="0.5"), fakes.error(500, "boom"),
+        server.enqueue(fakes.error(429, "Rate limit reached", retry_after="0.5"), fakes.error(503, "overloaded"),
                        fakes.tools(fakes.call("respond", {"kind": "answer", "answer": "web runs 2 replicas"})))
         backend = ChatBackend("gpt", client(server), max_retries=2, backoff_s=1.0, sleep=pauses.append)
         result = backend.propose(request("how many replicas does web have?"), shop)
