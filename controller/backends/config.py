@@ -14,6 +14,7 @@ refused with a message saying where keys go.
     backends:
       - {name: gpt, type: openai, base_url: https://api.openai.com/v1, model: gpt-4.1, api_key_env: OPENAI_API_KEY}
       - {name: claude, type: bedrock, region: us-east-1, model: anthropic.claude-3-5-sonnet-20240620-v1:0}
+      - {name: gemma, type: local, model_path: /models/gemma.gguf}
       - {name: local, type: offline}
     roles: {router: local, planner: {default: gpt, cloud-aws: claude}, reviewer: claude, summarizer: gpt}
 """
@@ -113,7 +114,19 @@ class BedrockConfig(_Common):
         return self
 
 
-BackendConfig = Annotated[OfflineConfig | OpenAIConfig | AzureOpenAIConfig | BedrockConfig,
+class LocalConfig(_Common):
+    """llama.cpp embedded in the controller (llama-cpp-python) with a GGUF file the user mounts."""
+
+    type: Literal["local"]
+    model_path: str = Field(min_length=1, description="The GGUF file (a mounted PVC or image layer).")
+    model: str = Field(default="", description="For the audit only; default: the file's name.")
+    context_tokens: int = Field(default=8192, ge=512, le=131072, description="The context window (KV cache).")
+    threads: int | None = Field(default=None, ge=1, le=256, description="CPU threads; default: llama.cpp's.")
+    chat_format: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+                                    description="A llama-cpp-python chat format; default: the GGUF's own template.")
+
+
+BackendConfig = Annotated[OfflineConfig | OpenAIConfig | AzureOpenAIConfig | BedrockConfig | LocalConfig,
                           Field(discriminator="type")]
 Chain = str | list[str]
 
@@ -211,7 +224,8 @@ def _describe(source: str, exc: ValidationError) -> str:
     for error in exc.errors():
         loc = [str(p) for p in error["loc"]]
         # the union adds the tag ("openai") to the path: drop it, the person did not write it
-        loc = [p for p in loc if p not in {"offline", "openai", "azure-openai", "bedrock", "function-after[_pair()]"}]
+        loc = [p for p in loc if p not in {"offline", "openai", "azure-openai", "bedrock", "local",
+                                           "function-after[_pair()]"}]
         path = ".".join(loc) or "(top)"
         msg = error["msg"].removeprefix("Value error, ")
         field, sep, rest = msg.partition(": ")

@@ -20,6 +20,7 @@ from controller.backends.config import (
     AzureOpenAIConfig,
     BackendsConfig,
     BedrockConfig,
+    LocalConfig,
     OfflineConfig,
     OpenAIConfig,
     Roles,
@@ -61,6 +62,10 @@ def make_client(cfg: Any, env: Mapping[str, str], secrets_dir: str | Path | None
             if cfg.session_token_env:
                 creds["aws_session_token"] = resolve_secret(cfg.session_token_env, env, secrets_dir)
         return BedrockChat(cfg, creds or None)
+    if isinstance(cfg, LocalConfig):
+        from controller.backends.local_chat import LocalChat
+
+        return LocalChat(cfg)
     raise ConfigError(f"backend {cfg.name}: type {cfg.type} has no wire adapter")
 
 
