@@ -23,6 +23,7 @@ from sandbox.defaults import apply_defaults, initial_status
 from sandbox.deletion import CRD_CLEANUP_FINALIZER, DeletionMixin
 from sandbox.fieldsets import fieldset, remove_fields, subtract, union, without
 from sandbox.identity import MASTERS_GROUP, UserInfo
+from sandbox.limits import MAX_JSON_PATCH_OPERATIONS, ObjectTooLarge, too_many_patch_operations
 from sandbox.patching import (
     PatchError,
     apply_json_merge_patch,
@@ -154,7 +155,8 @@ class Operations(ScaleMixin, DeletionMixin):
             )
 
     def create(
-        self, rt: ResourceType, namespace: str, body: Any, user: UserInfo, opts: WriteOptions = WriteOptions()
+        self, rt: ResourceType, namespace: str, body: Any, user: UserInfo, opts: WriteOptions = WriteOptions(),
+        *, via_apply: bool = False,
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
@@ -200,7 +202,7 @@ class Operations(ScaleMixin, DeletionMixin):
         run_admission(self.hooks, rt, self._admission("CREATE", rt, "", obj, None, user, opts))
         if opts.dry_run:
             return obj
-        stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj))
+        stored = self._put(rt, obj, retry_without_managed_fields=not via_apply)
         self._after_write(rt, stored, None)
         return present(rt, stored)
 
@@ -272,6 +274,8 @@ class Operations(ScaleMixin, DeletionMixin):
             if ctype == JSON_PATCH:
                 if not isinstance(doc, list):
                     raise errors.bad_request("json patch must be a JSON array of operations")
+                if len(doc) > MAX_JSON_PATCH_OPERATIONS:
+                    raise too_many_patch_operations(len(doc))
                 patched = apply_json_patch(current, doc)
             elif not isinstance(doc, dict):
                 raise errors.bad_request("the patch must be a JSON object")
@@ -316,7 +320,7 @@ class Operations(ScaleMixin, DeletionMixin):
             managed = _record_apply([], rt, opts.field_manager, fieldset(doc, _list_key_lookup(rt)))
             body = copy.deepcopy(doc)
             body["metadata"]["managedFields"] = managed
-            return self.create(rt, namespace, body, user, opts), True
+            return self.create(rt, namespace, body, user, opts, via_apply=True), True
         try:
             if rt.custom:
                 patched = apply_json_merge_patch(present(rt, old), doc)
@@ -410,12 +414,24 @@ class Operations(ScaleMixin, DeletionMixin):
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             gone = self._remove(rt.store_group, rt.store_plural, old, final=stored_form(rt, new))
             return present(rt, gone)
-        stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, new))
+        stored = self._put(rt, new, retry_without_managed_fields=managed_fields is None)
         if subresource != "status":
             self._after_write(rt, stored, old)
         return present(rt, stored)
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _put(self, rt: ResourceType, obj: dict[str, Any], *, retry_without_managed_fields: bool) -> dict[str, Any]:
+        """Store the object; when etcd refuses its size, creates and updates (not applies) retry once
+        without managedFields, as the apiserver's handlers do."""
+        try:
+            return self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj))
+        except ObjectTooLarge:
+            if not retry_without_managed_fields or not obj["metadata"].get("managedFields"):
+                raise
+            slimmer = copy.deepcopy(obj)
+            del slimmer["metadata"]["managedFields"]
+            return self.store.put(rt.store_group, rt.store_plural, stored_form(rt, slimmer))
 
     def _admission(
         self,

@@ -20,6 +20,7 @@ from sandbox import discovery, errors, openapi, protobuf
 from sandbox.admission import AdmissionHook
 from sandbox.authz import Authorizer, forbidden_detail
 from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
+from sandbox.limits import MAX_REQUEST_BODY_BYTES, body_too_large
 from sandbox.logs import pod_log
 from sandbox.operations import Operations
 from sandbox.paths import RequestInfo, parse_request
@@ -139,8 +140,15 @@ def _impersonate(cluster: Cluster, request: web.Request, caller: UserInfo) -> Us
     return UserInfo(user, tuple(all_groups), uid)
 
 
+async def _raw_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise body_too_large() from exc
+
+
 async def _read_body(request: web.Request) -> Any:
-    raw = await request.read()
+    raw = await _raw_body(request)
     if not raw:
         return None
     ctype = request.content_type or ""
@@ -301,7 +309,7 @@ class Handler:
                 return json_response(cluster.ops.replace_scale(rt, ns, info.name, body, user, opts))
             return json_response(cluster.ops.replace(rt, ns, info.name, body, user, opts, info.subresource))
         if verb == "patch":
-            raw = await request.read()
+            raw = await _raw_body(request)
             opts = _write_options(request)
             ctype = request.headers.get("Content-Type", "")
             if info.subresource == "scale":
@@ -400,6 +408,6 @@ class Handler:
 
 
 def build_app(cluster: Cluster) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES)
     app.router.add_route("*", "/{tail:.*}", Handler(cluster))
     return app

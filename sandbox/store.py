@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import expired
+from sandbox.limits import check_stored_size
 
 ObjectKey = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
 
@@ -129,12 +130,15 @@ class Store:
             self._listeners.remove(listener)
 
     def put(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Store a new or changed object: stamps a fresh resourceVersion, records and fans out the event."""
+        """Store a new or changed object: stamps a fresh resourceVersion, records and fans out the event.
+
+        Raises `limits.ObjectTooLarge` (and changes nothing) when etcd would refuse the write."""
         key = key_of(group, plural, obj)
         old = self._objects.get(key)
-        self._rv += 1
         stored = copy.deepcopy(obj)
-        stored.setdefault("metadata", {})["resourceVersion"] = str(self._rv)
+        stored.setdefault("metadata", {})["resourceVersion"] = str(self._rv + 1)
+        check_stored_size(key, stored)  # etcd refuses before anything changes
+        self._rv += 1
         self._objects[key] = stored
         uid = stored["metadata"].get("uid")
         if uid:

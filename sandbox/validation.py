@@ -11,21 +11,15 @@ import re
 from typing import Any
 
 from sandbox.errors import ApiError, invalid
+from sandbox.objectmeta import dns_label_help, metadata_causes, subdomain_help
+from sandbox.patching import POD_TEMPLATE_PATHS
 from sandbox.resources import ResourceType
 from sandbox.schema import prune_unknown_fields, validate_custom_object
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-SUBDOMAIN_HELP = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-LABEL_HELP = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
-    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
+SUBDOMAIN_HELP = subdomain_help()
+LABEL_HELP = dns_label_help()
 DNS_LABEL_KINDS = frozenset({"/Namespace", "/Service"})
 
 
@@ -103,10 +97,24 @@ def _crd_causes(crd: dict[str, Any]) -> list[dict[str, str]]:
     return causes
 
 
+def _template_metadata(rt: ResourceType, obj: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field path, metadata) of a built-in workload's pod template, validated like any ObjectMeta."""
+    path = POD_TEMPLATE_PATHS.get(rt.kind) if not rt.custom else None
+    if not path:
+        return []
+    node: Any = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return [(f"{path}.metadata", node.get("metadata"))] if isinstance(node, dict) else []
+
+
 def validate(rt: ResourceType, obj: dict[str, Any]) -> None:
     """Raise a 422 Invalid ApiError when the object would be rejected by the real apiserver."""
     name = obj.get("metadata", {}).get("name", "")
     causes = _name_causes(rt, name)
+    causes += metadata_causes(obj.get("metadata"))
+    for path, meta in _template_metadata(rt, obj):
+        causes += metadata_causes(meta, path)
     if rt.group == "apiextensions.k8s.io" and rt.kind == "CustomResourceDefinition":
         causes += _crd_causes(obj)
     if rt.custom and rt.schema:
