@@ -7,7 +7,6 @@ silently break them, so each promise is asserted on the rendered output, not on 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import helm_python
@@ -17,30 +16,18 @@ import yaml
 
 from controller.api.crds import all_crds
 from controller.api.export import crd_filename, render_crd
+from tests.charts.paths import CHART
+from tests.install.pods import find, render
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "ai-operator"
 KUBE_VERSION = "1.37.0"
 NAMESPACE = "aiop-system"
 FLAVOURS = {"default": None, "eks": CHART / "values-eks.yaml", "aks": CHART / "values-aks.yaml"}
 NOT_BUILT_IN = {"monitoring.coreos.com/v1"}
 
 
-def render(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    with helm_python.Chart.load(CHART) as chart:
-        manifests = chart.render(values or {}, name="aiop", namespace=NAMESPACE)
-    return [doc for text in manifests.values() for doc in yaml.safe_load_all(text) if doc]
-
-
 def flavour_values(flavour: str) -> dict[str, Any]:
     path = FLAVOURS[flavour]
     return yaml.safe_load(path.read_text()) if path else {}
-
-
-def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
-    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
-    return matches[0]
 
 
 @pytest.fixture(scope="module", params=sorted(FLAVOURS))
@@ -89,6 +76,7 @@ def test_containers_are_locked_down(rendered: tuple[str, list[dict[str, Any]]]) 
             assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
             assert sc["capabilities"]["drop"] == ["ALL"]
             assert container["image"] == "ghcr.io/ai-operator/ai-operator:0.1.0"
+            assert pod["securityContext"]["runAsUser"] == 65532  # the image's non-root user
             assert container["livenessProbe"] and container["readinessProbe"] and container["resources"]
             assert "value" not in str([e for e in container.get("env", []) if "TOKEN" in e["name"]])
             commands.add(tuple(container["command"]))
@@ -117,7 +105,7 @@ def test_ui_may_only_impersonate(rendered: tuple[str, list[dict[str, Any]]]) -> 
 
 
 def test_controller_cannot_read_secrets_freely(rendered: tuple[str, list[dict[str, Any]]]) -> None:
-    flavour, objects = rendered
+    _, objects = rendered
     controller_roles = [
         o for o in objects
         if o["kind"] in ("Role", "ClusterRole") and o["metadata"]["name"].startswith("aiop-ai-operator-controller")
@@ -125,9 +113,10 @@ def test_controller_cannot_read_secrets_freely(rendered: tuple[str, list[dict[st
     for role in controller_roles:
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"], role["metadata"]["name"]
-            if "secrets" in rule["resources"]:
-                assert role["kind"] == "Role", "secret access must be namespaced"
-                assert rule["resourceNames"] == ["ai-operator-credentials"], rule
+            if "secrets" in rule["resources"]:  # its backups, in its own namespace only
+                assert role["kind"] == "Role" and role["metadata"]["namespace"] == NAMESPACE, role
+    own = rules_of(objects, "aiop-ai-operator-controller", kind="Role")
+    assert {r for rule in own for r in rule["resources"]} == {"secrets", "leases"}
     cluster_rules = rules_of(objects, "aiop-ai-operator-controller")
     by_resource: dict[tuple[str, str], set[str]] = {}
     for rule in cluster_rules:
@@ -140,10 +129,11 @@ def test_controller_cannot_read_secrets_freely(rendered: tuple[str, list[dict[st
     assert by_resource[("authorization.k8s.io", "subjectaccessreviews")] == {"create"}
     assert by_resource[("", "users")] == {"impersonate"} and by_resource[("", "groups")] == {"impersonate"}
     assert "get" in by_resource[("", "pods/log")]
-    for writes in ("create", "update", "patch", "delete"):
-        assert writes not in by_resource[("apps", "deployments")], "the controller applies plans as the requester"
-    if flavour != "default":
-        assert any(o["kind"] == "Role" and "secrets" in str(o["rules"]) for o in controller_roles)
+    for kind in (("", "resourcequotas"), ("s3.services.k8s.aws", "buckets"), ("resources.azure.com", "resourcegroups")):
+        assert by_resource[kind] == {"get", "list", "watch"}, f"backups read {kind}"
+    for (group, resource), verbs in by_resource.items():
+        if group not in ("aiop.dev", "", "events.k8s.io", "authorization.k8s.io"):
+            assert verbs <= {"get", "list", "watch"}, f"the controller applies plans as the requester, not {resource}"
 
 
 def test_user_roles_and_approve_verb(rendered: tuple[str, list[dict[str, Any]]]) -> None:
@@ -181,7 +171,7 @@ def test_cloud_identity_wiring() -> None:
 def test_settings_and_knowledge_url() -> None:
     for flavour in ("eks", "aks"):
         settings = find(render(flavour_values(flavour)), "ConfigMap", "aiop-ai-operator-settings")["data"]
-        assert settings["AIOP_KNOWLEDGE_CENTRAL_URL"].endswith("sslmode=require")
+        assert settings["AIOP_KNOWLEDGE_URL"].endswith("sslmode=require")
         assert all(key.startswith("AIOP_") for key in settings)
     with pytest.raises(helm_python.HelmError, match="sslmode"):
         render({"knowledge": {"centralUrl": "postgresql://aiop@db:5432/aiop"}})

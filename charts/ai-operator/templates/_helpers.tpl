@@ -83,7 +83,7 @@ azure.workload.identity/use: "true"
 {{- $url -}}
 {{- end -}}
 
-{{/* Environment shared by both containers. */}}
+{{/* Environment shared by both containers: who this pod is (the Lease holder's name) and the DB password. */}}
 {{- define "aiop.commonEnv" -}}
 - name: AIOP_POD_NAMESPACE
   valueFrom:
@@ -93,4 +93,12 @@ azure.workload.identity/use: "true"
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
+{{- with .Values.secrets.existingSecret }}
+- name: PGPASSWORD  # the central knowledge DB's password (libpq reads it)
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: knowledge-db-password
+      optional: true
+{{- end }}
 {{- end -}}
