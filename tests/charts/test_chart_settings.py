@@ -21,7 +21,8 @@ from controller.backends.config import load_config
 from controller.settings import Settings, env_names, load_settings
 from tests.charts.paths import CHART
 from tests.install.pods import container, find, render, secret
-from ui.config import UiConfig, load_config as load_ui_config
+from ui.config import UiConfig
+from ui.config import load_config as load_ui_config
 
 pytestmark = pytest.mark.timeout(120)
 NAMESPACE = "aiop-system"
