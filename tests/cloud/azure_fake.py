@@ -1,0 +1,288 @@
+"""A local Azure: Entra ID's token endpoint, Azure Resource Manager and Microsoft Graph, over HTTPS.
+
+Shaped after the REST API references of the calls the operator makes (only the fields it reads, in
+the documented JSON casing, `{"value": [...]}` lists, `{"error": {"code", "message"}}` errors):
+- Entra ID: `POST /{tenant}/oauth2/v2.0/token` (client credentials with a federated `client_assertion`,
+  as Workload Identity sends it) → a bearer token for the client id's service principal;
+- ARM (every call needs `api-version`, else 400 `MissingApiVersionParameter`; a bearer token for the
+  ARM audience, else 401 `AuthenticationFailed`): resource groups, storage accounts
+  (Microsoft.Storage), user-assigned identities (Microsoft.ManagedIdentity), role assignments with
+  `$filter=principalId eq '…'` and role definitions by id (Microsoft.Authorization), the permissions API
+  (`…/providers/Microsoft.Authorization/permissions` at a resource group or resource: the caller's
+  own actions/notActions/dataActions, computed from its role assignments at that scope or above; 404
+  `ResourceGroupNotFound`/`ResourceNotFound` when the scope does not exist), AKS managed clusters and
+  agent pools, managed disks (Microsoft.Compute), Defender for Cloud assessments (Microsoft.Security);
+- Graph: `POST /v1.0/directoryObjects/getByIds` (types: group) → `{"value": [{"@odata.type", id, displayName}]}`.
+
+The built-in role definitions carry their documented ids and permissions (the table of
+`controller/cloud/azure_roles.py`: Owner, Contributor, Reader, Storage Blob Data Reader/Contributor,
+Storage Account Contributor, AcrPull, User Access Administrator).
+Faults can be injected per path fragment (an HTTP status, once each) to test transient handling.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from aiohttp import web
+
+from controller.cloud.azure_roles import BUILTIN
+from sandbox.certs import ensure_certs
+from tests.cloud.server import BackgroundServer
+
+SUBSCRIPTION = "00000000-0000-0000-0000-0000000000a1"
+TENANT = "00000000-0000-0000-0000-0000000000t1"
+
+def _role_json(name: str) -> dict[str, Any]:
+    guid, perms = BUILTIN[name]
+    return {"id": guid, "actions": list(perms.actions), "notActions": list(perms.not_actions),
+            "dataActions": list(perms.data_actions), "notDataActions": list(perms.not_data_actions)}
+
+
+BUILTIN_ROLES: dict[str, dict[str, Any]] = {name: _role_json(name) for name in BUILTIN}
+
+
+def role_definition_id(role: str, subscription: str = SUBSCRIPTION) -> str:
+    return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{BUILTIN_ROLES[role]['id']}"
+
+
+@dataclass
+class FakeAzure:
+    home: Path
+    subscription: str = SUBSCRIPTION
+    tenant: str = TENANT
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-case id -> ARM JSON
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    principals: dict[str, str] = field(default_factory=dict)  # client id -> principal (object) id
+    groups: dict[str, str] = field(default_factory=dict)  # group object id -> display name
+    faults: list[tuple[str, int]] = field(default_factory=list)
+    seen: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, principal)
+    _tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (principal, audience)
+
+    # ------------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> FakeAzure:
+        self.certs = ensure_certs(self.home)
+        self._server = BackgroundServer(self._handle, self.certs.server_context()).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> FakeAzure:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def ca_bundle(self) -> str:
+        return str(self.certs.ca_cert)
+
+    # --------------------------------------------------------------------------------- seeding
+
+    def rg_id(self, rg: str) -> str:
+        return f"/subscriptions/{self.subscription}/resourceGroups/{rg}"
+
+    def _put(self, resource: dict[str, Any]) -> dict[str, Any]:
+        self.resources[resource["id"].lower()] = resource
+        return resource
+
+    def add_resource_group(self, name: str, location: str, tags: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._put({"id": self.rg_id(name), "name": name, "type": "Microsoft.Resources/resourceGroups",
+                          "location": location, "tags": tags or {}, "properties": {"provisioningState": "Succeeded"}})
+
+    def add_storage_account(self, name: str, rg: str, location: str, *, kind: str = "StorageV2",
+                            sku: str = "Standard_LRS", **properties: Any) -> dict[str, Any]:
+        props = {"provisioningState": "Succeeded", "supportsHttpsTrafficOnly": True, "minimumTlsVersion": "TLS1_2",
+                 "allowBlobPublicAccess": False, "publicNetworkAccess": "Enabled",
+                 "networkAcls": {"defaultAction": "Allow", "bypass": "AzureServices"}, **properties}
+        return self._put({"id": f"{self.rg_id(rg)}/providers/Microsoft.Storage/storageAccounts/{name}", "name": name,
+                          "type": "Microsoft.Storage/storageAccounts", "location": location, "kind": kind,
+                          "sku": {"name": sku, "tier": sku.split("_")[0]}, "properties": props})
+
+    def add_identity(self, name: str, rg: str, location: str, client_id: str = "", principal_id: str = "") -> dict[str, Any]:
+        client_id = client_id or str(uuid.uuid4())
+        principal_id = principal_id or str(uuid.uuid4())
+        self.principals[client_id.lower()] = principal_id
+        return self._put({"id": f"{self.rg_id(rg)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+                          "name": name, "type": "Microsoft.ManagedIdentity/userAssignedIdentities", "location": location,
+                          "properties": {"tenantId": self.tenant, "clientId": client_id, "principalId": principal_id}})
+
+    def add_app(self, client_id: str, principal_id: str = "") -> str:
+        """A service principal that can get tokens (the operator's identity) without a managed identity resource."""
+        principal_id = principal_id or str(uuid.uuid4())
+        self.principals[client_id.lower()] = principal_id
+        return principal_id
+
+    def assign(self, principal_id: str, role: str, scope: str) -> dict[str, Any]:
+        assignment_id = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+        entry = {"id": assignment_id, "name": assignment_id.rsplit("/", 1)[1],
+                 "type": "Microsoft.Authorization/roleAssignments",
+                 "properties": {"scope": scope, "principalId": principal_id, "principalType": "ServicePrincipal",
+                                "roleDefinitionId": role_definition_id(role, self.subscription)}}
+        self.assignments.append(entry)
+        return entry
+
+    def add_aks(self, name: str, rg: str, location: str, pools: list[dict[str, Any]]) -> None:
+        cluster = self._put({"id": f"{self.rg_id(rg)}/providers/Microsoft.ContainerService/managedClusters/{name}",
+                             "name": name, "type": "Microsoft.ContainerService/managedClusters", "location": location,
+                             "properties": {"provisioningState": "Succeeded", "kubernetesVersion": "1.30"}})
+        for pool in pools:
+            self._put({"id": f"{cluster['id']}/agentPools/{pool['name']}", "name": pool["name"],
+                       "type": "Microsoft.ContainerService/managedClusters/agentPools",
+                       "properties": {"count": pool.get("count", 3), "vmSize": pool.get("vm_size", "Standard_D4s_v5"),
+                                      "mode": pool.get("mode", "User"),
+                                      "provisioningState": pool.get("provisioning_state", "Succeeded"),
+                                      "powerState": {"code": pool.get("power_state", "Running")}}})
+
+    def add_disk(self, name: str, rg: str, location: str, size_gib: int, state: str = "Attached",
+                 network_access_policy: str = "AllowAll", public_network_access: str = "Enabled") -> dict[str, Any]:
+        return self._put({"id": f"{self.rg_id(rg)}/providers/Microsoft.Compute/disks/{name}", "name": name,
+                          "type": "Microsoft.Compute/disks", "location": location,
+                          "properties": {"diskSizeGB": size_gib, "diskState": state,
+                                         "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+                                         "networkAccessPolicy": network_access_policy,
+                                         "publicNetworkAccess": public_network_access,
+                                         "provisioningState": "Succeeded"}})
+
+    def add_assessment(self, resource_id: str, name: str, title: str, status: str = "Unhealthy",
+                       severity: str = "High", description: str = "") -> None:
+        self._put({"id": f"{resource_id}/providers/Microsoft.Security/assessments/{name}", "name": name,
+                   "type": "Microsoft.Security/assessments",
+                   "properties": {"displayName": title, "status": {"code": status, "description": description},
+                                  "resourceDetails": {"Source": "Azure", "Id": resource_id},
+                                  "metadata": {"displayName": title, "severity": severity,
+                                               "assessmentType": "BuiltIn"}}})
+
+    # ------------------------------------------------------------------------------- the server
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = unquote(request.rel_url.raw_path)
+        principal = ""
+        for fragment, status in list(self.faults):
+            if fragment.lower() in path.lower():
+                self.faults.remove((fragment, status))
+                return _error(status, "ServerBusy" if status >= 500 else "TooManyRequests", "injected fault")
+        if request.method == "POST" and path.endswith("/oauth2/v2.0/token"):
+            return self._token(parse_qs((await request.read()).decode()))
+        auth = request.headers.get("Authorization", "")
+        principal, audience = self._tokens.get(auth.removeprefix("Bearer "), ("", ""))
+        self.seen.append((request.method, path, principal))
+        if not principal:
+            return _error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing "
+                                                       "or has an invalid token.")
+        if path.startswith("/v1.0/"):
+            if "graph" not in audience and audience != self.url:
+                return _error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+            return await self._graph(request, path)
+        if "api-version" not in request.query:
+            return _error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is "
+                                                             "required for all requests.")
+        if request.method != "GET":
+            return _error(405, "MethodNotAllowed", f"{request.method} is not served by this fake")
+        return self._arm(path, dict(request.query), principal)
+
+    def _token(self, form: dict[str, list[str]]) -> web.Response:
+        client_id = (form.get("client_id") or [""])[0].lower()
+        assertion = (form.get("client_assertion") or [""])[0]
+        scope = (form.get("scope") or [""])[0]
+        if not assertion or client_id not in self.principals:
+            return web.json_response({"error": "invalid_client", "error_description":
+                                      f"AADSTS700016: Application with identifier '{client_id}' was not found."},
+                                     status=400)
+        token = f"fake-{uuid.uuid4().hex}"
+        self._tokens[token] = (self.principals[client_id], scope.removesuffix("/.default"))
+        return web.json_response({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                                  "access_token": token})
+
+    def _list(self, resource_type: str, under: str = "") -> web.Response:
+        prefix = under.lower()
+        value = [r for r in self.resources.values()
+                 if r["type"].lower() == resource_type.lower() and r["id"].lower().startswith(prefix)]
+        return web.json_response({"value": value})
+
+    def _arm(self, path: str, query: dict[str, str], principal: str) -> web.Response:
+        sub = f"/subscriptions/{self.subscription}".lower()
+        low = path.lower().rstrip("/")
+        if not low.startswith(sub):
+            return _error(404, "SubscriptionNotFound", f"The subscription '{path.split('/')[2]}' could not be found.")
+        rest = low[len(sub):]
+        if low.endswith("/providers/microsoft.authorization/permissions"):
+            return self._permissions(path[: -len("/providers/Microsoft.Authorization/permissions")], principal)
+        if rest == "/resourcegroups":
+            return self._list("Microsoft.Resources/resourceGroups")
+        simple = {"/providers/microsoft.storage/storageaccounts": "Microsoft.Storage/storageAccounts",
+                  "/providers/microsoft.managedidentity/userassignedidentities":
+                      "Microsoft.ManagedIdentity/userAssignedIdentities",
+                  "/providers/microsoft.containerservice/managedclusters": "Microsoft.ContainerService/managedClusters",
+                  "/providers/microsoft.compute/disks": "Microsoft.Compute/disks",
+                  "/providers/microsoft.security/assessments": "Microsoft.Security/assessments"}
+        if rest in simple:
+            return self._list(simple[rest])
+        if rest == "/providers/microsoft.authorization/roleassignments":
+            match = re.search(r"principalId eq '([^']+)'", query.get("$filter", ""), re.I)
+            value = [a for a in self.assignments if not match or a["properties"]["principalId"] == match.group(1)]
+            return web.json_response({"value": value})
+        if re.fullmatch(r"/providers/microsoft\.authorization/roledefinitions/[0-9a-f-]+", rest):
+            return self._role_definition(rest.rsplit("/", 1)[1])
+        if low.endswith("/agentpools"):
+            return self._list("Microsoft.ContainerService/managedClusters/agentPools", path[: -len("/agentPools")])
+        return _error(404, "NotFound", f"No route for {path} in the fake Azure Resource Manager.")
+
+    def _role_definition(self, guid: str) -> web.Response:
+        for name, role in BUILTIN_ROLES.items():
+            if role["id"] == guid:
+                return web.json_response({
+                    "id": role_definition_id(name, self.subscription), "name": guid,
+                    "type": "Microsoft.Authorization/roleDefinitions",
+                    "properties": {"roleName": name, "type": "BuiltInRole", "assignableScopes": ["/"],
+                                   "permissions": [{"actions": role.get("actions", []),
+                                                    "notActions": role.get("notActions", []),
+                                                    "dataActions": role.get("dataActions", []),
+                                                    "notDataActions": role.get("notDataActions", [])}]}})
+        return _error(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{guid}' does not exist.")
+
+    def _permissions(self, scope: str, principal: str) -> web.Response:
+        """What the *caller* may do at `scope`: its role assignments at the scope or any parent scope."""
+        low = scope.lower().replace("//", "/")
+        if low not in self.resources:
+            rg = re.search(r"/resourcegroups/([^/]+)", low)
+            if rg and self.rg_id(rg.group(1)).lower() not in self.resources:
+                return _error(404, "ResourceGroupNotFound", f"Resource group '{rg.group(1)}' could not be found.")
+            return _error(404, "ResourceNotFound", f"The Resource '{scope}' was not found.")
+        value = []
+        for a in self.assignments:
+            props = a["properties"]
+            if props["principalId"] != principal or not (low + "/").startswith(props["scope"].lower().rstrip("/") + "/"):
+                continue
+            guid = props["roleDefinitionId"].rsplit("/", 1)[1]
+            role = next(r for r in BUILTIN_ROLES.values() if r["id"] == guid)
+            value.append({"actions": role.get("actions", []), "notActions": role.get("notActions", []),
+                          "dataActions": role.get("dataActions", []), "notDataActions": role.get("notDataActions", [])})
+        return web.json_response({"value": value})
+
+    async def _graph(self, request: web.Request, path: str) -> web.Response:
+        if request.method == "POST" and path == "/v1.0/directoryObjects/getByIds":
+            body = await request.json()
+            ids = body.get("ids") or []
+            if len(ids) > 1000:
+                return _error(400, "Request_BadRequest", "Too many ids: at most 1000.")
+            value = [{"@odata.type": "#microsoft.graph.group", "id": i, "displayName": self.groups[i]}
+                     for i in ids if i in self.groups]
+            return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects",
+                                      "value": value})
+        return _error(404, "Request_ResourceNotFound", f"Resource '{path}' does not exist.")
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
