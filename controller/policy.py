@@ -3,9 +3,9 @@
 The AI is untrusted (principle 4). Before a plan is shown, its actions pass these deny rules:
 nothing in kube-system or the other system namespaces (nor the operator's own), no reading of
 Secret contents, no cluster-wide or wildcard deletes, no deleting namespaces, no RBAC changes
-(escalation). The request text is screened too: attempts to override instructions, to act as
-somebody else or to exfiltrate credentials are reported as suspicious so admins are alerted,
-even when the planner maps them to nothing.
+(escalation) except a namespaced Role or RoleBinding through its own action. The request text is
+screened too: attempts to override instructions, to act as somebody else or to exfiltrate credentials
+are reported as suspicious so admins are alerted, even when the planner maps them to nothing.
 
 Pure: the inputs are action names, their targets and the text; the verdict is data.
 """
@@ -19,6 +19,9 @@ from controller.api.types import ObjectRef
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default-system"})
 RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+# The only RBAC writes allowed: a namespaced Role or RoleBinding through its own catalog action, which
+# lists every permission it grants as one the requester must hold (the API server's escalation check).
+RBAC_ACTIONS = {"create-role": "Role", "create-rolebinding": "RoleBinding"}
 CLUSTER_SCOPED_SENSITIVE = frozenset({
     "Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
     "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingWebhookConfiguration",
@@ -82,7 +85,7 @@ def check_actions(actions: list[tuple[str, list[ObjectRef]]], settings: PolicySe
             if namespace in protected:
                 found.append(Violation("protected-namespace",
                                        f"{action} touches namespace {namespace}, which is protected"))
-            if ref.kind in RBAC_KINDS:
+            if ref.kind in RBAC_KINDS and RBAC_ACTIONS.get(action) != ref.kind:
                 found.append(Violation("rbac-escalation", f"{action} would change RBAC ({ref.kind} {ref.name})"))
             if action == "delete-object":
                 found.extend(_delete_violations(ref))

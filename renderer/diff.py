@@ -7,8 +7,8 @@ bury the one line that matters (e.g. `replicas: 2` -> `replicas: 5`).
 Why `apply_preview`: the catalog renders *partial* manifests for server-side apply. To show what
 the object will look like, the partial manifest is merged onto the live object the way the API
 server merges it for the common cases: mappings merge, lists of containers/ports/env merge by their
-key, other lists are replaced, and a `None` value removes a key. It is a preview, not the server's
-algorithm; the sync step is the authority.
+key (an item `{name: X, $patch: delete}` removes X), other lists are replaced, and a `None` value
+removes a key. It is a preview, not the server's algorithm; the sync step is the authority.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def _merge_list(key: str, live: list[Any], patch: list[Any]) -> list[Any]:
         return copy.deepcopy(patch)
     out = [copy.deepcopy(i) for i in live]
     for item in patch:
+        if item.get("$patch") == "delete":  # the strategic-merge directive: remove the item with this key
+            out = [i for i in out if i[merge_key] != item[merge_key]]
+            continue
         for n, existing in enumerate(out):
             if existing[merge_key] == item[merge_key]:
                 out[n] = _merge(existing, item)

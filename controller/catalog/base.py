@@ -79,6 +79,8 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Pod"): ("pods", True),
     ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
     ("v1", "PersistentVolume"): ("persistentvolumes", False),
+    ("storage.k8s.io/v1", "StorageClass"): ("storageclasses", False),
+    ("v1", "Endpoints"): ("endpoints", True),
     ("v1", "Node"): ("nodes", False),
     ("v1", "ResourceQuota"): ("resourcequotas", True),
     ("v1", "LimitRange"): ("limitranges", True),
@@ -154,7 +156,7 @@ def unique_permissions(perms: Iterable[Permission]) -> list[Permission]:
     seen: set[tuple[str, ...]] = set()
     out: list[Permission] = []
     for p in perms:
-        key = (p.verb, p.group, p.resource, p.subresource, p.namespace, p.name)
+        key = (p.verb, p.group, p.resource, p.subresource, p.namespace, p.name, p.user)
         if key not in seen:
             seen.add(key)
             out.append(p)
@@ -165,6 +167,12 @@ def k8s_name(text: str, max_length: int = 63) -> str:
     """A DNS-1123 label made from free text (`RG_Shop (dev)` -> `rg-shop-dev`); may be empty."""
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
     return name[:max_length].strip("-")
+
+
+def short(value: str, limit: int = 40) -> str:
+    """One line of at most `limit` characters, for titles (`a long value…`)."""
+    one_line = value.replace("\n", "\\n")
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
 def manifest_ref(manifest: dict[str, Any]) -> ObjectRef:

@@ -24,17 +24,11 @@ from controller.catalog.base import (
     missing,
     nothing,
     ref,
+    short,
 )
 from controller.catalog.params import ConfigMapKeyParams, LabelsParams
 from controller.planning.types import ClusterReader
 from renderer.manifests import render_manifest
-
-PREVIEW_CHARS = 40
-
-
-def _short(value: str) -> str:
-    one_line = value.replace("\n", "\\n")
-    return one_line if len(one_line) <= PREVIEW_CHARS else one_line[: PREVIEW_CHARS - 1] + "…"
 
 
 class SetConfigMapKey(ActionSpec[ConfigMapKeyParams]):
@@ -42,11 +36,11 @@ class SetConfigMapKey(ActionSpec[ConfigMapKeyParams]):
         r = ref("v1", "ConfigMap", params.name, params.namespace)
         live = live_object(cluster, r) if cluster is not None else None
         if live is None and cluster is not None:
-            return f"Create {describe_ref(r)} with {params.key}={_short(params.value)}"
+            return f"Create {describe_ref(r)} with {params.key}={short(params.value)}"
         old = ((live or {}).get("data") or {}).get(params.key)
         if old is not None:
-            return f"Set {params.key} in {describe_ref(r)} from {_short(old)} to {_short(params.value)}"
-        return f"Set {params.key}={_short(params.value)} in {describe_ref(r)}"
+            return f"Set {params.key} in {describe_ref(r)} from {short(old)} to {short(params.value)}"
+        return f"Set {params.key}={short(params.value)} in {describe_ref(r)}"
 
     def targets(self, params: ConfigMapKeyParams, cluster: ClusterReader) -> list[ObjectRef]:
         return [ref("v1", "ConfigMap", params.name, params.namespace)]

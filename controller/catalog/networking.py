@@ -103,6 +103,8 @@ def _label_part(value: str) -> str:
 
 
 def allow_policy_name(params: AllowIngressParams) -> str:
+    if params.policy_name:
+        return params.policy_name
     parts = ["allow-ingress"]
     if params.to_app:
         parts.append(f"to-{_label_part(params.to_app)}")

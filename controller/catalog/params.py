@@ -160,6 +160,8 @@ class AllowIngressParams(Params):
     from_namespace: str | None = Field(default=None, pattern=DNS1123_LABEL)
     from_app: str | None = Field(default=None, pattern=LABEL_VALUE)
     port: int | None = Field(default=None, ge=1, le=65535)
+    policy_name: str | None = Field(default=None, pattern=DNS1123_SUBDOMAIN, max_length=253,
+                                    description="Default: a name derived from the other parameters.")
 
 
 class S3BucketParams(Params):

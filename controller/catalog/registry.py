@@ -16,12 +16,17 @@ from pydantic import ValidationError
 
 from controller.catalog import (
     availability,
+    batch,
     cloud,
     config,
     guarded,
+    identity,
     manifest,
     namespaces,
     networking,
+    podspec,
+    storage,
+    traffic,
     workloads,
 )
 from controller.catalog.base import ActionSpec, CatalogError
@@ -30,7 +35,8 @@ from controller.planning.types import ActionCall
 
 CATALOG: dict[str, ActionSpec[Any]] = {
     spec.name: spec
-    for module in (workloads, namespaces, config, availability, networking, cloud, guarded, manifest)
+    for module in (workloads, podspec, namespaces, config, availability, networking, traffic, storage, batch,
+                   identity, cloud, guarded, manifest)
     for spec in module.ACTIONS
 }
 

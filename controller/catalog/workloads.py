@@ -44,7 +44,7 @@ REVISION = "deployment.kubernetes.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
 
 
-def _workload(kind: str, name: str, namespace: str) -> ObjectRef:
+def workload_ref(kind: str, name: str, namespace: str) -> ObjectRef:
     return ref(APPS, kind, name, namespace)
 
 
@@ -52,13 +52,13 @@ def _live(cluster: ClusterReader | None, r: ObjectRef) -> dict[str, Any] | None:
     return live_object(cluster, r) if cluster is not None else None
 
 
-def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+def containers_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
     return list((((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [])
 
 
-def _pick_container(obj: dict[str, Any], wanted: str | None) -> tuple[dict[str, Any] | None, str]:
+def pick_container(obj: dict[str, Any], wanted: str | None) -> tuple[dict[str, Any] | None, str]:
     """The container to change, or None and why not."""
-    containers = _containers(obj)
+    containers = containers_of(obj)
     if wanted is not None:
         for c in containers:
             if c.get("name") == wanted:
@@ -73,7 +73,7 @@ def _pick_container(obj: dict[str, Any], wanted: str | None) -> tuple[dict[str, 
 
 class Scale(ActionSpec[ScaleParams]):
     def title(self, params: ScaleParams, cluster: ClusterReader | None = None) -> str:
-        r = _workload(params.kind, params.name, params.namespace)
+        r = workload_ref(params.kind, params.name, params.namespace)
         live = _live(cluster, r)
         current = (live or {}).get("spec", {}).get("replicas") if live else None
         if current is not None:
@@ -84,7 +84,7 @@ class Scale(ActionSpec[ScaleParams]):
         return "high" if params.replicas == 0 else self.risk
 
     def targets(self, params: ScaleParams, cluster: ClusterReader) -> list[ObjectRef]:
-        return [_workload(params.kind, params.name, params.namespace)]
+        return [workload_ref(params.kind, params.name, params.namespace)]
 
     def render(self, params: ScaleParams, cluster: ClusterReader, now: str = NOW_PLACEHOLDER) -> Rendered:
         r = self.targets(params, cluster)[0]
@@ -109,10 +109,10 @@ class Scale(ActionSpec[ScaleParams]):
 
 class Restart(ActionSpec[RestartParams]):
     def title(self, params: RestartParams, cluster: ClusterReader | None = None) -> str:
-        return f"Restart {describe_ref(_workload(params.kind, params.name, params.namespace))} (rolling)"
+        return f"Restart {describe_ref(workload_ref(params.kind, params.name, params.namespace))} (rolling)"
 
     def targets(self, params: RestartParams, cluster: ClusterReader) -> list[ObjectRef]:
-        return [_workload(params.kind, params.name, params.namespace)]
+        return [workload_ref(params.kind, params.name, params.namespace)]
 
     def render(self, params: RestartParams, cluster: ClusterReader, now: str = NOW_PLACEHOLDER) -> Rendered:
         r = self.targets(params, cluster)[0]
@@ -153,7 +153,7 @@ def _owned_replicasets(cluster: ClusterReader, name: str, namespace: str) -> lis
 def _rollback_choice(params: RollbackParams, cluster: ClusterReader) -> tuple[int, dict[str, Any] | None, int, str]:
     """(current revision, chosen ReplicaSet, its revision, why-not)."""
     history = _owned_replicasets(cluster, params.name, params.namespace)
-    deployment = live_object(cluster, _workload("Deployment", params.name, params.namespace)) or {}
+    deployment = live_object(cluster, workload_ref("Deployment", params.name, params.namespace)) or {}
     try:
         current = int(((deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION, ""))
     except ValueError:
@@ -183,7 +183,7 @@ def _template_of(rs: dict[str, Any]) -> dict[str, Any]:
 
 class Rollback(ActionSpec[RollbackParams]):
     def title(self, params: RollbackParams, cluster: ClusterReader | None = None) -> str:
-        r = _workload("Deployment", params.name, params.namespace)
+        r = workload_ref("Deployment", params.name, params.namespace)
         if cluster is not None:
             current, rs, revision, _ = _rollback_choice(params, cluster)
             if rs is not None:
@@ -193,7 +193,7 @@ class Rollback(ActionSpec[RollbackParams]):
         return f"Roll back {describe_ref(r)} to its previous revision"
 
     def targets(self, params: RollbackParams, cluster: ClusterReader) -> list[ObjectRef]:
-        return [_workload("Deployment", params.name, params.namespace)]
+        return [workload_ref("Deployment", params.name, params.namespace)]
 
     def extra_permissions(self, params: RollbackParams, cluster: ClusterReader) -> list[Permission]:
         return [Permission(verb="list", group="apps", resource="replicasets", namespace=params.namespace)]
@@ -212,7 +212,7 @@ class Rollback(ActionSpec[RollbackParams]):
             return nothing(f"Cannot roll back {describe_ref(r)}: {why}.")
         manifest = render_manifest("workload-template", api_version=APPS, kind="Deployment", name=params.name,
                                    namespace=params.namespace, template=_template_of(rs))
-        images = ", ".join(f"{c.get('name')}={c.get('image')}" for c in _containers(rs))
+        images = ", ".join(f"{c.get('name')}={c.get('image')}" for c in containers_of(rs))
         return Rendered(manifests=[manifest],
                         notes=[f"Revision {revision} ran {images}; the Deployment is now at revision {current}."])
 
@@ -220,17 +220,17 @@ class Rollback(ActionSpec[RollbackParams]):
         _, rs, _, _ = _rollback_choice(params, cluster)
         if rs is None:
             return []
-        containers = [{"name": c.get("name"), "image": c.get("image")} for c in _containers(rs)]
+        containers = [{"name": c.get("name"), "image": c.get("image")} for c in containers_of(rs)]
         return [Check(ref=self.targets(params, cluster)[0],
                       expect={"spec": {"template": {"spec": {"containers": containers}}}}, rollout=True)]
 
 
 class SetImage(ActionSpec[SetImageParams]):
     def title(self, params: SetImageParams, cluster: ClusterReader | None = None) -> str:
-        r = _workload(params.kind, params.name, params.namespace)
+        r = workload_ref(params.kind, params.name, params.namespace)
         live = _live(cluster, r)
         if live is not None:
-            container, _ = _pick_container(live, params.container)
+            container, _ = pick_container(live, params.container)
             if container is not None:
                 return (f"Set image of container {container.get('name')} in {describe_ref(r)} "
                         f"from {container.get('image')} to {params.image}")
@@ -238,14 +238,14 @@ class SetImage(ActionSpec[SetImageParams]):
         return f"Set image of {where}{describe_ref(r)} to {params.image}"
 
     def targets(self, params: SetImageParams, cluster: ClusterReader) -> list[ObjectRef]:
-        return [_workload(params.kind, params.name, params.namespace)]
+        return [workload_ref(params.kind, params.name, params.namespace)]
 
     def render(self, params: SetImageParams, cluster: ClusterReader, now: str = NOW_PLACEHOLDER) -> Rendered:
         r = self.targets(params, cluster)[0]
         live = live_object(cluster, r)
         if live is None:
             return missing(r)
-        container, why = _pick_container(live, params.container)
+        container, why = pick_container(live, params.container)
         if container is None:
             return nothing(f"Cannot set the image of {describe_ref(r)}: {why}.")
         notes = []
@@ -263,7 +263,7 @@ def _quantities(values: Any) -> dict[str, str]:
 
 class SetResources(ActionSpec[SetResourcesParams]):
     def title(self, params: SetResourcesParams, cluster: ClusterReader | None = None) -> str:
-        r = _workload(params.kind, params.name, params.namespace)
+        r = workload_ref(params.kind, params.name, params.namespace)
         parts = []
         for label, values in (("requests", params.requests), ("limits", params.limits)):
             q = _quantities(values)
@@ -273,7 +273,7 @@ class SetResources(ActionSpec[SetResourcesParams]):
         return f"Set {'; '.join(parts) or 'resources'} on {where}{describe_ref(r)}"
 
     def targets(self, params: SetResourcesParams, cluster: ClusterReader) -> list[ObjectRef]:
-        return [_workload(params.kind, params.name, params.namespace)]
+        return [workload_ref(params.kind, params.name, params.namespace)]
 
     def render(self, params: SetResourcesParams, cluster: ClusterReader, now: str = NOW_PLACEHOLDER) -> Rendered:
         r = self.targets(params, cluster)[0]
@@ -284,7 +284,7 @@ class SetResources(ActionSpec[SetResourcesParams]):
                                        ("limits", _quantities(params.limits))) if q}
         if not resources:
             return nothing("No requests or limits were given, so there is nothing to set.")
-        container, why = _pick_container(live, params.container)
+        container, why = pick_container(live, params.container)
         if container is None:
             return nothing(f"Cannot set resources of {describe_ref(r)}: {why}.")
         manifest = render_manifest("workload-containers", api_version=APPS, kind=params.kind, name=params.name,

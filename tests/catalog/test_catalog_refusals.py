@@ -136,13 +136,18 @@ def test_risk_rises_with_the_blast_radius(action: str, params: dict[str, Any], r
 
 
 def test_catalog_declares_every_action() -> None:
-    """The catalog offers the actions the design lists, with kebab-case names and a description each."""
-    assert list(CATALOG) == [
-        "scale", "restart", "rollback", "set-image", "set-resources", "create-namespace", "set-configmap-key",
-        "set-labels", "create-hpa", "create-pdb", "expose-service", "netpol-deny-ingress", "netpol-allow-ingress",
-        "create-s3-bucket", "create-azure-resource-group", "create-azure-storage-account", "delete-object",
-        "read-secret", "apply-manifest",
+    """The catalog offers the actions the design and issue 13 list (cloud modules add theirs), with kebab-case
+    names and a description each."""
+    designed = [
+        "scale", "restart", "rollback", "set-image", "set-resources", "harden-workload", "set-env", "remove-env",
+        "set-probe", "create-namespace", "set-configmap-key", "set-labels", "create-hpa", "create-pdb",
+        "expose-service", "netpol-deny-ingress", "netpol-allow-ingress", "create-ingress", "set-service-selector",
+        "netpol-egress", "create-pvc", "expand-pvc", "create-cronjob", "suspend-cronjob", "create-job", "create-pod",
+        "create-statefulset", "create-canary", "sa-aws-role", "sa-azure-identity", "create-role",
+        "create-rolebinding", "create-s3-bucket", "create-azure-resource-group", "create-azure-storage-account",
+        "delete-object", "read-secret", "apply-manifest",
     ]
+    assert [name for name in CATALOG if name in designed] == designed
     for spec in CATALOG.values():
         assert spec.description and spec.risk in ("none", "low", "medium", "high")
         assert spec.context in ("k8s", "cloud-aws", "cloud-azure", "sre", "security")

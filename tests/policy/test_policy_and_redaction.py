@@ -23,6 +23,10 @@ def ref(kind: str, name: str, namespace: str = "", api: str = "v1") -> ObjectRef
     ("read-secret", [ref("Secret", "db-creds", "shop")], "secret-read"),
     ("set-labels", [ref("ClusterRoleBinding", "admins", "", "rbac.authorization.k8s.io/v1")], "rbac-escalation"),
     ("scale", [ref("Deployment", "web", "aiop-system", "apps/v1")], "protected-namespace"),
+    ("set-labels", [ref("Role", "admin", "shop", "rbac.authorization.k8s.io/v1")], "rbac-escalation"),
+    ("create-role", [ref("ClusterRole", "all", "", "rbac.authorization.k8s.io/v1")], "rbac-escalation"),
+    ("create-rolebinding", [ref("ClusterRoleBinding", "me", "", "rbac.authorization.k8s.io/v1")], "rbac-escalation"),
+    ("create-role", [ref("Role", "r", "kube-system", "rbac.authorization.k8s.io/v1")], "protected-namespace"),
 ])
 def test_denied_actions(action: str, targets: list[ObjectRef], rule: str) -> None:
     """Each deny rule refuses its case, and the message names what is wrong."""
@@ -35,7 +39,10 @@ def test_ordinary_changes_pass() -> None:
     """Everyday changes in an application namespace are not refused."""
     actions = [("scale", [ref("Deployment", "web", "shop", "apps/v1")]),
                ("create-namespace", [ref("Namespace", "analytics"), ref("ResourceQuota", "analytics-quota", "analytics")]),
-               ("delete-object", [ref("ConfigMap", "old-config", "shop")])]
+               ("delete-object", [ref("ConfigMap", "old-config", "shop")]),
+               # a namespaced Role and RoleBinding through their own actions (the requester must hold the rights)
+               ("create-role", [ref("Role", "pod-reader", "shop", "rbac.authorization.k8s.io/v1")]),
+               ("create-rolebinding", [ref("RoleBinding", "bob-reads", "shop", "rbac.authorization.k8s.io/v1")])]
     assert check_actions(actions, S) == ()
 
 
