@@ -14,7 +14,7 @@ from controller.catalog.registry import validate_call
 from controller.planning.memory_cluster import MemoryCluster
 from controller.planning.types import ActionCall
 
-SCHEMAS = Path("/work/shared/schemas")
+SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas"  # ../shared beside the repo
 
 # The ASO StorageAccount CRD is not in the shared schemas; this is the subset of the
 # storage.azure.com/v1api20230101 spec the catalog writes, with ASO's enums for kind and sku.

@@ -12,7 +12,7 @@ import yaml
 
 from sandbox.schema import FieldError, prune_unknown_fields, validate_custom_object
 
-SCHEMAS = Path("/work/shared/schemas")
+SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas"  # ../shared beside the repo
 
 
 @cache
