@@ -62,12 +62,20 @@ def _fail(message: str, code: int = 1) -> None:
 @app.command()
 def sandbox(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 6443,
             state: Annotated[Path | None, typer.Option("--state", help="Keep objects here across restarts.")] = None,
-            home: HomeOpt = None) -> None:
+            home: HomeOpt = None,
+            faults: Annotated[Path | None, typer.Option("--faults", help="Inject faults from this file "
+                                                        "(README: the sandbox's fault file).")] = None,
+            seed: Annotated[int | None, typer.Option("--seed", help="Seed of the fault draws "
+                                                     "(overrides the file's).")] = None) -> None:
     """Run the sandbox Kubernetes API server in the foreground."""
+    from sandbox.faults import FaultPlanError
     from sandbox.main import run
 
     settings = _settings(home)
-    run(port=port, state_dir=state, home=settings.home)
+    try:
+        run(port=port, state_dir=state, home=settings.home, faults=faults, seed=seed)
+    except FaultPlanError as exc:
+        _fail(str(exc), 2)
 
 
 @app.command()

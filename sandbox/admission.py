@@ -1,8 +1,9 @@
 """Validating admission: hooks that may deny a write before it is stored.
 
-Why a generic hook list: the operator's chart ships a ValidatingAdmissionPolicy (the requester field
-must equal `request.userInfo`). The sandbox cannot evaluate CEL, so the operator registers a Python
-hook with the same meaning; the denial comes back worded like a ValidatingAdmissionPolicy denial.
+Why a generic hook list: every server runs one hook that enforces the ValidatingAdmissionPolicies
+and bindings stored in it (evaluated in CEL by `sandbox.vap`, from the first request and across
+restarts); tests may add Python hooks of their own, whose denials come back worded like a
+ValidatingAdmissionPolicy denial.
 
 A hook returns None to allow, or a message to deny. A message that already starts with
 "ValidatingAdmissionPolicy '" (or "admission webhook ") is used as is; any other message is wrapped

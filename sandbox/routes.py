@@ -19,6 +19,7 @@ from aiohttp import web
 from sandbox import discovery, errors, openapi, protobuf
 from sandbox.admission import AdmissionHook
 from sandbox.authz import Authorizer, forbidden_detail
+from sandbox.faults import ERROR_STATUS, THROTTLE_MESSAGE, Fault, FaultInjector
 from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
 from sandbox.limits import MAX_REQUEST_BODY_BYTES, body_too_large
 from sandbox.logs import pod_log
@@ -53,6 +54,7 @@ class Cluster:
     server_address: str = "127.0.0.1"
     shutdown: asyncio.Event | None = None
     signer: TokenSigner = field(default_factory=lambda: TokenSigner(None))
+    faults: FaultInjector = field(default_factory=FaultInjector)
 
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry, self.admission_hooks)
@@ -233,7 +235,37 @@ class Handler:
             raise _forbidden(info, attrs)
         if not info.is_resource:
             return self._non_resource(request, info)
+        fault = self.cluster.faults.draw(info.verb, _qualified(info), info.subresource, user.name)
+        if fault is not None:
+            return await self._faulted(request, info, user, fault)
         return await self._resource(request, info, user)
+
+    async def _faulted(self, request: web.Request, info: RequestInfo, user: UserInfo,
+                       fault: Fault) -> web.StreamResponse:
+        """Serve a request that drew a fault (see sandbox.faults for what each kind does to a write)."""
+        await _raw_body(request)  # received in full before the server is slow: a client leaving changes nothing
+        if fault.kind == "error":
+            reason, message = ERROR_STATUS[fault.code]
+            details: dict[str, Any] = {"causes": [{"message": message.split(": ", 1)[-1]}]} \
+                if fault.code == 500 else {}
+            raise errors.ApiError(fault.code, reason, message, details or None)
+        if fault.kind == "throttle":
+            return web.Response(status=429, text=THROTTLE_MESSAGE + "\n", content_type="text/plain",
+                                headers={"Retry-After": str(fault.retry_after_seconds)})
+        if fault.kind == "drop-watch":
+            return await self._resource(request, info, user, drop_watch_after=fault.seconds)
+        if fault.kind == "latency":
+            await asyncio.sleep(fault.seconds)
+            return await self._resource(request, info, user)
+        if fault.kind == "timeout-after-write":
+            try:
+                await self._resource(request, info, user)
+            except errors.ApiError:
+                pass  # the answer is lost either way
+        await asyncio.sleep(fault.seconds)
+        if request.transport is not None:
+            request.transport.abort()  # the connection drops: the client gets no answer
+        return web.Response(status=504)
 
     # -- discovery and friends --------------------------------------------------------------------
 
@@ -268,7 +300,8 @@ class Handler:
 
     # -- resources --------------------------------------------------------------------------------
 
-    async def _resource(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.StreamResponse:
+    async def _resource(self, request: web.Request, info: RequestInfo, user: UserInfo,
+                        drop_watch_after: float | None = None) -> web.StreamResponse:
         cluster = self.cluster
         rt = cluster.registry.lookup(info.group, info.version, info.resource)
         if rt is None or info.extra_parts:
@@ -294,7 +327,7 @@ class Handler:
                                   _write_options(request).dry_run)
             return json_response(token, 201)
         if verb in ("list", "watch"):
-            return await self._list_or_watch(request, info, rt, ns)
+            return await self._list_or_watch(request, info, rt, ns, drop_watch_after)
         if verb == "get":
             return self._get(request, info, rt, ns)
         if verb == "create":
@@ -355,7 +388,8 @@ class Handler:
         return json_response(obj)
 
     async def _list_or_watch(
-        self, request: web.Request, info: RequestInfo, rt: ResourceType, ns: str
+        self, request: web.Request, info: RequestInfo, rt: ResourceType, ns: str,
+        drop_after: float | None = None,
     ) -> web.StreamResponse:
         q = request.query
         field_selector = q.get("fieldSelector", "")
@@ -377,6 +411,7 @@ class Handler:
                 bookmarks=q.get("allowWatchBookmarks") in ("true", "1"),
                 bookmark_interval=cluster.bookmark_interval,
                 send_initial_events=q.get("sendInitialEvents") in ("true", "1"),
+                drop_after=drop_after,
             )
             first = [True]
 

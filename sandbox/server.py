@@ -19,6 +19,7 @@ from aiohttp import web
 from sandbox import kubeconfig
 from sandbox.admission import AdmissionHook
 from sandbox.certs import CertFiles, ensure_certs
+from sandbox.faults import FaultPlan, InjectedFault, load_plan
 from sandbox.identity import ADMIN_USER, Identities
 from sandbox.operations import SYSTEM_USER
 from sandbox.resources import INITIAL_NAMESPACES
@@ -27,6 +28,7 @@ from sandbox.serviceaccounts import default_service_account
 from sandbox.simulator import simulate
 from sandbox.store import Store
 from sandbox.tokens import TokenSigner
+from sandbox.vap import store_hook
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -49,6 +51,7 @@ class SandboxServer:
         bookmark_interval: float = 5.0,
         history_limit: int = 1000,
         tls: bool = True,
+        faults: FaultPlan | Path | str | dict[str, Any] | None = None,
     ) -> None:
         self._requested_port = port
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -57,7 +60,9 @@ class SandboxServer:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self.identities = Identities(self.state_dir)
         self.store = Store(self.state_dir, history_limit=history_limit)
-        self.admission_hooks: list[AdmissionHook] = []
+        # The stored ValidatingAdmissionPolicies and bindings are enforced (in CEL) from the start,
+        # whatever created them and across restarts, as a real API server enforces them.
+        self.admission_hooks: list[AdmissionHook] = [store_hook(self.store)]
         pki = self.state_dir / "pki" if self.state_dir is not None else self.home / "sandbox" / "pki"
         pki.mkdir(parents=True, exist_ok=True)
         self.cluster = Cluster(
@@ -67,6 +72,7 @@ class SandboxServer:
             bookmark_interval=bookmark_interval,
             signer=TokenSigner(pki),
         )
+        self.set_faults(faults)
         if simulate_workloads:
             self.cluster.ops.controllers.append(simulate)
         self.tls = tls
@@ -131,26 +137,6 @@ class SandboxServer:
         sockets = getattr(server, "sockets", None) or []
         self._port = sockets[0].getsockname()[1]
         self._ready.set()
-
-    def enable_validating_admission_policies(self) -> None:
-        """Enforce the stored ValidatingAdmissionPolicies and bindings (CEL), as a real API server does."""
-        from sandbox.vap import make_hook
-
-        if any(getattr(h, "vap_enabled", False) for h in self.admission_hooks):
-            return
-        group = "admissionregistration.k8s.io"
-
-        def policies() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            return (self.store.objects(group, "validatingadmissionpolicies"),
-                    self.store.objects(group, "validatingadmissionpolicybindings"))
-
-        def namespace_labels(name: str) -> dict[str, str] | None:
-            ns = self.store.get(("", "namespaces", "", name))
-            return dict((ns or {}).get("metadata", {}).get("labels") or {}) if ns else None
-
-        hook = make_hook(policies, namespace_labels)
-        hook.vap_enabled = True  # type: ignore[attr-defined]
-        self.admission_hooks.append(hook)
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -225,6 +211,26 @@ class SandboxServer:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(runner(), self._loop).result(timeout=30)
+
+    # -- faults -----------------------------------------------------------------------------------
+
+    def set_faults(self, plan: FaultPlan | Path | str | dict[str, Any] | None, seed: int | None = None) -> None:
+        """Inject faults from now on (a FaultPlan, a fault file, or its dict; None: stop). Thread-safe.
+
+        The seeded draws restart and the fault log is cleared; `seed` overrides the plan's."""
+        if plan is not None and not isinstance(plan, FaultPlan):
+            plan = load_plan(plan, seed)
+        elif plan is not None and seed is not None:
+            plan = plan.model_copy(update={"seed": seed})
+        self.cluster.faults.configure(plan)
+
+    def fault_log(self) -> list[InjectedFault]:
+        """The faults injected since the plan was set (kind, verb, resource, subresource, user, code)."""
+        return self.cluster.faults.log()
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many faults of each kind were injected since the plan was set."""
+        return self.cluster.faults.counts()
 
     def __repr__(self) -> str:
         return f"SandboxServer(url={self.url!r}, state_dir={self.state_dir!r})"

@@ -27,6 +27,7 @@ from celpy.evaluation import CELEvalError
 
 if TYPE_CHECKING:
     from sandbox.admission import AdmissionRequest
+    from sandbox.store import Store
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
@@ -377,3 +378,18 @@ def make_hook(
         raise ApiError(denial.code, denial.reason, denial.status_message(attributes), details)
 
     return validating_admission_policy
+
+
+def store_hook(store: Store) -> Callable[[AdmissionRequest], str | None]:
+    """The hook a sandbox server runs: the policies and bindings stored in it, at the time of each request."""
+    group = "admissionregistration.k8s.io"
+
+    def policies() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return (store.objects(group, "validatingadmissionpolicies"),
+                store.objects(group, "validatingadmissionpolicybindings"))
+
+    def namespace_labels(name: str) -> dict[str, str] | None:
+        ns = store.get(("", "namespaces", "", name))
+        return dict(ns["metadata"].get("labels") or {}) if ns else None
+
+    return make_hook(policies, namespace_labels)

@@ -38,6 +38,7 @@ class WatchRequest:
     bookmarks: bool
     bookmark_interval: float
     send_initial_events: bool
+    drop_after: float | None = None  # an injected fault: end the stream early (sandbox.faults)
 
 
 def translate(event: StoreEvent, req: WatchRequest) -> tuple[str, dict[str, Any]] | None:
@@ -132,7 +133,8 @@ async def _pump(
     shutdown: asyncio.Event,
     store: Store,
 ) -> None:
-    deadline = time.monotonic() + req.timeout_seconds if req.timeout_seconds else None
+    ends = [s for s in (req.timeout_seconds or None, req.drop_after) if s is not None]
+    deadline = time.monotonic() + min(ends) if ends else None
     next_bookmark = time.monotonic() + req.bookmark_interval if req.bookmarks else None
     stop_waiter = asyncio.ensure_future(shutdown.wait())
     try:

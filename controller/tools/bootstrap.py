@@ -136,8 +136,6 @@ def admission_policy_objects(namespace: str = "aiop-system", release: str = "aio
 
 
 def install_admission(kube: Kube, server: Any | None = None) -> None:
-    """Create the chart's admission policy; in the sandbox, also make the server enforce it (CEL)."""
-    if server is not None and hasattr(server, "enable_validating_admission_policies"):
-        server.enable_validating_admission_policies()
+    """Create the chart's admission policy (the sandbox enforces stored policies by itself; `server` is unused)."""
     for obj in admission_policy_objects():
         create_object(kube, obj)

@@ -8,6 +8,7 @@ status writes, and explains a denial in words a user can act on.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,55 @@ def test_make_hook_adapts_the_sandbox_request(chart_policy: Policies) -> None:
     assert caught.value.message.startswith('aiconversations.aiop.dev "scale-web" is forbidden: ValidatingAdmissionPolicy')
     ok = AdmissionRequest(**{**request.__dict__, "object": conversation("alice")})
     assert hook(ok) is None
+
+
+NO_RED_POLICY: list[dict[str, Any]] = [
+    {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+     "metadata": {"name": "no-red"},
+     "spec": {"failurePolicy": "Fail",
+              "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                      "operations": ["CREATE", "UPDATE"],
+                                                      "resources": ["configmaps"]}]},
+              "validations": [{"expression": "!has(object.data) || !('color' in object.data) || "
+                                             "object.data.color != 'red'",
+                               "message": "red is not allowed", "reason": "Forbidden"}]}},
+    {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+     "metadata": {"name": "no-red"},
+     "spec": {"policyName": "no-red", "validationActions": ["Deny"]}},
+]
+
+
+def test_stored_policies_are_enforced_from_the_start_and_after_a_restart(tmp_path: Path) -> None:
+    """A policy created through the API is enforced at once, and still after `--state` restarts the server."""
+    from kubernetes import client, dynamic
+    from kubernetes.client.rest import ApiException
+
+    from sandbox.server import SandboxServer
+    from tests.sandbox.conftest import api_client
+
+    def denied(server: SandboxServer, name: str) -> ApiException | None:
+        api = api_client(server)
+        try:
+            client.CoreV1Api(api).create_namespaced_config_map(
+                "default", {"metadata": {"name": name}, "data": {"color": "red"}})
+            return None
+        except ApiException as exc:
+            return exc
+        finally:
+            api.close()
+
+    state = tmp_path / "state"
+    with SandboxServer(home=tmp_path / "h1", state_dir=state) as first:
+        api = api_client(first)
+        dyn = dynamic.DynamicClient(api)
+        for obj in NO_RED_POLICY:
+            dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]).create(body=obj)
+        api.close()
+        before = denied(first, "one")
+    with SandboxServer(home=tmp_path / "h2", state_dir=state) as second:
+        after = denied(second, "two")
+    for name, exc in (("one", before), ("two", after)):
+        assert exc is not None and exc.status == 403
+        assert json.loads(exc.body)["message"] == (
+            f"configmaps \"{name}\" is forbidden: ValidatingAdmissionPolicy 'no-red' with binding 'no-red' "
+            "denied request: red is not allowed")
