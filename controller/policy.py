@@ -85,7 +85,9 @@ def check_actions(actions: list[tuple[str, list[ObjectRef]]], settings: PolicySe
             if namespace in protected:
                 found.append(Violation("protected-namespace",
                                        f"{action} touches namespace {namespace}, which is protected"))
-            if ref.kind in RBAC_KINDS and RBAC_ACTIONS.get(action) != ref.kind:
+            # RBAC kinds of Kubernetes only: an ACK IAM `Role` (iam.services.k8s.aws) is a cloud object
+            if (ref.kind in RBAC_KINDS and ref.api_version.startswith("rbac.authorization.k8s.io/")
+                    and RBAC_ACTIONS.get(action) != ref.kind):
                 found.append(Violation("rbac-escalation", f"{action} would change RBAC ({ref.kind} {ref.name})"))
             if action == "delete-object":
                 found.extend(_delete_violations(ref))

@@ -18,6 +18,8 @@ from controller.catalog import (
     availability,
     batch,
     cloud,
+    cloud_grants,
+    cloud_hardening,
     config,
     guarded,
     identity,
@@ -36,7 +38,7 @@ from controller.planning.types import ActionCall
 CATALOG: dict[str, ActionSpec[Any]] = {
     spec.name: spec
     for module in (workloads, podspec, namespaces, config, availability, networking, traffic, storage, batch,
-                   identity, cloud, guarded, manifest)
+                   identity, cloud, cloud_hardening, cloud_grants, guarded, manifest)
     for spec in module.ACTIONS
 }
 

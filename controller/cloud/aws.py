@@ -244,6 +244,16 @@ class AwsReader:
                                      instance_types=tuple(ng.get("instanceTypes") or ()), health=health))
         return out
 
+    def oidc_issuers(self) -> dict[str, str]:
+        """EKS cluster name → its OIDC issuer without the scheme (what IRSA trust policies name)."""
+        out = {}
+        for cluster in self._pages("eks", "list_clusters", "clusters"):
+            described = self._call("eks", "describe_cluster", cluster, name=cluster)["cluster"]
+            issuer = str(((described.get("identity") or {}).get("oidc") or {}).get("issuer") or "")
+            if issuer:
+                out[cluster] = issuer.removeprefix("https://")
+        return out
+
     def db_instances(self) -> list[DbInstance]:
         return [DbInstance(identifier=d["DBInstanceIdentifier"], engine=d.get("Engine", ""),
                            status=d.get("DBInstanceStatus", ""), instance_class=d.get("DBInstanceClass", ""),

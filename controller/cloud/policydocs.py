@@ -10,7 +10,6 @@ case-insensitive with `*` and `?` wildcards; IAM resource ARNs are case-sensitiv
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -109,6 +108,23 @@ def describe_statement(st: dict[str, Any]) -> str:
     return f"{verb} {actions} on {where}{to}{cond}"
 
 
+def allow_document(actions: list[str], resources: list[str], sid: str = "") -> dict[str, Any]:
+    """An identity policy of one Allow statement."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
+    if sid:
+        statement = {"Sid": re.sub(r"[^A-Za-z0-9]", "", sid)[:100] or "Grant", **statement}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def irsa_trust(account: str, issuer: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """The trust policy that lets one ServiceAccount assume a role through the cluster's OIDC provider."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{issuer}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}}}]}
+
+
 def web_identity_subjects(trust: dict[str, Any]) -> list[str]:
     """The `system:serviceaccount:<ns>:<name>` subjects a role's trust policy lets assume it (IRSA)."""
     out: list[str] = []
@@ -139,9 +155,3 @@ def azure_permits(sets: Iterable[PermissionSet], action: str, *, data: bool = Fa
         if any(action_matches(p, action) for p in allowed) and not any(action_matches(p, action) for p in excluded):
             return True
     return False
-
-
-def glob_filter(patterns: Iterable[str], names: Iterable[str]) -> list[str]:
-    """Names matching any of the shell-style patterns (for listing tools)."""
-    pats = list(patterns)
-    return [n for n in names if not pats or any(fnmatch.fnmatchcase(n, p) for p in pats)]

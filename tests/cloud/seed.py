@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.cloud import policydocs
 from controller.tools.cloud_fakes import AwsSpec, AzureSpec, CloudSpec, ScopeSpec
 from tests.cloud.aws_fake import ACCOUNT, FakeAws
 from tests.cloud.azure_fake import FakeAzure
@@ -31,11 +32,7 @@ WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291b
 
 
 def irsa_trust(namespace: str, name: str) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC_ISSUER}"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {f"{OIDC_ISSUER}:sub": f"system:serviceaccount:{namespace}:{name}",
-                                       f"{OIDC_ISSUER}:aud": "sts.amazonaws.com"}}}]}
+    return policydocs.irsa_trust(ACCOUNT, OIDC_ISSUER, namespace, name)
 
 
 def role_arn(name: str) -> str:
