@@ -1,4 +1,4 @@
-"""Fixtures: one seeded fake AWS and Azure per test module, and the operator's `CloudAccess` to them.
+"""Fixtures: one seeded fake AWS and Azure for the session (tests undo what they change), and the operator's `CloudAccess` to them.
 
 The spec below is what a small shop's accounts look like: an invoices bucket without encryption or a
 public access block, a public assets bucket, a billing IRSA role that may only read invoices, an ACK
@@ -79,14 +79,14 @@ SPEC = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededClouds]:
     home: Path = tmp_path_factory.mktemp("clouds")
     with seeded_clouds(CloudSpec.model_validate(SPEC), home) as seeded:
         yield seeded
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def access(clouds: SeededClouds) -> CloudAccess:
     """The operator's own wiring, from settings, exactly as the controller builds it."""
     env = {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in clouds.overrides.items()}

@@ -21,6 +21,7 @@ from controller.catalog.registry import validate_call
 from controller.cloud.seam import CloudAccess, with_cloud
 from controller.planning.memory_cluster import MemoryCluster
 from controller.planning.types import ActionCall
+from tests.catalog.test_catalog_crds import _closed  # structural schemas closed: a misspelled field fails
 from tests.cloud.conftest import BILLING_CLIENT
 
 pytestmark = pytest.mark.xdist_group("cloud")
@@ -33,16 +34,6 @@ CRDS = {("s3.services.k8s.aws/v1alpha1", "Bucket"): ROOT.parent / "shared" / "sc
             ROOT / "tests/fixtures/crds/storage.azure.com_storageaccounts.yaml",
         ("authorization.azure.com/v1api20220401", "RoleAssignment"):
             ROOT / "tests/fixtures/crds/authorization.azure.com_roleassignments.yaml"}
-
-
-def _closed(schema: dict[str, Any]) -> dict[str, Any]:
-    out = dict(schema)
-    if "properties" in out:
-        out["properties"] = {k: _closed(v) for k, v in out["properties"].items()}
-        out.setdefault("additionalProperties", False)
-    if isinstance(out.get("items"), dict):
-        out["items"] = _closed(out["items"])
-    return out
 
 
 def assert_valid(manifest: dict[str, Any]) -> None:
