@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import errors
@@ -51,6 +52,9 @@ class DeletionMixin:
     store: Store
     registry: Registry
     _terminating: set[ObjectKey]
+    # Graceful pod deletion, filled by the simulated cluster (sandbox/simulator.py `pod_grace`): the
+    # seconds a DELETE of this pod waits for its kubelet, or None to remove it at once.
+    pod_grace: Callable[[dict[str, Any], dict[str, Any]], float | None] | None = None
 
     def delete(
         self,
@@ -85,6 +89,10 @@ class DeletionMixin:
         policy = propagation_policy(options)
         if dry_run:
             return _with_kind(rt, obj)
+        if rt.group == "" and rt.plural == "pods" and self.pod_grace is not None:
+            grace = self.pod_grace(obj, options)
+            if grace is not None:
+                return _with_kind(rt, self._terminate_pod(obj, grace))
         final = self._delete_object(rt.store_group, rt.store_plural, obj, policy)
         if final is not None and self.store.exists((rt.store_group, rt.store_plural, namespace, name)):
             return _with_kind(rt, final)
@@ -120,6 +128,16 @@ class DeletionMixin:
             "metadata": {"resourceVersion": str(self.store.resource_version)},
             "items": items,
         }
+
+    def _terminate_pod(self, pod: dict[str, Any], grace: float) -> dict[str, Any]:
+        """The pod stays, Terminating, until its kubelet has stopped its containers and removes it."""
+        meta = pod["metadata"]
+        deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=grace)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if meta.get("deletionTimestamp") and meta["deletionTimestamp"] <= deadline:
+            return pod
+        meta["deletionTimestamp"] = deadline
+        meta["deletionGracePeriodSeconds"] = int(grace)
+        return self.store.put("", "pods", pod)
 
     # -- the controllers --------------------------------------------------------------------------
 

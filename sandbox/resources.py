@@ -218,6 +218,9 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
          "ValidatingAdmissionPolicyBinding", False),
     # coordination, apiextensions
     _res("coordination.k8s.io", "v1", "leases", "Lease"),
+    # served for the simulated cluster (sandbox/controllers: storage, endpoints)
+    _res("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
+    _res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     _res(
         "apiextensions.k8s.io",
         "v1",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,9 @@ class Cluster:
     shutdown: asyncio.Event | None = None
     signer: TokenSigner = field(default_factory=lambda: TokenSigner(None))
     faults: FaultInjector = field(default_factory=FaultInjector)
+    # `GET pods/<name>/log`: staged annotations only, unless the simulated cluster (sandbox/simulator.py)
+    # answers from its containers' output.
+    pod_logs: Callable[..., str] = pod_log
 
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry, self.admission_hooks)
@@ -370,7 +374,7 @@ class Handler:
         obj = ops.get(rt, ns, info.name)
         if info.subresource == "log":
             q = request.query
-            text = pod_log(
+            text = self.cluster.pod_logs(
                 obj,
                 q.get("container", ""),
                 q.get("previous") in ("true", "1"),

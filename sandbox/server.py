@@ -18,14 +18,16 @@ from aiohttp import web
 
 from sandbox import kubeconfig
 from sandbox.admission import AdmissionHook
+from sandbox.behaviour import Behaviour, load_behaviour
 from sandbox.certs import CertFiles, ensure_certs
+from sandbox.clock import SimClock
 from sandbox.faults import FaultPlan, InjectedFault, load_plan
 from sandbox.identity import ADMIN_USER, Identities
 from sandbox.operations import SYSTEM_USER
 from sandbox.resources import INITIAL_NAMESPACES
 from sandbox.routes import Cluster, build_app
 from sandbox.serviceaccounts import default_service_account
-from sandbox.simulator import simulate
+from sandbox.simulator import Simulator
 from sandbox.store import Store
 from sandbox.tokens import TokenSigner
 from sandbox.vap import store_hook
@@ -52,6 +54,8 @@ class SandboxServer:
         history_limit: int = 1000,
         tls: bool = True,
         faults: FaultPlan | Path | str | dict[str, Any] | None = None,
+        behaviour: Behaviour | Path | str | None = None,
+        clock_speed: float = 1.0,
     ) -> None:
         self._requested_port = port
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -73,8 +77,15 @@ class SandboxServer:
             signer=TokenSigner(pki),
         )
         self.set_faults(faults)
+        # The simulated cluster (nodes, scheduler, kubelets, controllers) lives in sandbox/simulator.py;
+        # `behaviour` is its behaviour file (sandbox/behaviour.yaml when None), `clock_speed` its clock.
+        self.simulator: Simulator | None = None
         if simulate_workloads:
-            self.cluster.ops.controllers.append(simulate)
+            if not isinstance(behaviour, Behaviour):
+                behaviour = load_behaviour(behaviour)
+            self.simulator = Simulator(self.cluster.ops, behaviour, SimClock(clock_speed), self.state_dir)
+            self.cluster.pod_logs = self.simulator.pod_log
+            self.cluster.ops.pod_grace = self.simulator.pod_grace
         self.tls = tls
         self.certs: CertFiles | None = None
         if tls:
@@ -110,6 +121,8 @@ class SandboxServer:
         for namespace in self.store.objects("", "namespaces"):
             if not namespace["metadata"].get("deletionTimestamp"):
                 default_service_account(self.cluster.ops, rt, namespace, None)
+        if self.simulator is not None:
+            self.simulator.seed()
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -136,6 +149,8 @@ class SandboxServer:
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         self._port = sockets[0].getsockname()[1]
+        if self.simulator is not None:
+            self.simulator.start(asyncio.get_running_loop())
         self._ready.set()
 
     def stop(self) -> None:
@@ -144,6 +159,8 @@ class SandboxServer:
             return
 
         async def shutdown() -> None:
+            if self.simulator is not None:
+                self.simulator.stop()
             if self.cluster.shutdown is not None:
                 self.cluster.shutdown.set()
             if self._runner is not None:

@@ -156,18 +156,18 @@ def test_pod_status_can_be_staged(api: client.ApiClient) -> None:
 def test_simulator_maintains_replicasets(api: client.ApiClient) -> None:
     """A Deployment gets one ReplicaSet per pod template with revisions, and a finished-rollout status."""
     apps = client.AppsV1Api(api)
-    apps.create_namespaced_deployment("default", deployment("web", replicas=2, image="app:1"))
+    apps.create_namespaced_deployment("default", deployment("web", replicas=2, image="nginx:1.26"))
     apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 3}})
     web = apps.read_namespaced_deployment("web", "default")
     assert (web.status.replicas, web.status.ready_replicas, web.status.available_replicas) == (3, 3, 3)
     assert web.status.observed_generation == web.metadata.generation
     assert {c.type for c in web.status.conditions} == {"Available", "Progressing"}
     apps.patch_namespaced_deployment("web", "default", {"spec": {"template": {"spec": {
-        "containers": [{"name": "main", "image": "app:2"}]}}}})
+        "containers": [{"name": "main", "image": "nginx:1.27"}]}}}})
     sets = sorted(apps.list_namespaced_replica_set("default").items,
                   key=lambda rs: int(rs.metadata.annotations["deployment.kubernetes.io/revision"]))
     assert [rs.spec.replicas for rs in sets] == [0, 3]
-    assert [rs.spec.template.spec.containers[0].image for rs in sets] == ["app:1", "app:2"]
+    assert [rs.spec.template.spec.containers[0].image for rs in sets] == ["nginx:1.26", "nginx:1.27"]
     assert all(rs.metadata.owner_references[0].controller for rs in sets)
     web = apps.read_namespaced_deployment("web", "default")
     assert web.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
@@ -177,7 +177,7 @@ def test_simulator_maintains_replicasets(api: client.ApiClient) -> None:
         "metadata": {"name": "db"}, "spec": {"replicas": 2, "serviceName": "db",
                                              "selector": {"matchLabels": {"app": "db"}},
                                              "template": {"metadata": {"labels": {"app": "db"}},
-                                                          "spec": {"containers": [{"name": "db", "image": "pg"}]}}}})
+                                                          "spec": {"containers": [{"name": "db", "image": "redis:7.4"}]}}}})
     db = apps.read_namespaced_stateful_set("db", "default")
     assert db.status.ready_replicas == 2 and db.status.observed_generation == 1
 
