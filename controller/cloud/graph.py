@@ -20,7 +20,7 @@ import httpx
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
-from controller.cloud.seam import CloudError, CloudTransient
+from controller.cloud.seam import CloudError, CloudTransient, Directory
 
 GRAPH = "https://graph.microsoft.com"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -85,3 +85,17 @@ class GraphDirectory:
 def describe_groups(groups: list[str], names: dict[str, str]) -> list[str]:
     """`Platform Admins (5b3f…)` for resolved ids, the group as given otherwise."""
     return [f"{names[g]} ({g})" if g in names else g for g in groups]
+
+
+def groups_line(directory: Directory | None, groups: list[str]) -> str | None:
+    """`Entra ID groups: Platform Admins (3b1f…), shop-devs` for a plan, or None when there is nothing to name.
+
+    Names are display only: a failed lookup leaves the ids as they are and never stops a plan.
+    """
+    if directory is None or not any(looks_like_object_id(g) for g in groups):
+        return None
+    try:
+        names = directory.group_names(groups)
+    except CloudError:
+        return None
+    return "Entra ID groups: " + ", ".join(describe_groups(groups, names)) if names else None
