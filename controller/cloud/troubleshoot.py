@@ -118,10 +118,9 @@ def s3_access(cluster: Any, aws: AwsReads, w: Workload, bucket: str, verb: str) 
             return _no_irsa(aws, w, who, action, target)
         role = aws.role(role_arn)
         if role is None:
-            fix = _annotation_fix(aws, w)
             return Diagnosis(f"ServiceAccount {w.namespace}/{w.service_account} of {who} names IAM role {role_arn}, "
                              "which does not exist, so its pods get no AWS credentials.",
-                             [f"missing role: {role_arn}"], fix)
+                             [f"missing role: {role_arn}"], _annotation_fix(aws, w))
         if not trusts_service_account(role.trust, w.namespace, w.service_account):
             subjects = ", ".join(web_identity_subjects(role.trust)) or "no ServiceAccount"
             return Diagnosis(f"IAM role {role.name} does not trust ServiceAccount {w.namespace}/{w.service_account} "
@@ -151,13 +150,13 @@ def s3_access(cluster: Any, aws: AwsReads, w: Workload, bucket: str, verb: str) 
                          f"({evidence}), also with the bucket policy.{extra} Check the pod's errors and events: "
                          "the request may come from another identity (a missing annotation before a restart) or be "
                          "blocked outside IAM (an SCP, a VPC endpoint policy).", [f"allowed: {action} on {target}"])
-    fix = Remediation("grant-iam-permissions", {"role": role.name, "namespace": w.namespace,
-                                                "policy_name": f"{bucket}-{verb}"[:64], "actions": [action],
-                                                "resources": [target]})
+    grant = Remediation("grant-iam-permissions", {"role": role.name, "namespace": w.namespace,
+                                                  "policy_name": f"{bucket}-{verb}"[:64], "actions": [action],
+                                                  "resources": [target]})
     return Diagnosis(f"{who} runs as ServiceAccount {w.service_account}, which uses IAM role {role.name}. That role may "
                      f"not {verb} objects in {bucket}: {evidence}; nothing allows {action} on {target}, and the bucket "
                      f"policy does not grant it either. The fix adds exactly {action} on {target} to {role.name}.",
-                     [f"missing: {action} on {target} for role {role.name}"], [fix])
+                     [f"missing: {action} on {target} for role {role.name}"], [grant])
 
 
 def _annotation_fix(aws: AwsReads, w: Workload) -> list[Remediation]:
