@@ -14,7 +14,7 @@ from typing import Any
 
 from controller.adapters.kube import Conflict, Kube
 from controller.api.constants import API_VERSION, KIND_CONVERSATION, Phase
-from controller.api.types import ConversationStatus, Identity
+from controller.api.types import Approval, ConversationStatus, Identity, Rating, RestoreRequest
 
 BUSY = {Phase.EXECUTING, Phase.SYNCING, Phase.RESTORING}
 
@@ -39,14 +39,17 @@ def settled(obj: dict[str, Any]) -> bool:
         return False  # a plan is being made
     if status.processed_turns < len(spec.get("turns") or []):
         return False
-    approval = spec.get("approval")
-    if approval and (status.seen_approval_revision, status.seen_approval_digest) != (
-            approval.get("revision"), approval.get("digest")):
+    try:
+        approval = Approval.model_validate(spec["approval"]) if spec.get("approval") else None
+        rating = Rating.model_validate(spec["rating"]) if spec.get("rating") else None
+        restore = RestoreRequest.model_validate(spec["restore"]) if spec.get("restore") else None
+    except ValueError:
+        return True  # the controller reports an invalid spec as a condition; nothing more will happen
+    if approval is not None and approval.fingerprint() != status.seen_approval:
         return False
-    if spec.get("rating") and not status.seen_rating:
+    if rating is not None and rating.fingerprint() != status.seen_rating:
         return False
-    restore = spec.get("restore")
-    return not (restore and restore.get("requested") and not status.restore_handled)
+    return not (restore is not None and restore.requested and restore.fingerprint() != status.seen_restore)
 
 
 class ConversationClient:
@@ -78,14 +81,15 @@ class ConversationClient:
 
     def say(self, namespace: str, name: str, text: str, who: Identity, context: str | None = None) -> dict[str, Any]:
         """Start the conversation with this message, or add it as the next turn."""
+        turn = {"text": text, "author": who.wire()}
         if self._as(who).get(API_VERSION, self.kind, name, namespace) is None:
-            spec: dict[str, Any] = {"requester": who.wire(), "turns": [{"text": text}]}
+            spec: dict[str, Any] = {"requester": who.wire(), "turns": [turn]}
             if context:
                 spec["context"] = context
             return self._as(who).create({"apiVersion": API_VERSION, "kind": self.kind,
                                          "metadata": {"name": name, "namespace": namespace}, "spec": spec})
         return self._update_spec(namespace, name, who,
-                                 lambda obj: {"turns": [*obj["spec"].get("turns", []), {"text": text}]})
+                                 lambda obj: {"turns": [*obj["spec"].get("turns", []), turn]})
 
     def approve(self, namespace: str, name: str, who: Identity, revision: int | None = None) -> dict[str, Any]:
         """Approve a revision (default: the latest) by its digest, as shown in status."""

@@ -91,3 +91,43 @@ def _keyed_mismatch(expected: list[dict[str, Any]], actual: list[Any], path: str
         if problem:
             return problem
     return ""
+
+
+def project(live: Any, shape: Any, field: str = "") -> Any:
+    """The part of `live` at the paths `shape` names (keyed lists matched by name), for fingerprints.
+
+    Why: a plan records the state of each target *in the fields it changes*, so that a change to one of
+    those fields (someone scaled the Deployment) makes the plan stale, while unrelated churn (status,
+    resourceVersion, another container's image) does not.
+    """
+    if isinstance(shape, dict):
+        source = live if isinstance(live, dict) else {}
+        return {key: project(source.get(key), sub, key) for key, sub in sorted(shape.items())}
+    if isinstance(shape, list):
+        items = live if isinstance(live, list) else []
+        if field in KEYED_LISTS and all(isinstance(i, dict) for i in shape):
+            out = []
+            for item in shape:
+                key = next((k for k in KEYED_LISTS[field] if k in item), None)
+                match = next((a for a in items if key and isinstance(a, dict)
+                              and scalar_equal(item[key], a.get(key))), None)
+                out.append(project(match, item))
+            return out
+        return items  # an atomic list: all of it
+    if isinstance(live, dict | list):
+        return live
+    q = quantity(live) if isinstance(live, str) else None
+    return str(q.normalize()) if q is not None and not isinstance(live, bool) else live
+
+
+def fingerprint(live: dict[str, Any] | None, shape: dict[str, Any] | None) -> str:
+    """sha256 of the projection of `live` onto `shape` (its whole spec/data when no shape); 'absent'."""
+    import hashlib
+
+    if live is None:
+        return "absent"
+    if shape is None:
+        view: Any = {k: v for k, v in live.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+    else:
+        view = project(live, shape)
+    return "sha256:" + hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from controller.adapters.kube import Forbidden, Invalid, KubeError, NotFound, Unreachable
 from controller.api.constants import ConditionType, Phase, Reason
-from controller.api.types import Condition, ConversationStatus, Identity, PlanRevision
+from controller.api.types import Approval, Condition, ConversationStatus, Identity, PlanRevision
 from controller.client import ChatError, settled
 
 # While the controller works on a thread in these phases the page re-reads it on its own.
@@ -186,8 +186,11 @@ class ThreadView:
         cond = self.condition(ConditionType.APPROVED)
         if not approval or cond is None or cond.status != "False" or cond.reason not in APPROVAL_REFUSALS:
             return None
-        seen = (self.status.seen_approval_revision, self.status.seen_approval_digest)
-        if seen != (approval.get("revision"), approval.get("digest")):
+        try:
+            fingerprint = Approval.model_validate(approval).fingerprint()
+        except ValueError:
+            return None
+        if self.status.seen_approval != fingerprint:
             return None  # the controller has not looked at this approval yet
         return explain_refusal(cond)
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.adapters.kube import Kube, NotFound
+from controller.adapters.kube import Conflict, Kube
 from controller.api.types import ObjectRef
 
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "managedFields", "creationTimestamp",
@@ -74,10 +74,12 @@ class BackupStore:
         self.kube.apply(secret, "ai-operator")
 
     def _ensure_namespace(self) -> None:
+        """Create-or-exists in one call: two threads backing up at once never fail on the race."""
+        if self.kube.get("v1", "Namespace", self.namespace) is not None:
+            return
         try:
-            if self.kube.get("v1", "Namespace", self.namespace) is None:
-                self.kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
-        except NotFound:
+            self.kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
+        except Conflict:
             pass
 
     def capture(self, thread_id: str, pre_chat_commit: str, targets: list[ObjectRef]) -> ThreadBackup:

@@ -19,6 +19,7 @@ Secret (`gpg.format=ssh`, `user.signingkey`, `commit.gpgsign`): rebased commits 
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import threading
 import time
@@ -38,8 +39,19 @@ def _lock_for(key: str) -> threading.Lock:
         return _LOCKS.setdefault(key, threading.Lock())
 
 
+_GIT_TRANSIENT = re.compile(
+    r"could not resolve|connection (refused|reset|timed out)|timed out|unable to access|early eof|"
+    r"remote end hung up|returned error: 5\d\d|\b50[0234]\b|temporar|rpc failed|cannot lock ref|"
+    r"unable to create .*\.lock", re.IGNORECASE)
+
+
 class GitError(Exception):
     """A git operation failed; the message says which and why."""
+
+    @property
+    def transient(self) -> bool:
+        """A remote that could not be reached (or was busy) may work later; a refusal will not."""
+        return bool(_GIT_TRANSIENT.search(str(self)))
 
 
 @dataclass(frozen=True)
@@ -255,6 +267,45 @@ class ThreadRepo:
             repo.git.commit("--allow-empty", "-m", f"{subject}\n\n{body}\n\n{marker}\n", env=self._env())
             self._push(repo, branch)
             return CommitResult(str(repo.head.commit.hexsha), created=True)
+
+
+    def append_history(self, ref: str, files: dict[str, str], subject: str) -> str:
+        """Add files in a new commit on a history ref (not a branch: no GitOps tool or forge follows it).
+
+        Why a separate ref: a long thread's older plan revisions and messages must leave the custom
+        resource (etcd's size limit) but stay in the record; on the thread branch they would end up
+        in the pull request and be synced with the manifests.
+        """
+        with self._lock:
+            repo = self._repo()
+            for attempt in range(self.push_attempts):
+                try:
+                    repo.git.fetch("origin", f"+{ref}:refs/remotes/origin-history/{ref}", env=self._env())
+                    base: str | None = f"refs/remotes/origin-history/{ref}"
+                except git.GitCommandError:
+                    base = None  # the ref does not exist yet
+                if base:
+                    repo.git.checkout("--detach", base)
+                else:
+                    repo.git.checkout("--orphan", f"aiop-history-{attempt}-{int(time.time() * 1000)}")
+                    repo.git.rm("-rf", "--cached", "--ignore-unmatch", ".")
+                repo.git.clean("-fdx")
+                for rel, content in files.items():
+                    path = self.workdir / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(content)
+                repo.git.add("-A", *files.keys())
+                repo.git.commit("--allow-empty", "-m", subject, env=self._env())
+                sha = str(repo.head.commit.hexsha)
+                try:
+                    repo.git.push("origin", f"HEAD:{ref}", env=self._env())
+                    repo.git.checkout("--detach", "origin/main")
+                    return sha
+                except git.GitCommandError as exc:
+                    if attempt == self.push_attempts - 1:
+                        raise GitError(f"push of {ref} to {self.url} failed: {self._scrub(exc.stderr)}") from None
+                    time.sleep(random.uniform(0.05, 0.15) * (attempt + 1))
+            raise GitError(f"push of {ref} to {self.url} failed")  # unreachable: the loop returns or raises
 
 
 def _exists_in(repo: git.Repo, ref: str, path: str) -> bool:

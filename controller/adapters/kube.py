@@ -36,8 +36,17 @@ CORE_KINDS: dict[str, tuple[str, bool]] = {
 }
 
 
+TRANSIENT_CODES = frozenset({0, 408, 425, 429, 500, 502, 503, 504})
+TRANSIENT_REASONS = frozenset({"Timeout", "ServerTimeout", "TooManyRequests", "ServiceUnavailable",
+                               "InternalError", "Unreachable"})
+
+
 class KubeError(Exception):
-    """An API server error, with its HTTP code, Status reason and message."""
+    """An API server error, with its HTTP code, Status reason and message.
+
+    `transient` says whether trying again later may work (5xx, 429, timeouts, an unreachable server, a
+    lost optimistic-concurrency race); a transient error is never a refusal (principle 7).
+    """
 
     def __init__(self, code: int, reason: str, message: str, status: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -49,6 +58,25 @@ class KubeError(Exception):
     @property
     def causes(self) -> list[dict[str, Any]]:
         return list((self.status.get("details") or {}).get("causes") or [])
+
+    @property
+    def transient(self) -> bool:
+        if self.code in TRANSIENT_CODES or self.reason in TRANSIENT_REASONS:
+            return True
+        if self.code == 409:  # "the object has been modified": read again and retry
+            return self.reason != "AlreadyExists" and not self.field_conflicts
+        return False
+
+    @property
+    def field_conflicts(self) -> list[str]:
+        """Server-side apply conflicts: 'field (manager)' per conflicting field, else []."""
+        return [f"{c.get('field', '')} ({c.get('message', '')})".strip() for c in self.causes
+                if c.get("type") == "FieldManagerConflict"]
+
+    @property
+    def retry_after(self) -> float:
+        seconds = (self.status.get("details") or {}).get("retryAfterSeconds")
+        return float(seconds) if isinstance(seconds, int | float) else 0.0
 
 
 class NotFound(KubeError):

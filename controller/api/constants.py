@@ -21,6 +21,7 @@ PLURAL_REQUEST: Final = "airequests"
 # The custom RBAC verbs on the conversation resources (principle 3).
 VERB_APPROVE: Final = "approve"
 VERB_RATE: Final = "rate"
+VERB_RESTORE: Final = "restore"
 
 BRANCH_PREFIX: Final = "thread/"
 THREADS_DIR: Final = "threads"
@@ -30,6 +31,12 @@ LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "ai-operator"
 ANNOTATION_PLAN_DIGEST: Final = "aiop.dev/plan-digest"
 FINALIZER: Final = "aiop.dev/thread-cleanup"
+# Leases in the operator's namespace: one per target object a thread holds, one per thread id claimed.
+LABEL_LEASE_KIND: Final = "aiop.dev/lease"
+ANNOTATION_LOCKED_OBJECT: Final = "aiop.dev/object"
+ANNOTATION_HOLDER: Final = "aiop.dev/holder"  # <kind>/<namespace>/<name>/<uid> of the conversation
+FIELD_MANAGER_PREFIX: Final = "aiop"  # server-side apply field manager: aiop-<thread>-r<revision>
+HISTORY_REF_PREFIX: Final = "refs/aiop/history/"
 
 TRAILER_THREAD: Final = "Aiop-Thread"
 TRAILER_DIGEST: Final = "Aiop-Plan-Digest"
@@ -77,6 +84,8 @@ class ConditionType(StrEnum):
     RATED = "Rated"
     RESTORED = "Restored"
     POLICY = "PolicyAllowed"
+    LOCKED = "Locked"
+    RECONCILING = "Reconciling"  # True while a transient error is being retried
 
 
 class Reason(StrEnum):
@@ -108,3 +117,13 @@ class Reason(StrEnum):
     THREAD_CLOSED = "ThreadClosed"
     INVALID_TRANSITION = "InvalidTransition"
     ERROR = "Error"
+    PLAN_STALE = "PlanStale"
+    TARGET_LOCKED = "TargetLocked"
+    LOCK_ACQUIRED = "LockAcquired"
+    RATING_UNAUTHORIZED = "RatingUnauthorized"
+    RESTORE_UNAUTHORIZED = "RestoreUnauthorized"
+    RESTORE_CONFLICT = "RestoreConflict"
+    TURNS_REWRITTEN = "TurnsRewritten"
+    THREAD_ID_TAKEN = "ThreadIdTaken"
+    RETRYING = "Retrying"
+    VERIFYING = "Verifying"

@@ -21,6 +21,8 @@ from controller.api.constants import Context, Phase
 
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 THREAD_ID_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MAX_TURN_CHARS = 8000
+MAX_TURNS = 1000  # a real API server refuses objects over 1.5 MiB long before a thread gets there
 
 
 class ApiModel(BaseModel):
@@ -43,18 +45,36 @@ class Identity(ApiModel):
 
 
 class Turn(ApiModel):
-    """One message of the person in the conversation, in order."""
+    """One message in the conversation, in order, with the person who wrote it.
 
-    text: str = Field(min_length=1, max_length=8000)
+    The chart's admission policy binds `author` to the caller (request.userInfo): a turn appended by
+    anyone names them, and turns already written cannot change. A turn without an author can only
+    have been written at creation, by the requester. Only the requester's turns shape a plan unless
+    the operator is configured to accept collaborators (then the plan is checked against everyone's
+    rights).
+    """
+
+    text: str = Field(min_length=1, max_length=MAX_TURN_CHARS)
+    author: Identity | None = None
+
+    def fingerprint(self) -> str:
+        """Identifies this turn's text and author (chained in status to notice rewritten history)."""
+        who = self.author.user if self.author else ""
+        return hashlib.sha256(f"{who}\x00{self.text}".encode()).hexdigest()
 
 
 class Approval(ApiModel):
-    """The approval of one exact plan revision, named by its digest."""
+    """The approval of one exact plan revision, named by its digest, by the approver (bound to the caller)."""
 
     revision: int = Field(ge=1)
     digest: str = Field(pattern=DIGEST_PATTERN)
     approver: Identity | None = None
-    comment: str = ""
+    comment: str = Field(default="", max_length=4000)
+
+    def fingerprint(self) -> str:
+        """Identifies this approval *by this person*: a refusal of one approver never hides another's."""
+        who = self.approver.user if self.approver else ""
+        return f"{self.revision}:{self.digest}:{who}"
 
 
 class Rating(ApiModel):
@@ -66,8 +86,10 @@ class Rating(ApiModel):
     rated_by: Identity | None = None
 
     def fingerprint(self) -> str:
-        """Identifies this rating, so the controller handles each one once."""
-        return f"{self.revision or 0}:{self.score}:{hashlib.sha256(self.comment.encode()).hexdigest()[:12]}"
+        """Identifies this rating by this person, so the controller handles each one once."""
+        who = self.rated_by.user if self.rated_by else ""
+        return (f"{self.revision or 0}:{self.score}:{hashlib.sha256(self.comment.encode()).hexdigest()[:12]}"
+                f":{who}")
 
 
 class RestoreRequest(ApiModel):
@@ -75,7 +97,12 @@ class RestoreRequest(ApiModel):
 
     requested: bool = True
     requested_by: Identity | None = None
-    reason: str = ""
+    reason: str = Field(default="", max_length=4000)
+
+    def fingerprint(self) -> str:
+        """Identifies this press of the button by this person (a refused one never hides a later one)."""
+        who = self.requested_by.user if self.requested_by else ""
+        return f"{self.requested}:{who}:{hashlib.sha256(self.reason.encode()).hexdigest()[:12]}"
 
 
 class ConversationSpec(ApiModel):
@@ -84,7 +111,7 @@ class ConversationSpec(ApiModel):
     thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN, max_length=40)
     requester: Identity
     context: Context | None = None
-    turns: list[Turn] = Field(min_length=1)
+    turns: list[Turn] = Field(min_length=1, max_length=MAX_TURNS)
     approval: Approval | None = None
     rating: Rating | None = None
     restore: RestoreRequest | None = None
@@ -96,7 +123,7 @@ class RequestSpec(ApiModel):
     thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN, max_length=40)
     requester: Identity
     context: Context | None = None
-    text: str = Field(min_length=1, max_length=8000)
+    text: str = Field(min_length=1, max_length=MAX_TURN_CHARS)
     approval: Approval | None = None
     rating: Rating | None = None
     restore: RestoreRequest | None = None
@@ -133,6 +160,7 @@ class Message(ApiModel):
     id: int = Field(ge=1)
     role: Literal["user", "assistant", "system"]
     text: str
+    author: str = ""  # for user lines: who wrote it, as the API server authenticated them
     revision: int | None = None
     time: str | None = None
 
@@ -146,13 +174,15 @@ class Permission(ApiModel):
     subresource: str = ""
     namespace: str = ""
     name: str = ""
+    user: str = Field(default="", description="Who lacks it, when not the requester (a collaborator, an approver).")
 
     def describe(self) -> str:
         res = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
         grp = self.group or "core"
         where = f" in namespace {self.namespace}" if self.namespace else " cluster-wide"
         name = f' "{self.name}"' if self.name else ""
-        return f"{self.verb} {res}{name} ({grp}){where}"
+        who = f" (for {self.user})" if self.user else ""
+        return f"{self.verb} {res}{name} ({grp}){where}{who}"
 
 
 class ObjectRef(ApiModel):
@@ -165,6 +195,20 @@ class ObjectRef(ApiModel):
 
     def key(self) -> str:
         return "/".join(p for p in (self.api_version, self.kind, self.namespace, self.name) if p)
+
+
+class TargetState(ApiModel):
+    """A target as the plan saw it: the fingerprint of the fields the plan changes ("absent": not there).
+
+    Recorded when the plan is made and covered by its digest, so approving a plan approves the state
+    it was made against. At execution a target whose fingerprint changed makes the plan stale: it is
+    re-proposed with the new diff, never applied (as Terraform and Atlantis refuse stale plans).
+    """
+
+    ref: ObjectRef
+    fingerprint: str
+    takes_over: list[str] = Field(default_factory=list,
+                                  description="Fields owned by other field managers that applying takes over.")
 
 
 class PlannedAction(ApiModel):
@@ -204,6 +248,9 @@ class PlanRevision(ApiModel):
     backend: str = ""
     ai_calls: list[dict[str, Any]] = Field(default_factory=list)
     created_at: str | None = None
+    targets: list[TargetState] = Field(default_factory=list)
+    shaped_by: list[str] = Field(default_factory=list, description="Users whose turns shaped this plan.")
+    archived: bool = Field(default=False, description="Details moved to the thread's history in git.")
 
 
 class PullRequestLink(ApiModel):
@@ -228,6 +275,40 @@ class Links(ApiModel):
     argo_application: str = ""
 
 
+class RepoRecord(ApiModel):
+    """What Execute wrote to one repo: the branch, folder and commit, and the files in it."""
+
+    name: str
+    url: str
+    branch: str
+    folder: str
+    commit: str = ""
+    files: list[str] = Field(default_factory=list)
+    objects: list[str] = Field(default_factory=list, description="Keys of the manifests routed here.")
+
+
+class ExecutionRecord(ApiModel):
+    """The one record of an execution that every later step reads (sync, verify, promote, restore).
+
+    Written by Execute; sync, verification, promotion and restore never recompute routes, re-render
+    or ask git again, so what was executed is exactly what is synced, promoted and restored.
+    """
+
+    revision: int = Field(ge=1)
+    digest: str = Field(pattern=DIGEST_PATTERN)
+    field_manager: str
+    pre_chat_commit: str = ""
+    executed_by: Identity
+    manifests: list[dict[str, Any]] = Field(default_factory=list)
+    deletes: list[ObjectRef] = Field(default_factory=list)
+    repos: list[RepoRecord] = Field(default_factory=list)
+    applied: list[TargetState] = Field(default_factory=list, description="Targets as this thread left them.")
+    sync_engine: str = ""
+    sync_objects: str = ""
+    sync_started: str = ""
+    snapshots: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class ConversationStatus(ApiModel):
     """What the controller writes."""
 
@@ -238,17 +319,19 @@ class ConversationStatus(ApiModel):
     current_revision: int = 0
     approved_revision: int = 0
     approved_digest: str = ""
-    seen_approval_revision: int = 0
-    seen_approval_digest: str = ""
-    executed_manifests: list[dict[str, Any]] = Field(
-        default_factory=list, description="What Execute committed for the approved revision (deferred steps resolved).")
+    seen_approval: str = Field(default="", description="The last approval handled (revision:digest:approver).")
     seen_rating: str = ""
+    seen_restore: str = ""
+    turns_digest: str = Field(default="", description="Chained fingerprint of the turns handled so far.")
+    execution: ExecutionRecord | None = None
+    locks: list[str] = Field(default_factory=list, description="Keys of the target objects this thread holds.")
     rated_revision: int = 0
     last_rating: int | None = None
-    restore_handled: bool = False
     has_backup: bool = False
     alerts: int = 0
     messages: list[Message] = Field(default_factory=list)
+    message_count: int = Field(default=0, description="Messages so far; older ones than status keeps are in history.")
+    history_ref: str = Field(default="", description="The git ref holding archived revisions and messages.")
     revisions: list[PlanRevision] = Field(default_factory=list)
     missing_permissions: list[Permission] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)

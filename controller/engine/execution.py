@@ -1,9 +1,16 @@
 """Steps 6-11 of a thread: back up, render and commit, sync and verify, promote, restore.
 
-Each function executes one effect of the state machine and returns the event that reports its
-outcome. Each is idempotent, so a controller killed mid-way repeats it safely on restart: backups
-keep the first state seen, commits are keyed by plan digest in git, applying is server-side apply,
-pull requests are opened once per branch, restore checks its own marker commit.
+Execute writes one `ExecutionRecord` (per repo: URL, branch, folder, commit, files, the objects it
+routed there; the resolved manifests; the field manager; the locks) and every later effect — sync,
+verify, promote, restore — reads that record instead of recomputing routes, re-rendering or asking
+git again (Argo CD's dry → hydrated record). Each step is idempotent, so a controller killed
+mid-way repeats it safely on restart: backups keep the first state seen, commits are keyed by plan
+digest in git, applying is server-side apply, pull requests are opened once per branch, restore
+checks its own marker commit. Errors a retry may cure (`KubeError.transient`, `GitError.transient`)
+are raised for the reconciler to retry; the others become the step's failure.
+
+Before anything is backed up or committed, the plan's targets are read again: if one changed since
+the plan was made (its fingerprint differs), nothing is applied and the outcome is `PlanStale`.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ from controller.adapters.gitrepo import GitError, ThreadRepo
 from controller.adapters.kube import Kube, KubeError, NotFound
 from controller.adapters.sync.base import Expected, SyncOutcome, SyncRequest, SyncState
 from controller.adapters.sync.direct import DirectSync
-from controller.api.constants import THREADS_DIR
-from controller.api.types import Identity, ObjectRef, PlanRevision
+from controller.api.constants import FIELD_MANAGER_PREFIX, LABEL_THREAD, THREADS_DIR
+from controller.api.types import ExecutionRecord, Identity, ObjectRef, PlanRevision, RepoRecord, TargetState
 from controller.catalog.base import expectation, manifest_ref
 from controller.catalog.registry import CATALOG, validate_call
 from controller.engine.live import LiveClusterReader
 from controller.engine.planning import labelled
+from controller.engine.targets import changed_since, merge_by_object, observe
 from controller.knowledge.base import KnowledgeStore, ThreadRecord
 from controller.planning.types import ActionCall
 from controller.redact import redact_object
@@ -52,9 +60,11 @@ class SyncEngine(Protocol):
 
     name: str
 
-    def apply(self, req: SyncRequest) -> SyncOutcome: ...
+    def start(self, req: SyncRequest) -> SyncOutcome: ...
 
     def status(self, req: SyncRequest) -> SyncState: ...
+
+    def describe(self, req: SyncRequest, state: SyncState) -> str: ...
 
     def remove(self, thread_id: str) -> None: ...
 
@@ -73,27 +83,33 @@ class TargetRepo:
 
 @dataclass(frozen=True)
 class ExecutionContext:
+    """What Execute needs from the conversation: who asked and approved, the words, the revision."""
+
     thread_id: str
     namespace: str
     requester: Identity
     approver: str
     turns: list[str]
     revision: PlanRevision
-    executed_manifests: tuple[dict[str, Any], ...] = ()  # what Execute committed (deferred steps resolved)
     context: str = ""  # the conversation's context (k8s, cloud-aws...), for routing to target repos
 
     @property
-    def manifests(self) -> list[dict[str, Any]]:
-        return list(self.executed_manifests) or list(self.revision.manifests)
-
-    @property
     def contexts(self) -> frozenset[str]:
-        found = {str(CATALOG[a.action].context) for a in self.revision.actions if a.action in CATALOG}
-        return frozenset({self.context} if self.context else found)
+        return contexts_of(self.revision, self.context)
+
+
+def contexts_of(revision: PlanRevision, context: str = "") -> frozenset[str]:
+    found = {str(CATALOG[a.action].context) for a in revision.actions if a.action in CATALOG}
+    return frozenset({context} if context else found)
 
 
 def folder_of(thread_id: str, root: str = THREADS_DIR) -> str:
     return f"{root}/{thread_id}"
+
+
+def field_manager_of(thread_id: str, revision: int) -> str:
+    """One server-side apply manager per thread revision: a later revision never drops an earlier one's fields."""
+    return f"{FIELD_MANAGER_PREFIX}-{thread_id}-r{revision}"
 
 
 class Executor:
@@ -118,34 +134,19 @@ class Executor:
 
     # ---------------------------------------------------------------------------------- routing
 
-    def route(self, ctx: ExecutionContext,
-              manifests: list[dict[str, Any]]) -> list[tuple[TargetRepo, list[dict[str, Any]]]]:
+    def route(self, manifests: list[dict[str, Any]],
+              contexts: frozenset[str]) -> list[tuple[TargetRepo, list[dict[str, Any]]]]:
         """Each repo with the manifests it receives (by kind first, then context); primary first, always."""
         by_target: dict[str, list[dict[str, Any]]] = {t.name: [] for t in (self.primary, *self.targets)}
         for manifest in manifests:
             target = (next((t for t in self.targets if manifest.get("kind") in t.kinds), None)
-                      or next((t for t in self.targets if t.contexts & ctx.contexts), None) or self.primary)
+                      or next((t for t in self.targets if t.contexts & contexts), None) or self.primary)
             by_target[target.name].append(manifest)
         return [(self.primary, by_target[self.primary.name])] + [
             (t, by_target[t.name]) for t in self.targets if by_target[t.name]]
 
-    def sources(self, ctx: ExecutionContext) -> tuple[GitSource, ...]:
-        """The thread branch and manifests folder of every repo that received manifests."""
-        routed = [(t, mfs) for t, mfs in self.route(ctx, ctx.manifests) if mfs] or [(self.primary, [])]
-        return tuple(GitSource(name="" if t is self.primary else t.name,
-                               repo_url=(self.sync_repo_url or t.repo.url) if t is self.primary else t.repo.url,
-                               branch=ThreadRepo.branch(ctx.thread_id),
-                               path=f"{folder_of(ctx.thread_id, t.folder)}/manifests") for t, _ in routed)
-
-    def thread_commits(self, ctx: ExecutionContext) -> list[str]:
-        """The commits of this digest on the thread branch of every repo involved (primary first)."""
-        shas = []
-        for target, manifests in self.route(ctx, ctx.manifests):
-            if manifests or target is self.primary:
-                sha = target.repo.find_digest(ctx.thread_id, ctx.revision.digest)
-                if sha:
-                    shas.append(sha)
-        return shas
+    def _target(self, name: str) -> TargetRepo | None:
+        return next((t for t in (self.primary, *self.targets) if t.name == name), None)
 
     # ---------------------------------------------------------------------------------- execute
 
@@ -161,30 +162,41 @@ class Executor:
             if not rendered.manifests:
                 return [], f"{action.title}: " + ("; ".join(rendered.notes) or "nothing to apply")
             manifests.extend(labelled(mf, ctx.thread_id) for mf in rendered.manifests)
-        return manifests, ""
+        return merge_by_object(manifests), ""
+
+    def read_redacted(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """A target as planners saw it (redacted), read with the operator's own rights."""
+        live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
+        return redact_object(live) if live is not None else None
+
+    def stale(self, revision: PlanRevision) -> list[str]:
+        """What changed since the plan was made ([] when every target is as the plan saw it)."""
+        if not revision.targets:
+            return []
+        now = observe(list(revision.manifests), [t.ref for t in revision.targets], self.read_redacted)
+        return changed_since(list(revision.targets), now)
 
     def execute(self, ctx: ExecutionContext, pre_chat_commit: str,
-                now: str) -> tuple[m.Event, str, list[dict[str, Any]]]:
-        """Back up every target, render the approved revision, commit it once.
-
-        Returns the outcome, the pre-chat commit and the manifests committed.
-        """
+                now: str) -> tuple[m.Event, ExecutionRecord | None]:
+        """Check staleness, back up every target, render the approved revision, commit it once per repo."""
         rev = ctx.revision
-        backed_up = False
+        changed = self.stale(rev)
+        if changed:
+            return m.PlanStale(message=f"Revision {rev.revision} was not applied: " + "; ".join(changed)
+                               + ". Here is the plan against the current state."), None
         manifests, why_not = self.resolve(ctx, now)
         if why_not:
-            return m.ExecutionFailed(message=why_not), pre_chat_commit, []
-        ctx = ExecutionContext(ctx.thread_id, ctx.namespace, ctx.requester, ctx.approver, ctx.turns, rev,
-                               tuple(manifests))
+            return m.ExecutionFailed(message=why_not), None
+        backed_up = False
         try:
             pre_chat = pre_chat_commit or self.repo.main_head()
             targets = [manifest_ref(mf) for mf in manifests] + list(rev.deletes)
             backup = self.backups.capture(ctx.thread_id, pre_chat, targets)
             backed_up = True
             pre_chat = backup.pre_chat_commit or pre_chat
-            sha = ""
-            routed = self.route(ctx, manifests)
+            routed = self.route(manifests, ctx.contexts)
             elsewhere = {manifest_ref(mf).key() for t, mfs in routed if t is not self.primary for mf in mfs}
+            repos: list[RepoRecord] = []
             for target, subset in routed:
                 keys = {manifest_ref(mf).key() for mf in subset}
                 primary = target is self.primary
@@ -192,115 +204,146 @@ class Executor:
                 created = [c for c in backup.created if _mine(c.key(), primary, keys, elsewhere)]
                 files = _relocate(render_thread_folder(self._thread_render(ctx, objects, created, now, subset)),
                                   ctx.thread_id, target.folder)
+                folder = folder_of(ctx.thread_id, target.folder)
                 result = target.repo.commit_thread(
-                    ctx.thread_id, rev.digest, files, folder_of(ctx.thread_id, target.folder),
+                    ctx.thread_id, rev.digest, files, folder,
                     subject=f"{ctx.thread_id}: {rev.summary}"[:72],
                     body=f"Revision {rev.revision}, approved by {ctx.approver}.\nRequested by {ctx.requester.user}.")
-                sha = sha or result.sha
-            return m.ExecutionDone(commit=sha), pre_chat, manifests
-        except (GitError, KubeError, OSError) as exc:
+                url = (self.sync_repo_url or target.repo.url) if primary else target.repo.url
+                repos.append(RepoRecord(name=target.name, url=url, branch=ThreadRepo.branch(ctx.thread_id),
+                                        folder=folder, commit=result.sha, files=sorted(files),
+                                        objects=sorted(keys)))
+        except (GitError, KubeError) as exc:
+            if exc.transient:
+                raise
             log.error("execution failed", extra={"thread_id": ctx.thread_id, "error": str(exc)})
-            return m.ExecutionFailed(message=str(exc), backed_up=backed_up), pre_chat_commit, manifests
+            return m.ExecutionFailed(message=str(exc), backed_up=backed_up), None
+        record = ExecutionRecord(
+            revision=rev.revision, digest=rev.digest, field_manager=field_manager_of(ctx.thread_id, rev.revision),
+            pre_chat_commit=pre_chat, executed_by=ctx.requester, manifests=manifests, deletes=list(rev.deletes),
+            repos=repos, sync_engine=self.sync_engine.name)
+        return m.ExecutionDone(commit=repos[0].commit), record
 
     def _thread_render(self, ctx: ExecutionContext, backups: list[dict[str, Any]], created: list[ObjectRef],
-                       now: str, manifests_subset: list[dict[str, Any]] | None = None) -> ThreadRender:
+                       now: str, manifests: list[dict[str, Any]]) -> ThreadRender:
         rev = ctx.revision
         actions = [{"id": a.id, "action": a.action, "title": a.title, "params": a.params, "risk": a.risk,
                     "mutating": a.mutating, "permissions": [p.describe() for p in a.permissions],
                     "backup": a.backup, "restore": a.restore, "verify": a.verify, "diff": a.diff}
                    for a in rev.actions]
-        manifests = [("", mf) for mf in (ctx.manifests if manifests_subset is None else manifests_subset)]
         return ThreadRender(
             thread_id=ctx.thread_id, revision=rev.revision, digest=rev.digest, request=list(ctx.turns),
-            summary=rev.summary, answer=rev.answer, actions=actions, manifests=manifests,
+            summary=rev.summary, answer=rev.answer, actions=actions, manifests=[("", mf) for mf in manifests],
             backups=[redact_object(b) for b in backups], created=[c.wire() for c in created],
             deletes=[d.wire() for d in rev.deletes],
             requester=ctx.requester.user, approver=ctx.approver, created_at=now)
 
     # ------------------------------------------------------------------------------------- sync
 
-    def sync_request(self, ctx: ExecutionContext) -> SyncRequest:
-        rev = ctx.revision
+    def sync_request(self, thread_id: str, record: ExecutionRecord, revision: PlanRevision) -> SyncRequest:
+        """What the sync engine needs, entirely from the execution record."""
         expected = tuple(Expected(manifest_ref(mf), expectation(mf), manifest_ref(mf).kind in ROLLOUT_KINDS)
-                         for mf in ctx.manifests)
-        commits = tuple(self.thread_commits(ctx)) if self.sync_engine.name != "direct" else ()
-        return SyncRequest(thread_id=ctx.thread_id, digest=rev.digest, revision=rev.revision, summary=rev.summary,
-                           requester=ctx.requester, manifests=tuple(ctx.manifests), expected=expected,
-                           deletes=tuple(rev.deletes), sources=self.sources(ctx), commits=commits)
+                         for mf in record.manifests)
+        synced = [r for r in record.repos if r.objects] or record.repos[:1]  # repos that got manifests
+        sources = tuple(GitSource(name="" if r.name == self.primary.name else r.name, repo_url=r.url,
+                                  branch=r.branch, path=f"{r.folder}/manifests") for r in synced)
+        commits = tuple(r.commit for r in record.repos if r.commit) if record.sync_engine != "direct" else ()
+        takes_over = tuple(f"{t.ref.key()} {field}" for t in revision.targets for field in t.takes_over)
+        return SyncRequest(thread_id=thread_id, digest=record.digest, revision=record.revision,
+                           summary=revision.summary, requester=record.executed_by,
+                           manifests=tuple(record.manifests), expected=expected, deletes=tuple(record.deletes),
+                           sources=sources, commits=commits, field_manager=record.field_manager,
+                           takes_over=takes_over)
 
-    def sync(self, ctx: ExecutionContext) -> m.Event:
-        """Hand the committed revision to the sync engine and wait for its verdict."""
-        outcome = self.sync_engine.apply(self.sync_request(ctx))
-        return m.SyncDone(message=outcome.message) if outcome.ok else m.SyncFailed(message=outcome.message)
+    def start_sync(self, req: SyncRequest) -> SyncOutcome:
+        return self.sync_engine.start(req)
 
-    def sync_objects(self, ctx: ExecutionContext) -> str:
+    def sync_state(self, req: SyncRequest) -> SyncState:
+        return self.sync_engine.status(req)
+
+    def describe_sync(self, req: SyncRequest, state: SyncState) -> str:
+        return self.sync_engine.describe(req, state)
+
+    def sync_objects(self, req: SyncRequest) -> str:
         """The engine's objects followed for this thread ("argocd/Application/aiop-thread-x"), or ''."""
         objects = getattr(self.sync_engine, "objects", None)
         watched = {kind for _, kind in getattr(self.sync_engine, "watched", ())}
         if objects is None:
             return ""
         return ", ".join(f"{o['metadata']['namespace']}/{o['kind']}/{o['metadata']['name']}"
-                         for o in objects(self.sync_request(ctx)) if o["kind"] in watched)
+                         for o in objects(req) if o["kind"] in watched)
 
-    def sync_status(self, ctx: ExecutionContext) -> SyncState:
-        return self.sync_engine.status(self.sync_request(ctx))
+    def applied_states(self, record: ExecutionRecord) -> list[TargetState]:
+        """The targets as this thread left them: restore refuses to undo anyone else's later change."""
+        refs = [manifest_ref(mf) for mf in record.manifests]
+        return observe(list(record.manifests), refs, self.read_redacted)
 
     # ---------------------------------------------------------------------------------- promote
 
-    def promote(self, ctx: ExecutionContext, committed: bool, rating: int, comment: str,
-                now: str) -> list[PullRequest]:
-        """Open a pull request per repo involved (and the runbook's, on 100); store the resolution.
+    def promote(self, thread_id: str, record: ExecutionRecord | None, revision: PlanRevision, turns: list[str],
+                requester: Identity, approver: str, rating: int, comment: str, now: str) -> list[PullRequest]:
+        """Open a pull request per repo the record names (and the runbook's, on 100); store knowledge.
 
         Idempotent: forges return the open pull request of a branch, the runbook commit is keyed by
         the plan digest, so a Completed thread that resumes its promotion opens nothing twice.
         """
         prs: list[PullRequest] = []
-        rev = ctx.revision
-        if committed:
-            branch = ThreadRepo.branch(ctx.thread_id)
-            links: list[tuple[str, str]] = [("Sync", self.sync_objects(ctx) or f"{self.sync_engine.name} apply")]
-            for target, subset in self.route(ctx, ctx.manifests):
-                if subset or target is self.primary:
-                    body = render_pull_request(self._pr_text(ctx, rating, comment, target, links))
-                    pr = target.forge.open(branch, f"{ctx.thread_id}: {rev.summary}"[:120], body)
-                    prs.append(pr)
-                    links.append((f"Pull request ({target.name})", pr.url))
+        if record is not None and record.revision == revision.revision:
+            links: list[tuple[str, str]] = [("Sync", record.sync_objects or f"{record.sync_engine} apply")]
+            for repo in record.repos:
+                target = self._target(repo.name)
+                if target is None or not (repo.objects or target is self.primary):
+                    continue
+                body = render_pull_request(self._pr_text(thread_id, revision, turns, requester, approver, rating,
+                                                         comment, repo.folder, links))
+                pr = target.forge.open(repo.branch, f"{thread_id}: {revision.summary}"[:120], body)
+                prs.append(pr)
+                links.append((f"Pull request ({target.name})", pr.url))
             if rating == 100 and self.instructions is not None:
-                runbook = self._open_runbook(ctx, rating, links)
+                runbook = self._open_runbook(thread_id, revision, turns, requester, approver, rating, links, record)
                 if runbook is not None:
                     prs.append(runbook)
-        self.knowledge.add_thread(ThreadRecord(
-            thread_id=ctx.thread_id, request="\n".join(ctx.turns), resolution=rev.answer or rev.summary,
-            cluster_id=self.cluster_id, user_id=ctx.requester.user, response=rev.answer,
-            rating=rating, timestamp=now, context="", tags=tuple(sorted({a.action for a in rev.actions})),
-            steps=tuple({"action": a.action, "params": a.params, "title": a.title} for a in rev.actions)))
-        self.knowledge.add_rating(ctx.thread_id, ctx.requester.user, rating, comment)
+        self.record_rating(thread_id, revision, turns, requester, rating, comment, now)
         return prs
 
-    def _pr_text(self, ctx: ExecutionContext, rating: int, comment: str, target: TargetRepo,
-                 links: list[tuple[str, str]]) -> PullRequestText:
-        rev = ctx.revision
-        return PullRequestText(
-            thread_id=ctx.thread_id, summary=rev.summary, request=ctx.turns, revision=rev.revision, digest=rev.digest,
-            actions=[{"title": a.title, "risk": a.risk, "diff": a.diff} for a in rev.actions], rating=rating,
-            comment=comment, requester=ctx.requester.user, approver=ctx.approver,
-            folder=folder_of(ctx.thread_id, target.folder), links=list(links))
+    def record_rating(self, thread_id: str, revision: PlanRevision, turns: list[str], requester: Identity,
+                      rating: int, comment: str, now: str) -> None:
+        """Every rating, with its comment and the plan's steps, becomes knowledge (failed approaches too)."""
+        self.knowledge.add_thread(ThreadRecord(
+            thread_id=thread_id, request="\n".join(turns), resolution=revision.answer or revision.summary,
+            cluster_id=self.cluster_id, user_id=requester.user, response=revision.answer,
+            rating=rating, timestamp=now, context="", tags=tuple(sorted({a.action for a in revision.actions})),
+            steps=tuple({"action": a.action, "params": a.params, "title": a.title} for a in revision.actions)))
+        self.knowledge.add_rating(thread_id, requester.user, rating, comment)
 
-    def _open_runbook(self, ctx: ExecutionContext, rating: int, links: list[tuple[str, str]]) -> PullRequest | None:
+    def _pr_text(self, thread_id: str, revision: PlanRevision, turns: list[str], requester: Identity,
+                 approver: str, rating: int, comment: str, folder: str,
+                 links: list[tuple[str, str]]) -> PullRequestText:
+        return PullRequestText(
+            thread_id=thread_id, summary=revision.summary, request=turns, revision=revision.revision,
+            digest=revision.digest,
+            actions=[{"title": a.title, "risk": a.risk, "diff": a.diff} for a in revision.actions], rating=rating,
+            comment=comment, requester=requester.user, approver=approver, folder=folder, links=list(links))
+
+    def _open_runbook(self, thread_id: str, revision: PlanRevision, turns: list[str], requester: Identity,
+                      approver: str, rating: int, links: list[tuple[str, str]],
+                      record: ExecutionRecord) -> PullRequest | None:
         """The learned runbook (the thread's instructions.md) as a pull request to the instructions repo."""
         assert self.instructions is not None
-        branch = ThreadRepo.branch(ctx.thread_id)
-        instructions = self.repo.read_file(f"origin/{branch}", f"{folder_of(ctx.thread_id)}/instructions.md")
+        primary = next((r for r in record.repos if r.name == self.primary.name), None)
+        if primary is None:
+            return None
+        instructions = self.repo.read_file(primary.commit, f"{primary.folder}/instructions.md")
         if instructions is None:
             return None
-        folder = f"{INSTRUCTIONS_DIR}/{ctx.thread_id}"
-        files = {f"{folder}/runbook.md": render_runbook(ctx.thread_id, instructions, rating, links)}
-        self.instructions.repo.commit_thread(ctx.thread_id, ctx.revision.digest, files, folder,
-                                             subject=f"runbook: {ctx.revision.summary}"[:72],
-                                             body=f"Learned from thread {ctx.thread_id}, rated {rating}/100.")
-        text = self._pr_text(ctx, rating, "", self.instructions, links)
-        body = render_pull_request(PullRequestText(**{**text.__dict__, "folder": folder}))
-        return self.instructions.forge.open(branch, f"runbook: {ctx.revision.summary}"[:120], body)
+        folder = f"{INSTRUCTIONS_DIR}/{thread_id}"
+        files = {f"{folder}/runbook.md": render_runbook(thread_id, instructions, rating, links)}
+        self.instructions.repo.commit_thread(thread_id, revision.digest, files, folder,
+                                             subject=f"runbook: {revision.summary}"[:72],
+                                             body=f"Learned from thread {thread_id}, rated {rating}/100.")
+        text = self._pr_text(thread_id, revision, turns, requester, approver, rating, "", folder, links)
+        return self.instructions.forge.open(primary.branch, f"runbook: {revision.summary}"[:120],
+                                            render_pull_request(text))
 
     def follow_pull_requests(self, thread_id: str,
                              known: list[tuple[str, int]]) -> dict[tuple[str, int], PullRequestStatus]:
@@ -315,13 +358,32 @@ class Executor:
 
     # ---------------------------------------------------------------------------------- restore
 
-    def restore(self, thread_id: str, requester: Identity, pre_chat_commit: str) -> m.Event:
-        """Revert commit, re-apply the backups and delete what the thread created, as the requester."""
-        as_requester = self.kube.as_user(requester)
+    def restore_conflicts(self, thread_id: str, record: ExecutionRecord | None) -> list[str]:
+        """Objects someone changed after this thread applied them: restoring would undo their change."""
+        if record is None or not record.applied:
+            return []
+        now = observe(list(record.manifests), [t.ref for t in record.applied], self.read_redacted)
+        before = {t.ref.key(): t.fingerprint for t in record.applied}
+        out = []
+        for state in now:
+            if before.get(state.ref.key()) not in (None, state.fingerprint):
+                live = self.kube.get(state.ref.api_version, state.ref.kind, state.ref.name,
+                                     state.ref.namespace or None) or {}
+                by = ((live.get("metadata") or {}).get("labels") or {}).get(LABEL_THREAD, "")
+                who = f" (last written by thread {by})" if by and by != thread_id[:63] else ""
+                out.append(f"{state.ref.kind} {state.ref.namespace}/{state.ref.name} changed after this thread "
+                           f"applied it{who}")
+        return out
+
+    def restore(self, thread_id: str, record: ExecutionRecord | None, restorer: Identity,
+                pre_chat_commit: str) -> m.Event:
+        """Revert commit, re-apply the backups and delete what the thread created, as the restorer."""
+        as_restorer = self.kube.as_user(restorer)
         try:
             backup = self.backups.load(thread_id)
-            if pre_chat_commit:
-                self.repo.restore_commit(thread_id, pre_chat_commit, folder_of(thread_id),
+            pre_chat = (record.pre_chat_commit if record else "") or pre_chat_commit
+            if pre_chat:
+                self.repo.restore_commit(thread_id, pre_chat, folder_of(thread_id),
                                          subject=f"{thread_id}: restore to the state before the chat")
                 for target in self.targets:
                     fork = target.repo.fork_point(thread_id)
@@ -332,11 +394,13 @@ class Executor:
             if backup is None:
                 return m.RestoreDone(message="nothing had been applied")
             for ref in reversed(backup.created):
-                as_requester.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None)
+                as_restorer.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None)
             for saved in backup.objects:
-                self._reapply(as_requester, saved)
+                self._reapply(as_restorer, saved)
         except (KubeError, GitError) as exc:
-            return m.RestoreFailed(message=f"restore as {requester.user} failed: {getattr(exc, 'message', exc)}")
+            if exc.transient:
+                raise
+            return m.RestoreFailed(message=f"restore as {restorer.user} failed: {getattr(exc, 'message', exc)}")
         return m.RestoreDone(message=f"re-applied {len(backup.objects)} object(s), deleted {len(backup.created)}")
 
     def _reapply(self, kube: Kube, saved: dict[str, Any]) -> None:

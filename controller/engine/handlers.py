@@ -1,25 +1,49 @@
 """The kopf handlers: thin glue from kopf's causes to `reconcile`.
 
-kopf gives us watching, per-object serialization, retries with backoff and resume after restart.
-Everything else is ours: each handler just calls `reconcile` with the object's body. The services
-travel in kopf's per-operator `memo`, so several operators in one process (tests, evals) never
-share state. Progress is kept in annotations (not status: our status schema is owned by the engine).
+kopf gives us watching, per-object serialization of change handlers, retries with backoff and
+resume after restart. Everything else is ours: each handler calls `reconcile` with the object's
+body. The services travel in kopf's per-operator `memo`, so several operators in one process (tests,
+evals) never share state.
+
+Three kinds of trigger reach `reconcile`: a change of `spec` (a turn, an approval, a rating, a
+restore), resume at start, and a timer that ticks while the thread waits for something that does
+not change `spec` — a verification in progress, a lock held by another thread, a transient error
+being retried, a promotion not recorded yet, a Completed thread's open pull requests. A transient
+error raises kopf's `TemporaryError` with exponential backoff and jitter; the cause stays unhandled.
+
+Persistence: kopf remembers the last handled state of each object to compute diffs. By default it
+copies the whole spec into an annotation — which for a long conversation outgrows the 256 KiB
+annotation limit of a real API server. We never use kopf's diffs (reconcile compares spec with
+status), so the remembered "essence" is a sha256 of the spec: kopf still sees *that* spec changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
 
-from controller.adapters.kube import Unreachable
-from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST, VERSION
-from controller.engine.reconcile import Services, reconcile
+from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST, VERSION, ConditionType, Phase
+from controller.engine.errors import Transient, backoff
+from controller.engine.reconcile import Services, reconcile, record_retry
 from controller.settings import Settings
 
 log = logging.getLogger("aiop.handlers")
 FOLLOW_INTERVAL_S = 60.0
+TICK_S = 1.0
+_WAITING_PHASES = {Phase.EXECUTING.value, Phase.SYNCING.value, Phase.RESTORING.value}
+
+
+class SpecDigestStorage(kopf.AnnotationsDiffBaseStorage):
+    """kopf's last-handled state as a digest of the spec, not a copy of it (bounded annotations)."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None) -> kopf.BodyEssence:
+        spec = json.dumps(dict(body.get("spec") or {}), sort_keys=True, default=str)
+        return kopf.BodyEssence({"spec": {"sha256": hashlib.sha256(spec.encode()).hexdigest()}})
 
 
 def make_memo(settings: Settings, services: Services) -> kopf.Memo:
@@ -30,10 +54,10 @@ def make_memo(settings: Settings, services: Services) -> kopf.Memo:
 @kopf.on.startup()
 def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="aiop.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="aiop.dev", key="last-handled")
+    settings.persistence.diffbase_storage = SpecDigestStorage(prefix="aiop.dev", key="last-handled")
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 60
-    settings.execution.max_workers = 8
+    settings.execution.max_workers = 16
 
 
 @kopf.on.login()
@@ -49,22 +73,60 @@ def _login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
         default_namespace=None)
 
 
+def needs_attention(status: dict[str, Any]) -> bool:
+    """The thread waits for something that is not a change of spec (see the module docstring)."""
+    status = status or {}
+    if status.get("phase") in _WAITING_PHASES:
+        return True
+    if status.get("phase") == Phase.COMPLETED.value and status.get("ratedRevision") != status.get("currentRevision"):
+        return True
+    waiting = {ConditionType.LOCKED.value, ConditionType.RECONCILING.value}
+    return any(c.get("type") in waiting and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _run(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
+    services: Services = memo.services
+    try:
+        reconcile(services, dict(body))
+    except Transient as exc:
+        delay = backoff(retry, exc.delay)
+        log.warning("retrying", extra={"object": body.get("metadata", {}).get("name"), "error": exc.message,
+                                       "delay_s": round(delay, 1)})
+        record_retry(services, dict(body), exc.message, delay)
+        raise kopf.TemporaryError(exc.message, delay=delay) from exc
+
+
 for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
 
-    @kopf.on.resume(GROUP, VERSION, _plural)
-    @kopf.on.create(GROUP, VERSION, _plural)
-    @kopf.on.update(GROUP, VERSION, _plural, field="spec")
-    def _reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        try:
-            reconcile(memo.services, dict(body))
-        except Unreachable as exc:
-            raise kopf.TemporaryError(str(exc), delay=5) from exc
+    @kopf.on.resume(GROUP, VERSION, _plural, retries=None)
+    @kopf.on.create(GROUP, VERSION, _plural, retries=None)
+    @kopf.on.update(GROUP, VERSION, _plural, field="spec", retries=None)
+    def _reconcile(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+        _run(memo, body, retry)
+
+    @kopf.timer(GROUP, VERSION, _plural, interval=TICK_S, initial_delay=TICK_S,
+                when=lambda status, **_: needs_attention(dict(status or {})))
+    def _tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        """Verification, lock waits, retries and unrecorded promotions move on without a spec change."""
+        _run(memo, body, int(kwargs.get("retry") or 0))
 
     @kopf.timer(GROUP, VERSION, _plural, interval=FOLLOW_INTERVAL_S, initial_delay=FOLLOW_INTERVAL_S,
                 when=lambda status, **_: (status or {}).get("phase") == "Completed")
-    def _follow(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    def _follow(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         """Completed threads: follow their pull requests' review and merge state back into the thread."""
+        _run(memo, body, int(kwargs.get("retry") or 0))
+
+    @kopf.on.delete(GROUP, VERSION, _plural, optional=True)
+    def _deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        """A deleted conversation gives its locks and thread id back (best effort: no finalizer)."""
+        from controller.engine.locks import Holder
+
+        services: Services = memo.services
+        meta, status = body.get("metadata", {}), dict(body.get("status") or {})
+        thread_id = status.get("threadId") or ""
+        holder = Holder(thread_id, body["kind"], meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""))
         try:
-            reconcile(memo.services, dict(body))
-        except Unreachable as exc:
-            raise kopf.TemporaryError(str(exc), delay=30) from exc
+            services.locks.release(holder, list(status.get("locks") or []))
+            services.thread_ids.leases.release(thread_id, holder)
+        except Exception as exc:  # a lease left behind is taken over once its holder is gone
+            log.info("release on delete failed", extra={"thread_id": thread_id, "error": str(exc)})

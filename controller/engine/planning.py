@@ -4,8 +4,13 @@ Steps 1-4 of DESIGN.md. The backend's answer is untrusted: each action call is v
 the catalog, checked against policy, rendered by the catalog (never by the backend), previewed with
 a server-side dry-run *as the requester* (so the API server's schema validation, admission and RBAC
 speak), and every permission it needs is checked with a SubjectAccessReview as the requester. The
-revision's digest covers exactly what will be committed and applied, so approving a digest is
-approving those bytes.
+revision's digest covers exactly what will be committed and applied, and the state of every
+target it was made against, so approving a digest is approving those bytes against that state.
+
+Who shapes a plan: only the requester's turns, unless the operator accepts collaborators; then
+every author whose turns shaped the plan must hold every permission it needs (no one gets a change
+through someone else's rights). A permission check that fails for a transient reason (503, 429,
+unreachable) raises `Transient`: planning is retried, never answered with "not allowed".
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.adapters.kube import Forbidden, Invalid, Kube, KubeError, NotFound
+from controller.adapters.kube import Invalid, Kube, KubeError, NotFound
 from controller.api.constants import LABEL_THREAD
 from controller.api.types import (
     ConversationSpec,
@@ -25,14 +30,19 @@ from controller.api.types import (
     Permission,
     PlannedAction,
     PlanRevision,
+    TargetState,
+    Turn,
 )
 from controller.catalog.base import CatalogError, Rendered, describe_ref, unique_permissions
 from controller.catalog.registry import validate_call
+from controller.engine.errors import transient_from
 from controller.engine.live import LiveClusterReader
+from controller.engine.targets import observe
 from controller.knowledge.base import KnowledgeStore
 from controller.planning.types import ActionCall, Backend, PlanningRequest, PlanningResult
 from controller.policy import PolicySettings, evaluate
 from controller.redact import redact_object, redact_text
+from controller.textclean import clean_text
 from controller.workflow import machine as m
 from renderer.diff import apply_preview, deletion_diff, unified_diff
 from renderer.graph import workflow_dot
@@ -59,12 +69,35 @@ class Proposal:
     missing: list[Permission] = field(default_factory=list)
 
 
+CONTEXT_TURNS = 20  # turns given to a planner: the first (the request) and the latest ones
+
+
 def plan_digest(thread_id: str, revision: int, actions: list[dict[str, Any]], manifests: list[dict[str, Any]],
-                deletes: list[dict[str, Any]]) -> str:
-    """sha256 over the canonical JSON of exactly what would run."""
+                deletes: list[dict[str, Any]], targets: list[dict[str, Any]] | None = None) -> str:
+    """sha256 over the canonical JSON of exactly what would run and the state it was planned against."""
     canonical = json.dumps({"thread": thread_id, "revision": revision, "actions": actions,
-                            "manifests": manifests, "deletes": deletes}, sort_keys=True, separators=(",", ":"))
+                            "manifests": manifests, "deletes": deletes, "targets": targets or []},
+                           sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def shaping_turns(spec: ConversationSpec, upto: int, collaborators: bool) -> tuple[list[tuple[int, Turn]], list[str]]:
+    """The turns (1-based index, turn) that may shape the plan, and everyone who wrote one of them."""
+    requester = spec.requester.user
+    chosen = []
+    for index, turn in enumerate(spec.turns[: max(upto, 1)], start=1):
+        author = turn.author.user if turn.author else requester
+        if author == requester or collaborators:
+            chosen.append((index, turn))
+    authors = sorted({(t.author.user if t.author else requester) for _, t in chosen} or {requester})
+    return chosen, authors
+
+
+def planning_context(texts: list[str]) -> list[str]:
+    """What a planner reads: the first turn and the latest ones (a 500-turn thread plans as fast as a short one)."""
+    if len(texts) <= CONTEXT_TURNS:
+        return texts
+    return [texts[0], *texts[-(CONTEXT_TURNS - 1):]]
 
 
 def labelled(manifest: dict[str, Any], thread_id: str) -> dict[str, Any]:
@@ -80,19 +113,21 @@ class Planner:
     """Runs one planning round for a thread."""
 
     def __init__(self, backend: Backend, kube: Kube, knowledge: KnowledgeStore, policy: PolicySettings,
-                 field_manager: str = "ai-operator") -> None:
+                 field_manager: str = "ai-operator", allow_collaborators: bool = False) -> None:
         self.backend = backend
         self.kube = kube
         self.knowledge = knowledge
         self.policy = policy
         self.field_manager = field_manager
+        self.allow_collaborators = allow_collaborators
 
     # ----------------------------------------------------------------------------- entry point
 
     def propose(self, thread: ThreadView, turn: int, feedback: str, now: str) -> Proposal:
         spec = thread.spec
         requester = spec.requester
-        turns = [redact_text(t.text) for t in spec.turns[: max(turn, 1)]]
+        chosen, authors = shaping_turns(spec, turn, self.allow_collaborators)
+        turns = planning_context([redact_text(clean_text(t.text)) for _, t in chosen]) or [""]
         latest = turns[-1]
         revision_no = (thread.revisions[-1].revision if thread.revisions else 0) + 1
         hits = self._search(latest)
@@ -105,7 +140,7 @@ class Planner:
         )
         reader = LiveClusterReader(self.kube.as_user(requester))
         result = self._ask_backend(request, reader)
-        return self._build(thread, revision_no, turn, latest, result, reader, requester, now)
+        return self._build(thread, revision_no, turn, latest, result, reader, requester, now, authors)
 
     def _search(self, text: str) -> list[Any]:
         try:
@@ -134,7 +169,7 @@ class Planner:
     # --------------------------------------------------------------------------------- build
 
     def _build(self, thread: ThreadView, revision_no: int, turn: int, latest: str, result: PlanningResult,
-               reader: LiveClusterReader, requester: Identity, now: str) -> Proposal:
+               reader: LiveClusterReader, requester: Identity, now: str, authors: list[str]) -> Proposal:
         validated, problems = [], []
         for call in result.actions:
             try:
@@ -157,6 +192,8 @@ class Planner:
         notes: list[str] = list(problems)
         missing: list[Permission] = []
         restore_warnings: list[str] = []
+        takes_over: dict[str, list[str]] = {}
+        shapers = [requester] + [Identity(user=a) for a in authors if a != requester.user]
         as_requester = self.kube.as_user(requester)
         for index, (_call, spec, params) in enumerate(validated, start=1):
             try:
@@ -168,12 +205,13 @@ class Planner:
                 notes.extend(rendered.notes)
                 continue
             stamped = [labelled(mf, thread.thread_id) for mf in rendered.manifests]
-            diffs, invalid = self._preview(as_requester, reader, stamped, rendered.deletes)
+            diffs, invalid = self._preview(as_requester, reader, stamped, rendered.deletes, takes_over)
             if invalid:
                 notes.extend(invalid)
                 continue
             perms = spec.permissions(params, reader)
-            missing.extend(p for p in perms if not self._allowed(requester, p))
+            for who in shapers:
+                missing.extend(self._missing_for(who, p, requester) for p in perms if not self._allowed(who, p))
             for p in spec.restore_permissions(params, reader):
                 if not self._allowed(requester, p):
                     restore_warnings.append(f"restore would need: {p.describe()}")
@@ -193,15 +231,17 @@ class Planner:
         answer = result.answer.strip()
         if notes and not actions:
             answer = (answer + "\n\n" if answer else "") + "I cannot propose a change: " + "; ".join(notes)
+        states = self._target_states(manifests, deletes, actions, takes_over) if mutating else []
         digest = plan_digest(thread.thread_id, revision_no,
                              [{"action": a.action, "params": a.params} for a in actions], manifests,
-                             [d.wire() for d in deletes])
+                             [d.wire() for d in deletes], [t.wire() for t in states])
         revision = PlanRevision(
             revision=revision_no, digest=digest, based_on_turn=max(turn, 1), summary=self._summary(actions, result),
             answer=answer, mutating=mutating, actions=actions, graph=workflow_dot(self._steps(actions)),
             findings=findings + [f"note: {n}" for n in notes if n not in answer], reused_from=result.reused_from,
             manifests=manifests, deletes=deletes, restore_warnings=restore_warnings,
-            backend=getattr(self.backend, "name", ""), ai_calls=list(result.calls), created_at=now)
+            backend=getattr(self.backend, "name", ""), ai_calls=list(result.calls), created_at=now,
+            targets=states, shaped_by=authors)
         missing = unique_permissions(missing)
         if missing:
             lines = "\n".join(f"- {p.describe()}" for p in missing)
@@ -235,19 +275,25 @@ class Planner:
     # ------------------------------------------------------------------------------- helpers
 
     def _preview(self, as_requester: Kube, reader: LiveClusterReader, manifests: list[dict[str, Any]],
-                 deletes: list[ObjectRef]) -> tuple[list[str], list[str]]:
-        """Diffs of each manifest against the live object, from a server-side dry-run apply."""
+                 deletes: list[ObjectRef], takes_over: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+        """Diffs of each manifest against the live object, from a server-side dry-run apply.
+
+        The dry run is not forced: fields another manager owns come back as conflicts, which the plan
+        lists (`takesOver`) so that approving it approves taking them over, and nothing else.
+        """
         diffs, invalid = [], []
         for manifest in manifests:
             meta = manifest["metadata"]
             live = reader.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
             name = f"{manifest['kind']}/{meta.get('namespace', '')}/{meta['name']}".replace("//", "/")
             try:
-                desired = as_requester.apply(manifest, self.field_manager, dry_run=True)
+                desired = self._dry_run(as_requester, manifest, takes_over)
             except Invalid as exc:
                 invalid.append(f"{name} is invalid: {exc.message}")
                 continue
-            except (Forbidden, NotFound, KubeError):
+            except KubeError as exc:
+                if exc.transient:
+                    raise transient_from(exc, f"previewing {name}") from exc
                 desired = apply_preview(live, manifest)
             diffs.append(unified_diff(live, redact_object(desired), name))
         for ref in deletes:
@@ -256,13 +302,59 @@ class Planner:
                 diffs.append(deletion_diff(live, describe_ref(ref)))
         return diffs, invalid
 
+    def _dry_run(self, as_requester: Kube, manifest: dict[str, Any],
+                 takes_over: dict[str, list[str]]) -> dict[str, Any]:
+        try:
+            return as_requester.apply(manifest, self.field_manager, dry_run=True, force=False)
+        except KubeError as exc:
+            if not exc.field_conflicts:
+                raise
+            meta = manifest["metadata"]
+            key = ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"], name=meta["name"],
+                            namespace=meta.get("namespace") or "").key()
+            takes_over.setdefault(key, []).extend(c for c in exc.field_conflicts if c not in takes_over.get(key, []))
+            return as_requester.apply(manifest, self.field_manager, dry_run=True, force=True)
+
+    def _target_states(self, manifests: list[dict[str, Any]], deletes: list[ObjectRef],
+                       actions: list[PlannedAction], takes_over: dict[str, list[str]]) -> list[TargetState]:
+        """Each target's state now, read with the operator's rights (redacted), as execution will read it."""
+        refs: dict[str, ObjectRef] = {}
+        for manifest in manifests:
+            meta = manifest["metadata"]
+            ref = ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"], name=meta["name"],
+                            namespace=meta.get("namespace") or "")
+            refs.setdefault(ref.key(), ref)
+        for ref in [*deletes, *(a.target for a in actions if a.mutating and a.target.name)]:
+            refs.setdefault(ref.key(), ref)
+
+        def read(ref: ObjectRef) -> dict[str, Any] | None:
+            try:
+                live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
+            except NotFound:  # the kind itself is not served (a CRD not installed)
+                return None
+            except KubeError as exc:
+                if exc.transient:
+                    raise transient_from(exc, f"reading {ref.key()}") from exc
+                raise
+            return redact_object(live) if live is not None else None
+
+        return observe(manifests, list(refs.values()), read, takes_over)
+
     def _allowed(self, who: Identity, p: Permission) -> bool:
+        """A SubjectAccessReview as `who`; a transient failure is retried, never a refusal."""
         try:
             allowed, _reason = self.kube.can_i(who, p.verb, p.group, p.resource, p.namespace, p.name, p.subresource)
             return allowed
         except KubeError as exc:
-            log.warning("access review failed", extra={"error": exc.message})
+            if exc.transient:
+                raise transient_from(exc, f"checking whether {who.user} may {p.describe()}") from exc
+            log.warning("access review refused", extra={"error": exc.message})
             return False
+
+    @staticmethod
+    def _missing_for(who: Identity, p: Permission, requester: Identity) -> Permission:
+        """The missing permission, naming the collaborator who lacks it when that is not the requester."""
+        return p if who.user == requester.user else p.model_copy(update={"user": who.user})
 
     @staticmethod
     def _summary(actions: list[PlannedAction], result: PlanningResult) -> str:

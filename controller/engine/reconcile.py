@@ -1,17 +1,29 @@
-"""Reconcile one conversation object: detect causes, step the machine, run effects, write status.
+"""Reconcile one conversation object: detect causes, decide who may do what, step the machine, run effects.
 
 Shaped like a Flux reconcile: fetch (the body kopf hands us), then a loop in which the pure state
-machine decides and the executor acts, and status written in one place (`_write`) after every
-step, so progress survives a crash and the UI sees each phase as it happens. On entry, effects of
-a busy phase are resumed first (Executing, Syncing, Restoring), because a reconcile only finds the
-thread in such a phase when the controller stopped in the middle of one.
+machine decides and the executor acts, with status written in one place (`_commit`) once per
+machine step — so progress survives a crash and the UI sees each phase — and never twice for one
+step. On entry, effects of a busy phase are resumed first (Executing, Syncing, Restoring), because a
+reconcile only finds the thread in such a phase when it is waiting (verification) or the controller
+stopped in the middle of one.
+
+Identity: every approval, rating and restore names a person (the admission policy binds the name to
+the caller); this module asks the API server, with SubjectAccessReviews, whether that person holds
+the custom verb (`approve`, `rate`, `restore`) — and for an approval, every permission the plan
+needs. A refusal is recorded for that person only. A transient failure of those checks (or of
+anything else) leaves the cause unhandled and raises `Transient`: the handler retries with backoff.
+
+Locks: an approval that would execute first takes the locks of the plan's targets; while another
+thread holds one, the approval waits (condition `Locked`, saying who holds what) and is looked at
+again on the next tick. Locks are released when the thread is Completed or Restored, or when it
+failed or went stale before anything of it was applied.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,25 +31,52 @@ from pydantic import ValidationError
 
 from controller.adapters.kube import Kube, KubeError, NotFound
 from controller.adapters.telemetry import EFFECT_SECONDS, EFFECTS, PLANS, THREAD_TRANSITIONS, Alerts
-from controller.api.constants import KIND_REQUEST, PLURAL_CONVERSATION, PLURAL_REQUEST, VERB_APPROVE, Phase
+from controller.api.constants import (
+    KIND_REQUEST,
+    PLURAL_CONVERSATION,
+    PLURAL_REQUEST,
+    VERB_APPROVE,
+    VERB_RATE,
+    VERB_RESTORE,
+    ConditionType,
+    Phase,
+    Reason,
+)
 from controller.api.types import (
     Condition,
     ConversationSpec,
     ConversationStatus,
+    ExecutionRecord,
     Identity,
     Links,
     Message,
+    PlanRevision,
     PullRequestLink,
     RequestSpec,
 )
-from controller.engine.execution import ExecutionContext, Executor, folder_of
+from controller.engine.errors import Transient, is_transient, transient_from
+from controller.engine.execution import ExecutionContext, Executor
+from controller.engine.history import History
+from controller.engine.locks import Holder, TargetLocks, ThreadIds
 from controller.engine.planning import Planner, ThreadView
+from controller.engine.serial import KeyedLocks
+from controller.engine.targets import lock_keys
 from controller.redact import redact_text
+from controller.textclean import clean_text
 from controller.workflow import machine as m
 from controller.workflow.bridge import state_of, with_state
-from controller.workflow.causes import PendingApproval, detect, resume_effects
+from controller.workflow.causes import (
+    PendingApproval,
+    PendingRating,
+    PendingRestore,
+    chain,
+    detect,
+    history_intact,
+    resume_effects,
+)
 
 log = logging.getLogger("aiop.reconcile")
+LOCK_RETRY_S = 3.0
 
 
 def now_rfc3339() -> str:
@@ -50,13 +89,25 @@ class Services:
     planner: Planner
     executor: Executor
     alerts: Alerts
+    locks: TargetLocks
+    thread_ids: ThreadIds
+    history: History
+    serial: KeyedLocks = field(default_factory=KeyedLocks)
+    verify_timeout_s: float = 60.0
 
 
 def thread_id_of(body: dict[str, Any], spec_thread_id: str | None) -> str:
+    """The thread id: the one asked for, else `<namespace>-<name>` (shortened with a hash when long)."""
+    import hashlib
+
     if spec_thread_id:
         return spec_thread_id
     meta = body["metadata"]
-    return f"{meta['namespace']}-{meta['name']}"[:40].strip("-").lower()
+    full = f"{meta['namespace']}-{meta['name']}".lower()
+    if len(full) <= 40:
+        return full.strip("-")
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[:31].rstrip('-')}-{digest}"
 
 
 def parse_spec(body: dict[str, Any]) -> ConversationSpec:
@@ -70,6 +121,23 @@ def describe_validation(exc: ValidationError) -> str:
     return "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
+def _set_condition(status: ConversationStatus, type_: str, state: str, reason: str, message: str,
+                   now: str) -> ConversationStatus:
+    old = next((c for c in status.conditions if c.type == type_), None)
+    if old is not None and (old.status, old.reason, old.message) == (state, reason, message):
+        return status
+    stamp = old.last_transition_time if old is not None and old.status == state else now
+    cond = Condition(type=type_, status=state, reason=reason, message=message,  # type: ignore[arg-type]
+                     last_transition_time=stamp)
+    return status.model_copy(update={"conditions": [*(c for c in status.conditions if c.type != type_), cond]})
+
+
+def _drop_condition(status: ConversationStatus, type_: str) -> ConversationStatus:
+    if not any(c.type == type_ for c in status.conditions):
+        return status
+    return status.model_copy(update={"conditions": [c for c in status.conditions if c.type != type_]})
+
+
 class Reconciler:
     """One reconcile of one object."""
 
@@ -79,34 +147,70 @@ class Reconciler:
         meta = body["metadata"]
         self.name: str = meta["name"]
         self.namespace: str = meta["namespace"]
+        self.uid: str = meta.get("uid", "")
         self.api_version: str = body["apiVersion"]
         self.kind: str = body["kind"]
         self.status = ConversationStatus()
         self.spec: ConversationSpec | None = None
+        self.written = ConversationStatus()
+        self.requeue: float | None = None  # seconds until this object wants another look
+
+    @property
+    def holder(self) -> Holder:
+        return Holder(self.status.thread_id, self.kind, self.namespace, self.name, self.uid)
 
     # ------------------------------------------------------------------------------ entry
 
-    def run(self) -> None:
+    def run(self) -> float | None:
+        """Handle everything pending; returns when to look again (None: on the next change)."""
         try:
             self.status = ConversationStatus.model_validate(self.body.get("status") or {})
         except ValidationError:
             log.warning("status unreadable; starting from scratch", extra={"object": self.name})
             self.status = ConversationStatus()
+        self.written = self.status
         try:
             self.spec = parse_spec(self.body)
         except ValidationError as exc:
-            self._invalid_spec(describe_validation(exc))
-            return
-        thread_id = thread_id_of(self.body, self.spec.thread_id)
-        if self.status.thread_id != thread_id:
-            self.status = self.status.model_copy(update={"thread_id": thread_id})
-            self._write()
-        queue: deque[m.Effect] = deque(resume_effects(self.status))
-        self._drain(queue)
+            self._condition(ConditionType.READY, "False", "InvalidSpec", describe_validation(exc))
+            self._commit()
+            return None
+        if not self._claim_thread_id():
+            self._commit()
+            return None
+        if not history_intact(self.spec, self.status):
+            self._condition(ConditionType.READY, "False", Reason.TURNS_REWRITTEN,
+                            "turns that were already handled have been changed or removed; nothing more is "
+                            "planned in this thread: start a new one")
+            self._commit()
+            return None
+        self.status = _drop_condition(self.status, ConditionType.RECONCILING)
+        self._drain(deque(resume_effects(self.status)))
         for cause in self._collapsed(detect(self.spec, self.status)):
-            self._feed(self._resolve(cause))
+            event = self._resolve(cause)
+            if event is not None:
+                self._feed(event)
         if self.status.phase is Phase.COMPLETED:
             self._follow_pull_requests()
+        self._commit()
+        return self.requeue
+
+    def _claim_thread_id(self) -> bool:
+        assert self.spec is not None
+        thread_id = self.status.thread_id or thread_id_of(self.body, self.spec.thread_id)
+        if self.spec.thread_id and self.spec.thread_id != thread_id:
+            thread_id = self.spec.thread_id
+        self.status = self.status.model_copy(update={"thread_id": thread_id})
+        try:
+            taken = self.svc.thread_ids.claim(self.holder)
+        except KubeError as exc:
+            if exc.transient:
+                raise transient_from(exc, "claiming the thread id") from exc
+            raise
+        if taken:
+            self._condition(ConditionType.READY, "False", Reason.THREAD_ID_TAKEN, taken)
+            return False
+        return True
 
     def _follow_pull_requests(self) -> None:
         """Review and merge state of the thread's pull requests, read back from the forges."""
@@ -119,14 +223,12 @@ class Reconciler:
                  if (p.repo, p.number) in found else p for p in self.status.links.pull_requests]
         before = self.status.links.pull_requests
         if links != before:
-            self.status = self.status.model_copy(update={
-                "links": self.status.links.model_copy(update={"pull_requests": links})})
+            self._links(pull_requests=links)
             for old, p in zip(before, links, strict=True):
                 if p.state != old.state and p.state != "open":
                     self._say("assistant", f"Pull request {p.url} was {p.state}.")
                 elif p.review != old.review and p.review != "none":
                     self._say("assistant", f"Pull request {p.url}: review {p.review.replace('_', ' ')}.")
-            self._write()
 
     def _collapsed(self, causes: list[Any]) -> list[Any]:
         """Several unhandled messages are planned once, with all of them as context."""
@@ -134,31 +236,133 @@ class Reconciler:
         others = [c for c in causes if not isinstance(c, m.MessageReceived)]
         return ([messages[-1]] if messages else []) + others
 
-    def _resolve(self, cause: Any) -> m.Event:
-        """Mark a cause as seen and turn identity checks into facts."""
+    # --------------------------------------------------------------------- who may do what
+
+    @property
+    def _resource(self) -> str:
+        return PLURAL_REQUEST if self.kind == KIND_REQUEST else PLURAL_CONVERSATION
+
+    def _may(self, who: Identity, verb: str) -> bool:
+        """A SubjectAccessReview for a custom verb on this object; transient failures are retried."""
+        try:
+            allowed, _ = self.svc.kube.can_i(who, verb, "aiop.dev", self._resource, self.namespace, self.name)
+            return allowed
+        except KubeError as exc:
+            if exc.transient:
+                raise transient_from(exc, f"checking whether {who.user} may {verb}") from exc
+            return False
+
+    def _approver_refusal(self, approver: Identity, revision: PlanRevision) -> str:
+        """'' when the approver holds `approve` and every permission the plan needs, else why not."""
+        if not self._may(approver, VERB_APPROVE):
+            return "the RBAC verb approve on aiconversations is missing"
+        missing = []
+        for action in revision.actions:
+            for perm in action.permissions:
+                try:
+                    allowed, _ = self.svc.kube.can_i(approver, perm.verb, perm.group, perm.resource, perm.namespace,
+                                                     perm.name, perm.subresource)
+                except KubeError as exc:
+                    if exc.transient:
+                        raise transient_from(exc, f"checking {approver.user}'s permissions") from exc
+                    allowed = False
+                if not allowed and perm.describe() not in missing:
+                    missing.append(perm.describe())
+        if missing:
+            return "an approver must be allowed to make the change themselves; missing: " + "; ".join(missing)
+        return ""
+
+    def _resolve(self, cause: Any) -> m.Event | None:
+        """Turn a cause into an event, checking who wrote it; None while it must wait (locks)."""
         if isinstance(cause, PendingApproval):
-            self.status = self.status.model_copy(update={
-                "seen_approval_revision": cause.revision, "seen_approval_digest": cause.digest})
-            authorized = bool(cause.approver_user) and self._may_approve(
-                Identity(user=cause.approver_user, groups=list(cause.approver_groups)))
-            return m.ApprovalReceived(cause.revision, cause.digest, cause.approver_user or "(no approver named)",
-                                      authorized)
-        if isinstance(cause, m.RatingReceived):
-            assert self.spec is not None and self.spec.rating is not None
-            self.status = self.status.model_copy(update={"seen_rating": self.spec.rating.fingerprint()})
-            self._say("user", f"Rated {cause.score}/100" + (f": {cause.comment}" if cause.comment else ""))
-        if isinstance(cause, m.RestoreRequested):
-            self.status = self.status.model_copy(update={"restore_handled": True})
-            self._say("user", "Restore to the state before this chat.")
+            return self._resolve_approval(cause)
+        if isinstance(cause, PendingRating):
+            return self._resolve_rating(cause)
+        if isinstance(cause, PendingRestore):
+            return self._resolve_restore(cause)
         return cause  # type: ignore[no-any-return]
 
-    def _may_approve(self, who: Identity) -> bool:
-        resource = PLURAL_REQUEST if self.kind == KIND_REQUEST else PLURAL_CONVERSATION
+    def _resolve_approval(self, cause: PendingApproval) -> m.Event | None:
+        who = cause.approver
+        name = who.user if who else "(no approver named)"
+        probe = m.ApprovalReceived(cause.revision, cause.digest, name, True)
+        _state, effects = m.step(state_of(self.status), probe)
+        if not any(isinstance(e, m.Execute) for e in effects):  # stale, unknown, not expected: the machine says
+            self._seen(seen_approval=cause.fingerprint)
+            return probe
+        revision = self._revision(cause.revision)
+        refusal = "no approver is named" if who is None else self._approver_refusal(who, revision)
+        if refusal:
+            self._seen(seen_approval=cause.fingerprint)
+            return m.ApprovalReceived(cause.revision, cause.digest, name, False, refusal)
+        if not self._take_locks(lock_keys(revision)):
+            return None
+        self._seen(seen_approval=cause.fingerprint)
+        return probe
+
+    def _resolve_rating(self, cause: PendingRating) -> m.Event:
+        who = cause.rater
+        authorized = who is not None and self._may(who, VERB_RATE)
+        self._seen(seen_rating=cause.fingerprint)
+        if authorized and self.status.phase is Phase.AWAITING_RATING:
+            self._say("user", f"Rated {cause.score}/100" + (f": {clean_text(cause.comment)}" if cause.comment else ""),
+                      author=who.user if who else "")
+        return m.RatingReceived(score=cause.score, comment=clean_text(cause.comment), revision=cause.revision,
+                                rater=who.user if who else "", authorized=authorized,
+                                refusal="" if who else "no rater is named (spec.rating.ratedBy)")
+
+    def _resolve_restore(self, cause: PendingRestore) -> m.Event | None:
+        who = cause.by
+        if who is None or not self._may(who, VERB_RESTORE):
+            self._seen(seen_restore=cause.fingerprint)
+            return m.RestoreRequested(by=who.user if who else "", authorized=False,
+                                      refusal="" if who else "no one is named (spec.restore.requestedBy)")
+        if self.status.phase not in {Phase.RESTORING, Phase.RESTORED} and self.status.has_backup:
+            conflicts = self.svc.executor.restore_conflicts(self.status.thread_id, self.status.execution)
+            if conflicts:
+                self._seen(seen_restore=cause.fingerprint)
+                return m.RestoreRequested(by=who.user, authorized=False, refusal_reason=Reason.RESTORE_CONFLICT.value,
+                                          refusal="restoring would undo someone else's later change, so nothing was "
+                                                  "restored: " + "; ".join(conflicts))
+            keys = self.status.locks or self._executed_keys()
+            if keys and not self._take_locks(keys):
+                return None
+        self._seen(seen_restore=cause.fingerprint)
+        self._say("user", "Restore to the state before this chat.", author=who.user)
+        return m.RestoreRequested(by=who.user)
+
+    def _executed_keys(self) -> list[str]:
+        record = self.status.execution
+        if record is None:
+            return []
+        return sorted({r.key() for r in record.deletes} | {k for repo in record.repos for k in repo.objects})
+
+    def _take_locks(self, keys: list[str]) -> bool:
         try:
-            allowed, _ = self.svc.kube.can_i(who, VERB_APPROVE, "aiop.dev", resource, self.namespace, self.name)
-            return allowed
-        except KubeError:
+            held_by = self.svc.locks.acquire(self.holder, keys)
+        except KubeError as exc:
+            if exc.transient:
+                raise transient_from(exc, "taking the locks of the plan's targets") from exc
+            raise
+        if held_by:
+            self._condition(ConditionType.LOCKED, "True", Reason.TARGET_LOCKED,
+                            f"waiting: {held_by}; this thread goes on when it is released")
+            self.requeue = LOCK_RETRY_S
             return False
+        self.status = self.status.model_copy(update={"locks": sorted(set(self.status.locks) | set(keys))})
+        self.status = _drop_condition(self.status, ConditionType.LOCKED)
+        return True
+
+    def _release_locks(self) -> None:
+        if not self.status.locks:
+            return
+        try:
+            self.svc.locks.release(self.holder, list(self.status.locks))
+        except KubeError as exc:
+            if exc.transient:
+                raise transient_from(exc, "releasing the thread's locks") from exc
+            raise
+        self.status = self.status.model_copy(update={"locks": []})
 
     # ---------------------------------------------------------------------------- the loop
 
@@ -170,7 +374,7 @@ class Reconciler:
             THREAD_TRANSITIONS.labels(phase=self.status.phase.value).inc()
             log.info("phase", extra={"thread_id": self.status.thread_id, "from": before.value,
                                      "to": self.status.phase.value, "event": type(event).__name__})
-        self._write()
+        self._commit()
         self._drain(deque(effects))
 
     def _drain(self, queue: deque[m.Effect]) -> None:
@@ -184,14 +388,15 @@ class Reconciler:
                 except NotFound:
                     log.info("object gone; stopping", extra={"object": self.name})
                     return
-                except Exception as exc:  # a bug or an outage: the thread says so, nothing is lost
-                    EFFECTS.labels(effect=name, outcome="error").inc()
+                except Exception as exc:
+                    if is_transient(exc):
+                        EFFECTS.labels(effect=name, outcome="retry").inc()
+                        raise exc if isinstance(exc, Transient) else transient_from(exc, name) from exc
+                    EFFECTS.labels(effect=name, outcome="error").inc()  # a bug: the thread says so
                     log.exception("effect failed", extra={"effect": name, "thread_id": self.status.thread_id})
                     event = m.ErrorOccurred(message=f"{name} failed: {redact_text(str(exc))}")
             if event is not None:
                 self._feed(event)
-            else:
-                self._write()
 
     def _run(self, effect: m.Effect) -> m.Event | None:
         assert self.spec is not None
@@ -206,6 +411,7 @@ class Reconciler:
             case m.Sync():
                 return self._sync(effect)
             case m.RecordRating():
+                self._record_rating(effect)
                 return None
             case m.Promote():
                 self._promote(effect)
@@ -219,115 +425,205 @@ class Reconciler:
     def _plan(self, effect: m.Plan) -> m.Event:
         assert self.spec is not None
         turn = effect.turn or len(self.spec.turns)
-        if effect.turn:
-            for index in range(self.status.processed_turns, effect.turn):
-                self._say("user", redact_text(self.spec.turns[index].text))
+        ignored = []
+        for index in range(self.status.processed_turns, max(effect.turn, self.status.processed_turns)):
+            written = self.spec.turns[index]
+            author = written.author.user if written.author else self.spec.requester.user
+            self._say("user", redact_text(clean_text(written.text)), author=author)
+            if author != self.spec.requester.user and not self.svc.planner.allow_collaborators:
+                ignored.append(f"message {index + 1} by {author}")
         view = ThreadView(self.status.thread_id, self.namespace, self.name, self.spec, list(self.status.revisions))
         proposal = self.svc.planner.propose(view, turn, effect.feedback, now_rfc3339())
         PLANS.labels(kind=type(proposal.event).__name__).inc()
+        digest = self.status.turns_digest
+        for index in range(self.status.processed_turns, max(turn, self.status.processed_turns)):
+            digest = chain(digest, self.spec.turns[index])
         self.status = self.status.model_copy(update={
             "processed_turns": max(self.status.processed_turns, turn),
+            "turns_digest": digest,
             "revisions": [*self.status.revisions, proposal.revision],
             "missing_permissions": proposal.missing,
         })
+        if ignored:
+            self._say("system", "Not used for planning (only the requester's messages shape a plan here): "
+                                + ", ".join(ignored) + ".")
         self._say("assistant", proposal.message, proposal.revision.revision)
+        self.status = self.svc.history.bound(self.status.thread_id, self.status)
         return proposal.event
+
+    def _revision(self, number: int) -> PlanRevision:
+        return next(r for r in self.status.revisions if r.revision == number)
 
     def _context(self, revision_no: int) -> ExecutionContext:
         assert self.spec is not None
-        revision = next(r for r in self.status.revisions if r.revision == revision_no)
         approver = self.spec.approval.approver.user if self.spec.approval and self.spec.approval.approver else ""
-        executed = tuple(self.status.executed_manifests) if revision_no == self.status.approved_revision else ()
         return ExecutionContext(self.status.thread_id, self.namespace, self.spec.requester, approver,
-                                [redact_text(t.text) for t in self.spec.turns], revision, executed,
-                                str(self.spec.context or ""))
+                                [redact_text(clean_text(t.text)) for t in self.spec.turns],
+                                self._revision(revision_no), str(self.spec.context or ""))
 
     def _execute(self, effect: m.Execute) -> m.Event:
         ctx = self._context(effect.revision)
         if ctx.revision.digest != effect.digest:
             return m.ExecutionFailed(message=f"revision {effect.revision} no longer has digest {effect.digest}")
-        self._say("assistant", f"Approved revision {effect.revision}. Backing up and committing to "
-                               f"thread/{self.status.thread_id}…", effect.revision)
-        event, pre_chat, manifests = self.svc.executor.execute(ctx, self.status.links.pre_chat_commit, now_rfc3339())
-        links = self.status.links
-        update: dict[str, Any] = {"pre_chat_commit": pre_chat, "repo": self.svc.executor.repo.url,
-                                  "branch": f"thread/{self.status.thread_id}",
-                                  "folder": folder_of(self.status.thread_id)}
-        if isinstance(event, m.ExecutionDone):
-            done = replace(ctx, executed_manifests=tuple(manifests))
-            shas = [event.commit, *self.svc.executor.thread_commits(done)] if self.svc.executor.targets else [event.commit]
-            update["commits"] = [*links.commits, *(s for s in dict.fromkeys(shas) if s not in links.commits)]
-            self._say("assistant", f"Committed {event.commit[:12]} to thread/{self.status.thread_id} "
-                                   f"({folder_of(self.status.thread_id)}/). Applying…", effect.revision)
+        event, record = self.svc.executor.execute(ctx, self.status.links.pre_chat_commit, now_rfc3339())
+        if isinstance(event, m.ExecutionDone) and record is not None:
+            known = self.status.links.commits
+            shas = [r.commit for r in record.repos if r.commit and r.commit not in known]
+            primary = record.repos[0]
+            self.status = self.status.model_copy(update={"execution": record, "has_backup": True})
+            self._links(pre_chat_commit=record.pre_chat_commit, repo=self.svc.executor.repo.url,
+                        branch=primary.branch, folder=primary.folder, commits=[*known, *dict.fromkeys(shas)])
+            self._say("assistant", f"Approved revision {effect.revision}. Backed up and committed "
+                                   f"{event.commit[:12]} to {primary.branch} ({primary.folder}/). Applying…",
+                      effect.revision)
+        elif isinstance(event, m.PlanStale):
+            self._say("assistant", event.message, effect.revision)
+            if not self.status.has_backup:
+                self._release_locks()
         elif isinstance(event, m.ExecutionFailed):
             self._say("assistant", f"Execution failed: {event.message}", effect.revision)
-        self.status = self.status.model_copy(update={"links": links.model_copy(update=update),
-                                                     "executed_manifests": manifests,
-                                                     "has_backup": self.status.has_backup or getattr(event, "backed_up", True)})
+            if event.backed_up:
+                self.status = self.status.model_copy(update={"has_backup": True})
+            elif not self.status.has_backup:
+                self._release_locks()
         return event
 
-    def _sync(self, effect: m.Sync) -> m.Event:
-        ctx = self._context(effect.revision)
-        event = self.svc.executor.sync(ctx)
-        synced_by = self.svc.executor.sync_objects(ctx)
-        if synced_by:
-            self.status = self.status.model_copy(update={
-                "links": self.status.links.model_copy(update={"argo_application": synced_by})})
-        text = event.message if isinstance(event, m.SyncDone) else f"Sync failed: {event.message}"  # type: ignore[union-attr]
+    def _sync(self, effect: m.Sync) -> m.Event | None:
+        record = self.status.execution
+        if record is None or record.revision != effect.revision:
+            return m.SyncFailed(message=f"no execution record for revision {effect.revision}")
+        revision = self._revision(effect.revision)
+        executor = self.svc.executor
+        req = executor.sync_request(self.status.thread_id, record, revision)
+        if not record.sync_started:
+            outcome = executor.start_sync(req)
+            if not outcome.ok:
+                return self._sync_said(m.SyncFailed(message=outcome.message), effect.revision)
+            record = record.model_copy(update={"sync_started": now_rfc3339(),
+                                               "sync_objects": executor.sync_objects(req)})
+            self.status = self.status.model_copy(update={"execution": record})
+            if record.sync_objects:
+                self._links(argo_application=record.sync_objects)
+        state = executor.sync_state(req)
+        if state.done:
+            applied = executor.applied_states(record)
+            self.status = self.status.model_copy(update={"execution": record.model_copy(update={"applied": applied})})
+            return self._sync_said(m.SyncDone(message=executor.describe_sync(req, state)), effect.revision)
+        started = datetime.strptime(record.sync_started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        late = (datetime.now(UTC) - started).total_seconds() > self.svc.verify_timeout_s
+        if state.failed or late:
+            return self._sync_said(m.SyncFailed(message=executor.describe_sync(req, state)), effect.revision)
+        self._condition(ConditionType.SYNCED, "Unknown", Reason.VERIFYING, state.message or "verifying")
+        self.requeue = 1.0
+        return None
+
+    def _sync_said(self, event: m.SyncDone | m.SyncFailed, revision: int) -> m.Event:
+        text = event.message if isinstance(event, m.SyncDone) else f"Sync failed: {event.message}"
         suffix = " Rate the result (100 opens the pull request), or restore." if isinstance(event, m.SyncDone) else ""
-        self._say("assistant", text[:1].upper() + text[1:] + "." + suffix, effect.revision)
+        self._say("assistant", text[:1].upper() + text[1:] + "." + suffix, revision)
         return event
+
+    def _record_rating(self, effect: m.RecordRating) -> None:
+        """Ratings below 100 are remembered too, so a failed approach steers later plans away."""
+        assert self.spec is not None
+        if effect.score == 100:
+            return  # Promote stores it, with the pull requests
+        revision = self._revision(self.status.current_revision)
+        try:
+            self.svc.executor.record_rating(self.status.thread_id, revision, self._context(revision.revision).turns,
+                                            self.spec.requester, effect.score, effect.comment, now_rfc3339())
+        except Exception as exc:  # knowledge informs later plans; its outage must not stop this thread
+            log.warning("rating not stored as knowledge", extra={"thread_id": self.status.thread_id,
+                                                                 "error": str(exc)})
 
     def _promote(self, effect: m.Promote) -> None:
         assert self.spec is not None
         ctx = self._context(effect.revision)
-        committed = effect.revision == self.status.approved_revision and bool(self.status.links.commits)
         rating = self.spec.rating
-        prs = self.svc.executor.promote(ctx, committed, rating.score if rating else 100,
+        record = self.status.execution if self.status.execution and self.status.links.commits else None
+        prs = self.svc.executor.promote(self.status.thread_id, record, ctx.revision, ctx.turns, ctx.requester,
+                                        ctx.approver, rating.score if rating else 100,
                                         rating.comment if rating else "", now_rfc3339())
         known = {(p.repo, p.number) for p in self.status.links.pull_requests}
         links = [*self.status.links.pull_requests] + [
             PullRequestLink(repo=p.repo, number=p.number, url=p.url, state=p.state) for p in prs
             if (p.repo, p.number) not in known]
-        self.status = self.status.model_copy(update={
-            "links": self.status.links.model_copy(update={"pull_requests": links}), "rated_revision": effect.revision,
-            "last_rating": rating.score if rating else 100})
+        self._links(pull_requests=links)
+        self.status = self.status.model_copy(update={"rated_revision": effect.revision,
+                                                     "last_rating": rating.score if rating else 100})
+        self._release_locks()
         text = "Thank you. " + (f"Opened pull request {prs[0].url}." if prs else "Stored as knowledge.")
         self._say("assistant", text, effect.revision)
 
     def _restore(self) -> m.Event:
         assert self.spec is not None
-        event = self.svc.executor.restore(self.status.thread_id, self.spec.requester, self.status.links.pre_chat_commit)
+        restore = self.spec.restore
+        restorer = restore.requested_by if restore and restore.requested_by else self.spec.requester
+        record: ExecutionRecord | None = self.status.execution
+        event = self.svc.executor.restore(self.status.thread_id, record, restorer, self.status.links.pre_chat_commit)
+        if isinstance(event, m.RestoreDone):
+            self._release_locks()
         message = event.message if isinstance(event, (m.RestoreDone, m.RestoreFailed)) else ""
         self._say("assistant", ("Restored: " if isinstance(event, m.RestoreDone) else "Restore failed: ") + message)
         return event
 
     # ----------------------------------------------------------------------------- status
 
-    def _say(self, role: str, text: str, revision: int | None = None) -> None:
+    def _seen(self, **fingerprints: str) -> None:
+        self.status = self.status.model_copy(update=fingerprints)
+
+    def _links(self, **changes: Any) -> None:
+        self.status = self.status.model_copy(update={"links": self.status.links.model_copy(update=changes)})
+
+    def _condition(self, type_: str, state: str, reason: str, message: str) -> None:
+        self.status = _set_condition(self.status, type_, state, reason, message, now_rfc3339())
+
+    def _say(self, role: str, text: str, revision: int | None = None, author: str = "") -> None:
         messages = self.status.messages
         if messages and messages[-1].role == role and messages[-1].text == text:
             return
-        message = Message(id=len(messages) + 1, role=role, text=text, revision=revision,  # type: ignore[arg-type]
+        number = max(self.status.message_count, messages[-1].id if messages else 0) + 1
+        message = Message(id=number, role=role, text=text, author=author, revision=revision,  # type: ignore[arg-type]
                           time=now_rfc3339())
-        self.status = self.status.model_copy(update={"messages": [*messages, message]})
+        self.status = self.status.model_copy(update={"messages": [*messages, message], "message_count": number})
 
-    def _invalid_spec(self, problem: str) -> None:
-        cond = Condition(type="Ready", status="False", reason="InvalidSpec", message=problem,
-                         last_transition_time=now_rfc3339())
-        others = [c for c in self.status.conditions if c.type != "Ready"]
-        self.status = self.status.model_copy(update={"conditions": [*others, cond]})
-        self._write()
-
-    def _write(self) -> None:
+    def _commit(self) -> None:
+        """Write status if it changed: the one place status is written."""
         generation = self.body.get("metadata", {}).get("generation", 0)
         self.status = self.status.model_copy(update={"observed_generation": generation})
-        self.svc.kube.merge_patch(self.api_version, self.kind, self.name, self.namespace,
-                                  {"status": self.status.wire()}, subresource="status")
+        if self.status == self.written:
+            return
+        try:
+            self.svc.kube.merge_patch(self.api_version, self.kind, self.name, self.namespace,
+                                      {"status": self.status.wire()}, subresource="status")
+        except KubeError as exc:
+            if exc.transient:
+                raise transient_from(exc, "writing the thread's status") from exc
+            raise
+        self.written = self.status
 
 
-def reconcile(svc: Services, body: dict[str, Any]) -> None:
-    Reconciler(svc, body).run()
+def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
+    """One reconcile, serialized per object (kopf's handlers and timers may both call it)."""
+    uid = body.get("metadata", {}).get("uid", "") or body["metadata"]["name"]
+    with svc.serial.hold(uid) as held:
+        if not held:
+            return 1.0  # another reconcile of this object is running; look again shortly
+        return Reconciler(svc, body).run()
 
 
-__all__ = ["Links", "Phase", "Reconciler", "Services", "reconcile"]
+def record_retry(svc: Services, body: dict[str, Any], message: str, delay: float) -> None:
+    """Best effort: say in status that a transient error is being retried (the API may be what is down)."""
+    meta = body["metadata"]
+    cond = {"type": ConditionType.RECONCILING.value, "status": "True", "reason": Reason.RETRYING.value,
+            "message": f"{message}; retrying in {delay:.0f}s", "lastTransitionTime": now_rfc3339()}
+    conditions = [c for c in ((body.get("status") or {}).get("conditions") or [])
+                  if c.get("type") != ConditionType.RECONCILING.value]
+    try:
+        svc.kube.merge_patch(body["apiVersion"], body["kind"], meta["name"], meta["namespace"],
+                             {"status": {"conditions": [*conditions, cond]}}, subresource="status")
+    except KubeError:
+        pass
+
+
+__all__ = ["Links", "Phase", "Reconciler", "Services", "Transient", "reconcile", "record_retry"]

@@ -13,6 +13,8 @@ from controller.adapters.kube import Kube, load_api_client
 from controller.adapters.sync.select import make_engine
 from controller.adapters.telemetry import Alerts
 from controller.engine.execution import Executor, Forge, TargetRepo
+from controller.engine.history import History
+from controller.engine.locks import TargetLocks, ThreadIds
 from controller.engine.planning import Planner
 from controller.engine.reconcile import Services
 from controller.knowledge.base import KnowledgeStore
@@ -117,11 +119,15 @@ def build_services(settings: Settings, backend: Backend | None = None,
     store = knowledge if knowledge is not None else open_knowledge(settings)
     policy = PolicySettings(protected_namespaces=frozenset(settings.planning.protected_namespaces),
                             operator_namespace=settings.kube.operator_namespace)
-    planner = Planner(backend or default_backend(settings), kube, store, policy, settings.kube.field_manager)
+    planner = Planner(backend or default_backend(settings), kube, store, policy, settings.kube.field_manager,
+                      allow_collaborators=settings.planning.allow_collaborators)
     engine = make_engine(kube, settings.sync, settings.kube.field_manager)
     executor = Executor(kube, repo, forge, BackupStore(kube, settings.kube.operator_namespace), store,
                         settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s,
                         sync_engine=engine, targets=build_targets(settings, author),
                         instructions=build_instructions(settings, author), sync_repo_url=settings.sync.repo_url)
     alerts = Alerts(kube, settings.alerts.webhook_url, settings.alerts.events)
-    return Services(kube=kube, planner=planner, executor=executor, alerts=alerts)
+    namespace = settings.kube.operator_namespace
+    return Services(kube=kube, planner=planner, executor=executor, alerts=alerts, locks=TargetLocks(kube, namespace),
+                    thread_ids=ThreadIds(kube, namespace), history=History(repo),
+                    verify_timeout_s=settings.sync.verify_timeout_s)

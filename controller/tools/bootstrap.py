@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from controller.adapters.kube import Conflict, Kube, KubeError
-from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST, VERB_APPROVE, VERB_RATE
+from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST, VERB_APPROVE, VERB_RATE, VERB_RESTORE
 from controller.api.crds import all_crds
 
 THIRD_PARTY_CRDS = Path(__file__).resolve().parents[2] / "sandbox" / "crds"
@@ -63,12 +63,13 @@ def install_crds(kube: Kube, extra: list[dict[str, Any]] | None = None) -> None:
 
 
 def conversation_rights(user: str, namespace: str) -> list[dict[str, Any]]:
-    """A Role and RoleBinding: the user may create, update, approve and rate conversations here."""
+    """A Role and RoleBinding: the user may create, update, approve, rate and restore conversations here."""
     name = "aiop-chat-" + "".join(c if c.isalnum() else "-" for c in user.lower())[:40].strip("-")
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": {"name": name, "namespace": namespace},
             "rules": [{"apiGroups": [GROUP], "resources": [PLURAL_CONVERSATION, PLURAL_REQUEST],
-                       "verbs": ["get", "list", "watch", "create", "update", "patch", VERB_APPROVE, VERB_RATE]}]}
+                       "verbs": ["get", "list", "watch", "create", "update", "patch", VERB_APPROVE, VERB_RATE,
+                                 VERB_RESTORE]}]}
     binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
                "metadata": {"name": name, "namespace": namespace},
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},

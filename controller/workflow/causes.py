@@ -2,9 +2,13 @@
 
 Pure, like kopf's cause detection: it compares what people wrote (spec) with what the controller
 has recorded as handled (status) and returns the events to feed the state machine, plus the effects
-to resume when the controller was stopped in the middle of a busy phase. Identity checks that need
-the API server (may this approver approve?) are left to the caller: an approval comes back as a
-`PendingApproval`, which the caller turns into an `ApprovalReceived` once it knows.
+to resume when the controller was stopped in the middle of a busy phase. Checks that need the API
+server (may this approver approve? may this person rate or restore?) are left to the caller: an
+approval, a rating or a restore comes back as a `Pending*` cause naming the person, which the caller
+turns into an event once it knows.
+
+"Handled" is recorded per person: the fingerprint of an approval, rating or restore includes who
+wrote it, so a refused approval by one user never hides a later valid one by another.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controller.api.constants import Phase
-from controller.api.types import ConversationSpec, ConversationStatus
+from controller.api.types import ConversationSpec, ConversationStatus, Identity, Turn
 from controller.workflow import machine as m
 
 
@@ -20,11 +24,49 @@ from controller.workflow import machine as m
 class PendingApproval:
     revision: int
     digest: str
-    approver_user: str
-    approver_groups: tuple[str, ...]
+    approver: Identity | None
+    fingerprint: str
 
 
-Cause = m.Event | PendingApproval
+@dataclass(frozen=True)
+class PendingRating:
+    score: int
+    comment: str
+    revision: int
+    rater: Identity | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class PendingRestore:
+    by: Identity | None
+    fingerprint: str
+
+
+Cause = m.Event | PendingApproval | PendingRating | PendingRestore
+
+
+def chain(previous: str, turn: Turn) -> str:
+    """The turns digest after one more turn (sha256 chain: a rewritten turn changes every later link)."""
+    import hashlib
+
+    return hashlib.sha256(f"{previous}:{turn.fingerprint()}".encode()).hexdigest()
+
+
+def turns_digest(turns: list[Turn]) -> str:
+    digest = ""
+    for turn in turns:
+        digest = chain(digest, turn)
+    return digest
+
+
+def history_intact(spec: ConversationSpec, status: ConversationStatus) -> bool:
+    """The turns the controller already handled are still exactly those it handled."""
+    if not status.turns_digest or status.processed_turns == 0:
+        return True
+    if len(spec.turns) < status.processed_turns:
+        return False
+    return turns_digest(spec.turns[: status.processed_turns]) == status.turns_digest
 
 
 def detect(spec: ConversationSpec, status: ConversationStatus) -> list[Cause]:
@@ -33,21 +75,16 @@ def detect(spec: ConversationSpec, status: ConversationStatus) -> list[Cause]:
     for index in range(status.processed_turns, len(spec.turns)):
         causes.append(m.MessageReceived(turn=index + 1, text=spec.turns[index].text))
     approval = spec.approval
-    if approval is not None and (approval.revision, approval.digest) != _last_seen_approval(status):
-        who = approval.approver
-        causes.append(PendingApproval(approval.revision, approval.digest,
-                                      who.user if who else "", tuple(who.groups) if who else ()))
+    if approval is not None and approval.fingerprint() != status.seen_approval:
+        causes.append(PendingApproval(approval.revision, approval.digest, approval.approver, approval.fingerprint()))
     rating = spec.rating
     if rating is not None and rating.fingerprint() != status.seen_rating:
-        causes.append(m.RatingReceived(score=rating.score, comment=rating.comment, revision=rating.revision or 0))
-    if spec.restore is not None and spec.restore.requested and not status.restore_handled:
-        by = spec.restore.requested_by.user if spec.restore.requested_by else ""
-        causes.append(m.RestoreRequested(by=by))
+        causes.append(PendingRating(rating.score, rating.comment, rating.revision or 0, rating.rated_by,
+                                    rating.fingerprint()))
+    restore = spec.restore
+    if restore is not None and restore.requested and restore.fingerprint() != status.seen_restore:
+        causes.append(PendingRestore(restore.requested_by, restore.fingerprint()))
     return causes
-
-
-def _last_seen_approval(status: ConversationStatus) -> tuple[int, str]:
-    return status.seen_approval_revision, status.seen_approval_digest
 
 
 def resume_effects(status: ConversationStatus) -> list[m.Effect]:

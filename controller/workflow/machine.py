@@ -5,7 +5,10 @@ here, executes the returned effects, and feeds the effects' outcomes back as new
 every decision lives in this one function, a table test can cover every phase x event pair, and
 "nothing runs without approval of the exact plan" is checked in one place: the only path to an
 `Execute` effect is an `ApprovalReceived` event that names the current revision's digest and comes
-from an authorized approver while the thread is `AwaitingApproval`.
+from an authorized approver while the thread is `AwaitingApproval`. "Authorized" is decided outside
+(SubjectAccessReviews need the API server): the approver holds the `approve` verb *and* every
+permission the plan needs. And the only way out of `Executing` other than done or failed is
+`PlanStale`: a target changed since the plan was made, so the plan is re-proposed, never applied.
 
 An event that makes no sense in a phase never raises: it leaves the phase as it is and records a
 condition that says why (reason `InvalidTransition`, `ApprovalStale`, `Busy`, ...).
@@ -91,6 +94,14 @@ class ApprovalReceived:
     digest: str
     approver: str
     authorized: bool
+    refusal: str = ""  # why the approver may not approve (a missing verb, missing permissions)
+
+
+@dataclass(frozen=True)
+class PlanStale:
+    """A target changed after the plan was made: nothing was applied, the plan is made again."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -119,11 +130,17 @@ class RatingReceived:
     score: int
     comment: str = ""
     revision: int = 0  # 0: the revision awaiting rating
+    rater: str = ""
+    authorized: bool = True
+    refusal: str = ""
 
 
 @dataclass(frozen=True)
 class RestoreRequested:
     by: str = ""
+    authorized: bool = True
+    refusal: str = ""
+    refusal_reason: str = Reason.RESTORE_UNAUTHORIZED.value
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,7 @@ Event = (
     | PermissionsMissing
     | PolicyRejected
     | ApprovalReceived
+    | PlanStale
     | ExecutionDone
     | ExecutionFailed
     | SyncDone
@@ -323,13 +341,23 @@ def _on_approval(state: ThreadState, ev: ApprovalReceived) -> tuple[ThreadState,
         return _refuse(state, approved, Reason.APPROVAL_UNKNOWN_DIGEST,
                        f"digest {ev.digest} is not the digest of revision {state.current_revision}")
     if not ev.authorized:
-        message = f"{ev.approver} may not approve: the RBAC verb approve on aiconversations is missing"
+        message = f"{ev.approver} may not approve: " + (
+            ev.refusal or "the RBAC verb approve on aiconversations is missing")
         state, alert = _alert(state, Reason.APPROVAL_UNAUTHORIZED, message)
         return _with(state, Cond(approved, "False", Reason.APPROVAL_UNAUTHORIZED, message)), [alert]
     return _with(state, Cond(approved, "True", Reason.APPROVED,
                              f"revision {ev.revision} ({ev.digest}) approved by {ev.approver}"),
                  phase=Phase.EXECUTING, approved_revision=ev.revision, approved_digest=ev.digest), [
         Execute(ev.revision, ev.digest)]
+
+
+def _on_stale(state: ThreadState, ev: PlanStale) -> tuple[ThreadState, list[Effect]]:
+    if state.phase is not Phase.EXECUTING:
+        return _invalid(state, ev)
+    return _with(state, Cond(ConditionType.APPROVED, "False", Reason.PLAN_STALE, ev.message),
+                 Cond(ConditionType.READY, "Unknown", Reason.PLAN_STALE, "re-planning against the changed state"),
+                 phase=Phase.PLANNING, approved_revision=0, approved_digest=""), [
+        Plan(turn=0, feedback=ev.message)]
 
 
 def _on_execution(state: ThreadState, ev: ExecutionDone | ExecutionFailed) -> tuple[ThreadState, list[Effect]]:
@@ -361,6 +389,11 @@ def _on_rating(state: ThreadState, ev: RatingReceived) -> tuple[ThreadState, lis
     if ev.revision and ev.revision != state.current_revision:
         return _refuse(state, ConditionType.RATED, Reason.INVALID_TRANSITION,
                        f"revision {ev.revision} is not the one awaiting rating ({state.current_revision})")
+    if not ev.authorized:
+        message = f"{ev.rater or '(no rater named)'} may not rate: " + (
+            ev.refusal or "the RBAC verb rate on aiconversations is missing")
+        state, alert = _alert(state, Reason.RATING_UNAUTHORIZED, message)
+        return _with(state, Cond(ConditionType.RATED, "False", Reason.RATING_UNAUTHORIZED, message)), [alert]
     record = RecordRating(ev.score, ev.comment)
     if ev.score == 100:
         return _with(state, Cond(ConditionType.RATED, "True", Reason.RATED, "rated 100: promoted"),
@@ -372,8 +405,15 @@ def _on_rating(state: ThreadState, ev: RatingReceived) -> tuple[ThreadState, lis
 
 
 def _on_restore(state: ThreadState, ev: RestoreRequested) -> tuple[ThreadState, list[Effect]]:
+    if not ev.authorized and ev.refusal_reason == Reason.RESTORE_UNAUTHORIZED:
+        message = f"{ev.by or '(nobody named)'} may not restore: " + (
+            ev.refusal or "the RBAC verb restore on aiconversations is missing")
+        state, alert = _alert(state, Reason.RESTORE_UNAUTHORIZED, message)
+        return _with(state, Cond(ConditionType.RESTORED, "False", Reason.RESTORE_UNAUTHORIZED, message)), [alert]
     if state.phase in {Phase.RESTORING, Phase.RESTORED}:
         return state, []
+    if not ev.authorized:
+        return _refuse(state, ConditionType.RESTORED, Reason(ev.refusal_reason), ev.refusal)
     if not state.has_backup:
         return _refuse(state, ConditionType.RESTORED, Reason.RESTORE_NOT_AVAILABLE,
                        "nothing has run yet, so there is nothing to restore")
@@ -414,6 +454,8 @@ def step(state: ThreadState, event: Event) -> tuple[ThreadState, list[Effect]]:
             return _on_rejected(state, event)
         case ApprovalReceived():
             return _on_approval(state, event)
+        case PlanStale():
+            return _on_stale(state, event)
         case ExecutionDone() | ExecutionFailed():
             return _on_execution(state, event)
         case SyncDone() | SyncFailed():

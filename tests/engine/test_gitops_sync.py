@@ -186,6 +186,9 @@ def test_flux_ready_then_failed(flux: Loop) -> None:
     obj = flux.client.wait_settled("shop", "flux-ok")
     assert obj["status"]["phase"] == Phase.AWAITING_RATING
     assert obj["status"]["links"]["argoApplication"] == f"flux-system/Kustomization/{name}"
+    # The thread holds web until it is rated or restored: its completion lets the next thread run.
+    flux.client.rate("shop", "flux-ok", ALICE, 100)
+    assert flux.client.wait_settled("shop", "flux-ok")["status"]["phase"] == Phase.COMPLETED
 
     thread, _ = approve_and_wait_for_sync(flux, "flux-bad", 7)
     name = f"aiop-thread-{thread}"

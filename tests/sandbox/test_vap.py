@@ -93,7 +93,7 @@ def test_requester_is_immutable(chart_policy: Policies) -> None:
     denial = decide(chart_policy, attrs("UPDATE", new, old, user="mallory"))
     assert denial is not None and denial.message.startswith('spec.requester is immutable: it was "alice"')
     turn = copy.deepcopy(old)
-    turn["spec"]["turns"].append({"text": "and 4 replicas"})
+    turn["spec"]["turns"].append({"text": "and 4 replicas", "author": {"user": "alice"}})
     assert decide(chart_policy, attrs("UPDATE", turn, old)) is None
 
 
@@ -113,7 +113,7 @@ def test_approval_must_name_the_caller(chart_policy: Policies) -> None:
     assert denial is not None and 'must be set to the approving user "carol"' in denial.message
     # An unchanged approval does not need to be re-signed by whoever edits something else.
     later = approved_by("carol")
-    later["spec"]["turns"].append({"text": "thanks"})
+    later["spec"]["turns"].append({"text": "thanks", "author": {"user": "alice"}})
     assert decide(chart_policy, attrs("UPDATE", later, approved_by("carol"), user="alice")) is None
 
 
@@ -122,7 +122,10 @@ def test_rating_and_restore_must_name_the_caller(chart_policy: Policies) -> None
     rated = conversation("alice", rating={"score": 100, "ratedBy": {"user": "bob"}})
     denial = decide(chart_policy, attrs("UPDATE", rated, old))
     assert denial is not None and denial.message.startswith('spec.rating.ratedBy.user is "bob"')
-    assert decide(chart_policy, attrs("UPDATE", conversation("alice", rating={"score": 90}), old)) is None
+    denial = decide(chart_policy, attrs("UPDATE", conversation("alice", rating={"score": 90}), old))
+    assert denial is not None and 'must be set to the rating user "alice"' in denial.message
+    rated["spec"]["rating"]["ratedBy"]["user"] = "alice"
+    assert decide(chart_policy, attrs("UPDATE", rated, old)) is None
     restore = conversation("alice", restore={"requested": True, "requestedBy": {"user": "bob"}})
     denial = decide(chart_policy, attrs("UPDATE", restore, old))
     assert denial is not None and denial.message.startswith('spec.restore.requestedBy.user is "bob"')

@@ -75,10 +75,10 @@ def test_unanswered_turn_keeps_the_page_working() -> None:
 def test_approval_refusal_is_shown_only_once_the_controller_saw_that_approval() -> None:
     digest = "sha256:" + "a" * 64
     cond = {"type": "Approved", "status": "False", "reason": "ApprovalStale", "message": "revision 1 is stale"}
-    obj = conversation("t", "AwaitingApproval", conditions=[cond], seenApprovalRevision=1, seenApprovalDigest=digest)
-    obj["spec"]["approval"] = {"revision": 1, "digest": digest}
+    obj = conversation("t", "AwaitingApproval", conditions=[cond], seenApproval=f"1:{digest}:{ME.user}")
+    obj["spec"]["approval"] = {"revision": 1, "digest": digest, "approver": {"user": ME.user}}
     assert "newer plan revision" in (ThreadView.of(obj).approval_refusal or "")
-    obj["status"]["seenApprovalRevision"] = 0
+    obj["spec"]["approval"]["approver"] = {"user": "someone-else@example.com"}  # another person's approval
     assert ThreadView.of(obj).approval_refusal is None
 
 

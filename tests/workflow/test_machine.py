@@ -27,13 +27,20 @@ EVENTS: dict[str, m.Event] = {
     "approve_stale": m.ApprovalReceived(revision=0, digest=D1, approver="alice", authorized=True),
     "approve_unknown": m.ApprovalReceived(revision=1, digest=D2, approver="alice", authorized=True),
     "approve_unauth": m.ApprovalReceived(revision=1, digest=D1, approver="mallory", authorized=False),
+    "approve_lacks_perms": m.ApprovalReceived(revision=1, digest=D1, approver="mallory", authorized=False,
+                                              refusal="missing: patch deployments"),
+    "stale": m.PlanStale(message="Deployment shop/web was changed since the plan was made"),
     "exec_done": m.ExecutionDone(commit="abc123"),
     "exec_failed": m.ExecutionFailed(message="push rejected", backed_up=True),
     "sync_done": m.SyncDone(),
     "sync_failed": m.SyncFailed(message="403"),
     "rate100": m.RatingReceived(score=100),
     "rate60": m.RatingReceived(score=60, comment="too slow"),
+    "rate_unauth": m.RatingReceived(score=100, rater="mallory", authorized=False),
     "restore": m.RestoreRequested(by="alice"),
+    "restore_unauth": m.RestoreRequested(by="mallory", authorized=False),
+    "restore_conflict": m.RestoreRequested(by="alice", authorized=False, refusal="web changed",
+                                           refusal_reason=Reason.RESTORE_CONFLICT.value),
     "restore_done": m.RestoreDone(),
     "restore_failed": m.RestoreFailed(message="forbidden"),
     "error": m.ErrorOccurred(message="boom"),
@@ -57,9 +64,11 @@ TABLE: dict[Phase, dict[str, tuple[Phase, tuple[str, ...]]]] = {
         "message": (P.PLANNING, ("Plan",)),
         "approve": (P.EXECUTING, ("Execute",)),
         "approve_unauth": (P.AWAITING_APPROVAL, ("Alert",)),
+        "approve_lacks_perms": (P.AWAITING_APPROVAL, ("Alert",)),
         "error": (P.FAILED, ()),
     },
     P.EXECUTING: {
+        "stale": (P.PLANNING, ("Plan",)),
         "exec_done": (P.SYNCING, ("Sync",)),
         "exec_failed": (P.FAILED, ()),
         "restore": (P.RESTORING, ("Restore",)),
@@ -75,6 +84,7 @@ TABLE: dict[Phase, dict[str, tuple[Phase, tuple[str, ...]]]] = {
         "message": (P.PLANNING, ("Plan",)),
         "rate100": (P.COMPLETED, ("RecordRating", "Promote")),
         "rate60": (P.PLANNING, ("RecordRating", "Plan")),
+        "rate_unauth": (P.AWAITING_RATING, ("Alert",)),
         "restore": (P.RESTORING, ("Restore",)),
         "error": (P.FAILED, ()),
     },
@@ -84,6 +94,10 @@ TABLE: dict[Phase, dict[str, tuple[Phase, tuple[str, ...]]]] = {
     P.REJECTED: {"message": (P.PLANNING, ("Plan",)), "error": (P.FAILED, ())},
     P.FAILED: {"message": (P.PLANNING, ("Plan",)), "restore": (P.RESTORING, ("Restore",)), "error": (P.FAILED, ())},
 }
+
+
+for _phase in Phase:  # a restore by someone without the verb is refused and alerted, whatever the phase
+    TABLE[_phase]["restore_unauth"] = (_phase, ("Alert",))
 
 
 def _state(phase: Phase) -> m.ThreadState:
@@ -110,7 +124,7 @@ def test_every_phase_event_pair(phase: Phase, event_name: str) -> None:
     if (expected_phase, expected_effects) == (phase, ()) and event_name not in {"error", "question"}:
         # nothing happened: no effect ran, and unless this was a no-op restore, a condition says why
         assert after.current_digest == before.current_digest
-        if not (event_name == "restore" and phase in {P.RESTORING, P.RESTORED}):
+        if not (event_name in {"restore", "restore_conflict"} and phase in {P.RESTORING, P.RESTORED}):
             assert after.conditions, f"{event_name} in {phase} must leave a condition"
 
 

@@ -4,17 +4,14 @@ Why plain data: the executor knows the plan (expectations come from the action c
 from the repo routes); an engine knows only how to get objects into the cluster and how to read
 back whether they arrived. So engines are small and the same request drives all three.
 
-Why a synchronous wait: a thread's Sync effect ends with SyncDone or SyncFailed; the GitOps engines
-create their objects and then follow the tool's status (Argo CD's Application, Flux's
-Kustomization) until it says synced and healthy, degraded, or the verify timeout passes. Each step
-is idempotent (server-side apply of the same objects), so a controller restarted mid-wait just
-applies again and resumes following.
+Why start and status apart: a thread's Sync effect starts the sync once (direct apply, or the
+GitOps tool's objects created) and then reads `status` on later reconciles until it is synced and
+healthy, degraded, or the verify deadline passes. No controller worker blocks while a rollout
+runs, and a controller restarted mid-wait resumes reading status from the execution record.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -52,6 +49,8 @@ class SyncRequest:
     deletes: tuple[ObjectRef, ...] = ()
     sources: tuple[GitSource, ...] = ()
     commits: tuple[str, ...] = ()  # the thread-branch heads the tool should report as synced
+    field_manager: str = "ai-operator"  # server-side apply manager (direct sync): aiop-<thread>-r<revision>
+    takes_over: tuple[str, ...] = ()  # "<object key> <field>" taken from other managers, as approved
 
 
 @dataclass(frozen=True)
@@ -83,19 +82,10 @@ def delete_as_requester(kube: Kube, requester: Identity, deletes: tuple[ObjectRe
         for ref in deletes:
             as_requester.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None)
     except KubeError as exc:
+        if exc.transient:
+            raise
         return f"deleting as {requester.user} failed: {exc.message}"
     return ""
-
-
-def follow(read: Callable[[], SyncState], timeout_s: float, poll_s: float,
-           sleep: Callable[[float], None] = time.sleep) -> SyncState:
-    """Read the state until it is done or failed, or the timeout passes; the last state read."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        state = read()
-        if state.done or state.failed or time.monotonic() > deadline:
-            return state
-        sleep(poll_s)
 
 
 def combine(states: list[SyncState]) -> SyncState:

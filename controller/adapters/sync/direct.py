@@ -1,13 +1,15 @@
 """Direct sync (the embedded default): server-side apply of the approved objects as the requester.
 
 Why as the requester: with no GitOps tool in the cluster, the operator itself is the applier, and
-it must never do more than the person could do with kubectl (principle 2). Verification waits until
-every object shows the fields the plan set and rollouts finished.
+it must never do more than the person could do with kubectl (principle 2). Each thread revision
+applies with its own field manager and without force: a field another manager owns is taken over
+only when the approved plan said so (its `takesOver`); any other conflict is surfaced, not forced.
+Verification (read on later reconciles) checks every object shows the fields the plan set and
+rollouts finished.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from controller.adapters.kube import Kube, KubeError
@@ -33,37 +35,52 @@ class DirectSync:
         self.field_manager = field_manager
         self.verify_timeout_s = verify_timeout_s
 
-    def apply(self, req: SyncRequest) -> SyncOutcome:
+    def start(self, req: SyncRequest) -> SyncOutcome:
         as_requester = self.kube.as_user(req.requester)
+        manager = req.field_manager or self.field_manager
         try:
             for manifest in req.manifests:
-                as_requester.apply(manifest, self.field_manager)
+                self._apply(as_requester, manifest, manager, req.takes_over)
             for ref in req.deletes:
                 as_requester.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None)
         except KubeError as exc:
+            if exc.transient:
+                raise
             return SyncOutcome(False, f"applying as {req.requester.user} failed: {exc.message}")
-        problem = self.verify(req.expected, req.deletes)
-        if problem:
-            return SyncOutcome(False, f"verification failed: {problem}")
-        return SyncOutcome(True, f"applied {len(req.manifests)} object(s) as {req.requester.user} and verified")
+        return SyncOutcome(True, f"applied {len(req.manifests)} object(s) as {req.requester.user}")
+
+    @staticmethod
+    def _apply(kube: Kube, manifest: dict[str, Any], manager: str, takes_over: tuple[str, ...]) -> None:
+        """Apply without force; force only over the conflicts the approved plan listed."""
+        try:
+            kube.apply(manifest, manager, force=False)
+        except KubeError as exc:
+            conflicts = exc.field_conflicts
+            if not conflicts:
+                raise
+            key = ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"],
+                            name=manifest["metadata"]["name"],
+                            namespace=manifest["metadata"].get("namespace") or "").key()
+            approved = {t.removeprefix(key + " ") for t in takes_over if t.startswith(key + " ")}
+            unapproved = [c for c in conflicts if c not in approved]
+            if unapproved:
+                raise KubeError(409, "Conflict", "fields owned by other managers were not part of the approved "
+                                f"plan: {'; '.join(unapproved)}", exc.status) from None
+            kube.apply(manifest, manager, force=True)
+
+    def describe(self, req: SyncRequest, state: SyncState) -> str:
+        if state.done:
+            return f"applied {len(req.manifests)} object(s) as {req.requester.user} and verified"
+        return f"verification failed: {state.message}"
 
     def status(self, req: SyncRequest) -> SyncState:
         problem = self.first_problem(req.expected, req.deletes)
-        if problem:
-            return SyncState(SYNCED, PROGRESSING if "rollout" in problem else DEGRADED, problem)
+        if problem:  # the executor's verify deadline decides when waiting has become failure
+            return SyncState(SYNCED, DEGRADED if ROLLOUT_FAILED in problem else PROGRESSING, problem)
         return SyncState(SYNCED, HEALTHY, "")
 
     def remove(self, thread_id: str) -> None:
         """Nothing to remove: direct sync leaves no objects of its own."""
-
-    def verify(self, expected: tuple[Expected, ...], deletes: tuple[ObjectRef, ...]) -> str:
-        """Wait until every object matches and rollouts finished; '' when all is well."""
-        deadline = time.monotonic() + self.verify_timeout_s
-        while True:
-            problem = self.first_problem(expected, deletes)
-            if not problem or time.monotonic() > deadline:
-                return problem
-            time.sleep(0.25)
 
     def first_problem(self, expected: tuple[Expected, ...], deletes: tuple[ObjectRef, ...]) -> str:
         for item in expected:
@@ -84,12 +101,18 @@ class DirectSync:
         return ""
 
 
+ROLLOUT_FAILED = "ProgressDeadlineExceeded"
+
+
 def rollout_waiting(live: dict[str, Any]) -> str:
     status = live.get("status") or {}
     spec = live.get("spec") or {}
     generation = live.get("metadata", {}).get("generation", 0)
     if status.get("observedGeneration", 0) < generation:
         return "the rollout has not been observed yet"
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("status") == "False":
+            return f"rollout failed ({cond.get('reason', ROLLOUT_FAILED)}): {cond.get('message', '')}"
     wanted = spec.get("replicas", 1)
     for field_name in ("updatedReplicas", "readyReplicas"):
         if field_name in status and status.get(field_name, 0) < wanted:

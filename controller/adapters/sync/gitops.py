@@ -23,7 +23,6 @@ from controller.adapters.sync.base import (
     SyncState,
     combine,
     delete_as_requester,
-    follow,
 )
 from controller.api.constants import LABEL_THREAD
 from renderer.gitops import GitopsThread
@@ -67,7 +66,8 @@ class GitopsSync:
             sources=req.sources, manifests=req.manifests, namespace=self.namespace, server=self.server,
             service_account=self.service_account, secret_ref=self.secret_ref))
 
-    def apply(self, req: SyncRequest) -> SyncOutcome:
+    def start(self, req: SyncRequest) -> SyncOutcome:
+        """Delete what the plan deletes (as the requester) and create the tool's objects (idempotent)."""
         objects = self.objects(req)
         refs = tuple(f"{o['metadata']['namespace']}/{o['kind']}/{o['metadata']['name']}" for o in objects)
         problem = delete_as_requester(self.kube, req.requester, req.deletes)
@@ -77,18 +77,23 @@ class GitopsSync:
             for obj in objects:
                 self.kube.apply(obj, self.field_manager)
         except KubeError as exc:
+            if exc.transient:
+                raise
             return SyncOutcome(False, f"creating the {self.tool} objects failed: {exc.message}", refs)
-        state = follow(lambda: self.status(req), self.verify_timeout_s, self.poll_s)
         watched = ", ".join(r for r in refs if r.split("/")[1] in {k for _, k in self.watched})
+        return SyncOutcome(True, f"{self.tool} is syncing {watched}", refs)
+
+    def describe(self, req: SyncRequest, state: SyncState) -> str:
+        """The sentence for a final state (synced, degraded, or still not synced at the deadline)."""
+        watched = ", ".join(f"{o['metadata']['namespace']}/{o['kind']}/{o['metadata']['name']}"
+                            for o in self.objects(req) if (o["apiVersion"], o["kind"]) in self.watched)
         if state.done:
-            return SyncOutcome(True, f"{self.tool} synced {watched}: {state.sync}, {state.health}"
-                               + (f" ({state.message})" if state.message else ""), refs)
+            return f"{self.tool} synced {watched}: {state.sync}, {state.health}" + (
+                f" ({state.message})" if state.message else "")
         if state.failed:
-            return SyncOutcome(False, f"{self.tool} reports {watched} {state.health}: {state.message or state.sync}",
-                               refs)
-        return SyncOutcome(False, f"{self.tool} did not sync {watched} within {self.verify_timeout_s:g}s "
-                                  f"({state.sync}, {state.health}{': ' + state.message if state.message else ''})",
-                           refs)
+            return f"{self.tool} reports {watched} {state.health}: {state.message or state.sync}"
+        return (f"{self.tool} did not sync {watched} within {self.verify_timeout_s:g}s "
+                f"({state.sync}, {state.health}{': ' + state.message if state.message else ''})")
 
     def status(self, req: SyncRequest) -> SyncState:
         states = []
