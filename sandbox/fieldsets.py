@@ -5,8 +5,8 @@ apply. The property that matters is that a field a manager applied before and no
 disappears (a label dropped from a manifest is removed from the object), while fields other
 appliers own stay. This module computes the FieldsV1 set of an applied configuration
 (`f:<field>`, `k:{"name":"web"}` for keyed list items, `v:"x"` for set items, lists without a
-merge key are atomic) and removes the difference of two sets from an object. Conflict detection
-between managers is not modelled: every apply behaves as if `force=true`.
+merge key are atomic) and removes the difference of two sets from an object, and (below) works with
+the leaf paths that ownership and conflicts are counted in (`sandbox.ownership`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,10 @@ def fieldset(obj: Any, list_key: ListKey, path: str = "") -> FieldSet:
             continue
         sub_path = _join(path, key)
         if isinstance(value, dict):
-            out[f"f:{key}"] = fieldset(value, list_key, sub_path)
+            fields = fieldset(value, list_key, sub_path)
+            if not fields and sub_path == "metadata":
+                continue  # name and namespace only: identity, owned by no one
+            out[f"f:{key}"] = fields
         elif isinstance(value, list):
             out[f"f:{key}"] = _list_fields(value, list_key, sub_path)
         else:
@@ -145,3 +148,68 @@ def remove_fields(obj: Any, removal: FieldSet) -> None:
                             obj.remove(item)
                         else:
                             remove_fields(item, sub)
+
+
+# -- leaf paths: the unit of ownership and of conflicts ----------------------------------------------
+
+Path = tuple[str, ...]  # FieldsV1 keys from the root: ("f:spec", "f:replicas"), (..., 'k:{"name":"web"}', ".")
+MISSING = object()
+
+
+def leaves(fs: FieldSet, prefix: Path = ()) -> set[Path]:
+    """Every leaf of a field set: scalar fields, atomic lists and maps, set items, keyed items' `.`."""
+    out: set[Path] = set()
+    for key, sub in fs.items():
+        if isinstance(sub, dict) and sub:
+            out |= leaves(sub, (*prefix, key))
+        else:
+            out.add((*prefix, key))
+    return out
+
+
+def from_leaves(paths: set[Path] | list[Path]) -> FieldSet:
+    """The nested FieldsV1 form of a set of leaf paths."""
+    out: FieldSet = {}
+    for path in paths:
+        node = out
+        for key in path:
+            node = node.setdefault(key, {})
+    return out
+
+
+def value_at(obj: Any, path: Path) -> Any:
+    """The value a leaf path names in an object (`.` names the keyed item itself), or MISSING."""
+    node = obj
+    for key in path:
+        if key == ".":
+            return node
+        if key.startswith("f:"):
+            node = node.get(key[2:], MISSING) if isinstance(node, dict) else MISSING
+        elif key.startswith("k:") and isinstance(node, list):
+            wanted = json.loads(key[2:])
+            node = next((item for item in node if isinstance(item, dict)
+                         and all(item.get(k) == v for k, v in wanted.items())), MISSING)
+        elif key.startswith("v:") and isinstance(node, list):
+            value = json.loads(key[2:])
+            node = value if value in node else MISSING
+        else:
+            return MISSING
+        if node is MISSING:
+            return MISSING
+    return node
+
+
+def path_string(path: Path) -> str:
+    """A leaf path as structured-merge-diff prints it: `.spec.template.spec.containers[name="web"].image`."""
+    out = ""
+    for key in path:
+        if key == ".":
+            continue
+        if key.startswith("f:"):
+            out += "." + key[2:]
+        elif key.startswith("k:"):
+            fields = json.loads(key[2:])
+            out += "[" + ",".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(fields.items())) + "]"
+        elif key.startswith("v:"):
+            out += f"[={key[2:]}]"
+    return out

@@ -24,6 +24,7 @@ from sandbox.deletion import CRD_CLEANUP_FINALIZER, DeletionMixin
 from sandbox.fieldsets import fieldset, remove_fields, subtract, union, without
 from sandbox.identity import MASTERS_GROUP, UserInfo
 from sandbox.limits import MAX_JSON_PATCH_OPERATIONS, ObjectTooLarge, too_many_patch_operations
+from sandbox.ownership import Changes, changes, managed_part, record_apply, record_update, still_present
 from sandbox.patching import (
     PatchError,
     apply_json_merge_patch,
@@ -68,7 +69,32 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     out.pop("apiVersion", None)
     out.pop("kind", None)
     out.get("metadata", {}).pop("resourceVersion", None)
+    out.get("metadata", {}).pop("managedFields", None)
     return out
+
+
+def _without_times(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "time"} for e in entries]
+
+
+def _base_entries(requested: Any, live: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The managedFields an update starts from: the live ones, unless the request replaces them
+    (`[{}]` clears them, as `kubectl` users do to reset ownership)."""
+    if requested == [{}]:
+        return []
+    if isinstance(requested, list) and requested and all(
+            isinstance(e, dict) and e.get("manager") is not None and e.get("operation") in ("Apply", "Update")
+            for e in requested):
+        return copy.deepcopy(requested)
+    return live
+
+
+def _manager(opts: WriteOptions, user: UserInfo) -> str:
+    """fieldManager, else the User-Agent's product (as the apiserver derives it), else the caller's name."""
+    if opts.field_manager:
+        return opts.field_manager
+    agent = "".join(ch for ch in opts.user_agent.split("/")[0] if ch.isprintable())[:128]
+    return agent or user.name.removeprefix("system:")
 
 
 def _list_key_lookup(rt: ResourceType) -> Callable[[str], str | None]:
@@ -76,22 +102,6 @@ def _list_key_lookup(rt: ResourceType) -> Callable[[str], str | None]:
     if rt.custom:
         return lambda path: merge_key_for("", path) if path.startswith("metadata.") else None
     return lambda path: merge_key_for(rt.kind, path)
-
-
-def _record_apply(
-    entries: list[dict[str, Any]], rt: ResourceType, manager: str, fields: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """managedFields with the manager's Apply entry replaced by its new field set."""
-    entry = {
-        "manager": manager,
-        "operation": "Apply",
-        "apiVersion": rt.api_version,
-        "time": now(),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields,
-    }
-    rest = [e for e in entries if not (e.get("manager") == manager and e.get("operation") == "Apply")]
-    return [*rest, entry]
 
 
 class Operations(ScaleMixin, DeletionMixin):
@@ -197,6 +207,13 @@ class Operations(ScaleMixin, DeletionMixin):
         meta["generation"] = 1
         apply_defaults(rt, obj)
         initial_status(rt, obj)
+        if not via_apply:
+            requested = meta.pop("managedFields", None)
+            added = changes({}, managed_part(obj, rt.has_status, ""), _list_key_lookup(rt))
+            managed = record_update(_base_entries(requested, []), _manager(opts, user), rt.api_version, "",
+                                    added, now())
+            if managed:
+                meta["managedFields"] = managed
         if self._is_crd(rt):
             self._prepare_crd(obj)
         run_admission(self.hooks, rt, self._admission("CREATE", rt, "", obj, None, user, opts))
@@ -313,38 +330,37 @@ class Operations(ScaleMixin, DeletionMixin):
                 f"the name of the object ({doc_name}) does not match the name on the URL ({name})"
             )
         old = self.store.get((rt.store_group, rt.store_plural, namespace, name))
+        list_key = _list_key_lookup(rt)
+        applied = fieldset(managed_part(doc, rt.has_status, subresource), list_key)
         if old is None:
             if subresource:
                 raise errors.not_found(rt, name)
             doc.setdefault("metadata", {})["name"] = name
-            managed = _record_apply([], rt, opts.field_manager, fieldset(doc, _list_key_lookup(rt)))
             body = copy.deepcopy(doc)
-            body["metadata"]["managedFields"] = managed
+            body["metadata"]["managedFields"] = record_apply(
+                [], opts.field_manager, rt.api_version, "", Changes(frozenset(), frozenset(), frozenset()),
+                applied, opts.force, now())
             return self.create(rt, namespace, body, user, opts, via_apply=True), True
+        live = present(rt, old)
         try:
             if rt.custom:
-                patched = apply_json_merge_patch(present(rt, old), doc)
+                patched = apply_json_merge_patch(live, doc)
             else:
-                patched = apply_strategic_merge_patch(present(rt, old), doc, rt.api_version, rt.kind)
+                patched = apply_strategic_merge_patch(live, doc, rt.api_version, rt.kind)
         except PatchError as exc:
             raise errors.ApiError(422, "Invalid", str(exc)) from exc
         entries = old["metadata"].get("managedFields") or []
-        new_fields = fieldset(doc, _list_key_lookup(rt))
-        previous = next(
-            (
-                e.get("fieldsV1") or {}
-                for e in entries
-                if e.get("manager") == opts.field_manager and e.get("operation") == "Apply"
-            ),
-            {},
-        )
-        others = [
-            e.get("fieldsV1") or {}
-            for e in entries
-            if e.get("manager") != opts.field_manager and e.get("operation") == "Apply"
-        ]
-        remove_fields(patched, without(subtract(previous, new_fields), union(others)))
-        managed = _record_apply(entries, rt, opts.field_manager, new_fields)
+        change = changes(managed_part(live, rt.has_status, subresource),
+                         managed_part(patched, rt.has_status, subresource), list_key)
+        me = (opts.field_manager, "Apply", subresource)
+        previous = next((e.get("fieldsV1") or {} for e in entries
+                         if (e.get("manager"), e.get("operation"), e.get("subresource", "")) == me), {})
+        managed = record_apply(entries, opts.field_manager, rt.api_version, subresource, change, applied,
+                               opts.force, now())
+        others = [e.get("fieldsV1") or {} for e in managed
+                  if (e.get("manager"), e.get("operation"), e.get("subresource", "")) != me]
+        remove_fields(patched, without(subtract(previous, applied), union(others)))
+        managed = still_present(patched, managed)
         return self._commit_update(rt, old, patched, user, opts, subresource, managed), False
 
     def _commit_update(
@@ -357,9 +373,14 @@ class Operations(ScaleMixin, DeletionMixin):
         subresource: str,
         managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        """Validate, default, admit and store an update; `managed_fields` are given by an apply (else the
+        write is recorded as an Update of its field manager)."""
+        via_apply = managed_fields is not None
         old = present(rt, old)  # compare and merge in the shape the request speaks
         name = old["metadata"]["name"]
         new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+        live_entries = old["metadata"].get("managedFields") or []
+        requested_entries = None if subresource else (new_meta or {}).get("managedFields")
         requested_rv = (new_meta or {}).get("resourceVersion")
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt, name)
@@ -386,9 +407,6 @@ class Operations(ScaleMixin, DeletionMixin):
                 else:
                     new_meta.pop(fixed, None)
             new_meta.pop("managedFields", None)
-            kept = managed_fields if managed_fields is not None else old["metadata"].get("managedFields")
-            if kept:
-                new_meta["managedFields"] = kept
             new["metadata"] = new_meta
             if rt.has_status:
                 if "status" in old:
@@ -405,7 +423,17 @@ class Operations(ScaleMixin, DeletionMixin):
         validate(rt, new)
         if _spec_part(rt, new) != _spec_part(rt, old):
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
-        if _comparable(new) == _comparable(old):
+        if managed_fields is None:
+            base = _base_entries(requested_entries, live_entries)
+            change = changes(managed_part(old, rt.has_status, subresource),
+                             managed_part(new, rt.has_status, subresource), _list_key_lookup(rt))
+            managed_fields = record_update(base, _manager(opts, user), rt.api_version, subresource, change, now())
+        if _without_times(managed_fields) == _without_times(live_entries):
+            managed_fields = live_entries  # only timestamps moved: not a change (as the apiserver decides)
+        new["metadata"].pop("managedFields", None)
+        if managed_fields:
+            new["metadata"]["managedFields"] = managed_fields
+        if _comparable(new) == _comparable(old) and managed_fields == live_entries:
             return present(rt, old)  # a no-op write keeps the resourceVersion and emits no event
         run_admission(self.hooks, rt, self._admission("UPDATE", rt, subresource, new, old, user, opts))
         if opts.dry_run:
@@ -414,7 +442,7 @@ class Operations(ScaleMixin, DeletionMixin):
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             gone = self._remove(rt.store_group, rt.store_plural, old, final=stored_form(rt, new))
             return present(rt, gone)
-        stored = self._put(rt, new, retry_without_managed_fields=managed_fields is None)
+        stored = self._put(rt, new, retry_without_managed_fields=not via_apply)
         if subresource != "status":
             self._after_write(rt, stored, old)
         return present(rt, stored)

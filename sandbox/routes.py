@@ -178,6 +178,7 @@ def _write_options(request: web.Request) -> WriteOptions:
         field_manager=q.get("fieldManager", ""),
         field_validation=q.get("fieldValidation", ""),
         force=q.get("force") in ("true", "1"),
+        user_agent=request.headers.get("User-Agent", ""),
     )
 
 

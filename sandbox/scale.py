@@ -106,7 +106,7 @@ class ScaleMixin:
         new.setdefault("spec", {})["replicas"] = replicas
         requested_rv = (scale.get("metadata") or {}).get("resourceVersion")
         new["metadata"]["resourceVersion"] = requested_rv or old["metadata"]["resourceVersion"]
-        self._commit_update(rt, old, new, user, opts, "")
+        self._commit_update(rt, old, new, user, opts, "scale")
         return self.get_scale(rt, namespace, name)
 
     def patch_scale(

@@ -32,6 +32,7 @@ class WriteOptions:
     field_manager: str = ""
     field_validation: str = ""
     force: bool = False
+    user_agent: str = ""  # names the field manager when fieldManager is not given
 
 
 def now() -> str:

@@ -84,7 +84,7 @@ def test_a_write_too_large_only_with_managed_fields_is_stored_without_them(
     overhead = len(json.dumps(base, separators=(",", ":"))) - 10
     updated = copy.deepcopy(base)
     managed = [{"manager": f"m{i}", "operation": "Update", "apiVersion": "example.com/v1", "fieldsType": "FieldsV1",
-                "fieldsV1": {"f:spec": {"f:text": {}}}} for i in range(200)]
+                "fieldsV1": {"f:metadata": {"f:annotations": {f"f:note{i}": {}}}}} for i in range(200)]
     updated["metadata"]["managedFields"] = managed
     updated["spec"]["text"] = "x" * (MAX_STORED_OBJECT_BYTES - overhead - 200)
     stored = blobs.replace_namespaced_custom_object("example.com", "v1", "default", "blobs", "edge", updated)
