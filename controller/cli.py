@@ -66,15 +66,18 @@ def sandbox(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any fr
             faults: Annotated[Path | None, typer.Option("--faults", help="Inject faults from this file "
                                                         "(README: the sandbox's fault file).")] = None,
             seed: Annotated[int | None, typer.Option("--seed", help="Seed of the fault draws "
-                                                     "(overrides the file's).")] = None) -> None:
+                                                     "(overrides the file's).")] = None,
+            behaviour: Annotated[Path | None, typer.Option("--behaviour", help="How the simulated cluster "
+                                                           "behaves (README: the behaviour file).")] = None) -> None:
     """Run the sandbox Kubernetes API server in the foreground."""
+    from sandbox.behaviour import BehaviourError
     from sandbox.faults import FaultPlanError
     from sandbox.main import run
 
     settings = _settings(home)
     try:
-        run(port=port, state_dir=state, home=settings.home, faults=faults, seed=seed)
-    except FaultPlanError as exc:
+        run(port=port, state_dir=state, home=settings.home, faults=faults, seed=seed, behaviour=behaviour)
+    except (FaultPlanError, BehaviourError) as exc:
         _fail(str(exc), 2)
 
 

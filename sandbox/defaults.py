@@ -41,6 +41,33 @@ def _deployment_defaults(spec: dict[str, Any]) -> None:
         strategy.setdefault("rollingUpdate", {"maxUnavailable": "25%", "maxSurge": "25%"})
 
 
+def _job_defaults(job: dict[str, Any], spec: dict[str, Any]) -> None:
+    """What the Job registry strategy fills in: counts, and a selector on the Job's own uid."""
+    if "completions" not in spec and "parallelism" not in spec:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    meta = job.get("metadata") or {}
+    uid, name = meta.get("uid", ""), meta.get("name", "")
+    if spec.get("manualSelector") or spec.get("selector") or not uid:
+        return
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+    for key, value in (("batch.kubernetes.io/controller-uid", uid), ("batch.kubernetes.io/job-name", name),
+                       ("controller-uid", uid), ("job-name", name)):
+        labels.setdefault(key, value)
+
+
+def _cronjob_defaults(spec: dict[str, Any]) -> None:
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+
+
 def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     """Fill in the spec defaults a client would see after create or update (mutates obj)."""
     if rt.custom:
@@ -49,6 +76,10 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     key = f"{rt.group}/{rt.kind}"
     if key == "apps/Deployment" and isinstance(spec, dict):
         _deployment_defaults(spec)
+    elif key == "batch/Job" and isinstance(spec, dict):
+        _job_defaults(obj, spec)
+    elif key == "batch/CronJob" and isinstance(spec, dict):
+        _cronjob_defaults(spec)
     elif key in ("apps/StatefulSet", "apps/ReplicaSet") and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
     elif key == "/Service" and isinstance(spec, dict):

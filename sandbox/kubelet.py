@@ -142,7 +142,9 @@ class Kubelet(Controller):
         self.nodes = self.behaviour.node_names()
 
     def network(self, pod: dict[str, Any]) -> ClusterNetwork:
-        return ClusterNetwork(self.store, self, (pod["metadata"].get("namespace") or "default"))
+        runtime = self.pods.get(pod["metadata"].get("uid", ""))
+        return ClusterNetwork(self.store, self, (pod["metadata"].get("namespace") or "default"),
+                              runtime.ip if runtime is not None else "")
 
     # -- what to look at ---------------------------------------------------------------------------
 
@@ -187,9 +189,16 @@ class Kubelet(Controller):
             runtime.mounted_at = now
             self._make_containers(pod, runtime, now)
         for container in runtime.init + runtime.main:
-            if container.blocked and not ctx.config_error(container.spec):
+            if not container.blocked:
+                continue
+            error = ctx.config_error(container.spec)
+            if not error:
                 container.blocked = ""
                 container.restart_at = max(now, container.cursor)
+            elif error != container.blocked:
+                container.blocked = error
+                container.waiting = ("CreateContainerConfigError", error)
+                events.append(Event(now, "Failed", f"Error: {error}", WARNING, container.field_path))
         due = self._advance(pod, runtime, ctx, now, events)
         self._publish(pod, runtime, events, now)
         return due
@@ -287,7 +296,15 @@ class Kubelet(Controller):
         current = self.get("", "pods", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
         if current is None or current["metadata"]["uid"] != runtime.uid:
             return
-        self.write_status(self.rt("", "v1", "pods"), current, self.pod_status(current, runtime, now))
+        status = self.pod_status(current, runtime, now)
+        if current["metadata"].get("deletionTimestamp"):
+            # A status update of a pod being deleted must not finish the deletion (the API server would,
+            # for an object without finalizers): the kubelet reports until it removes the pod itself.
+            if current.get("status") != status:
+                with self.sim.own_writes():
+                    self.store.put("", "pods", {**current, "status": status})
+            return
+        self.write_status(self.rt("", "v1", "pods"), current, status)
 
     def pod_status(self, pod: dict[str, Any], runtime: PodRuntime, now: float) -> dict[str, Any]:
         spec = pod.get("spec") or {}

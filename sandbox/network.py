@@ -56,10 +56,11 @@ def target_port(service_port: dict[str, Any], pod: dict[str, Any]) -> int | None
 
 
 class ClusterNetwork:
-    def __init__(self, store: Store, processes: Processes, namespace: str) -> None:
+    def __init__(self, store: Store, processes: Processes, namespace: str, own_ip: str = "") -> None:
         self.store = store
         self.processes = processes
         self.namespace = namespace
+        self.own_ip = own_ip  # what localhost means inside the pod
 
     def _service(self, host: str) -> dict[str, Any] | None:
         parts = host.split(".")
@@ -71,6 +72,8 @@ class ClusterNetwork:
 
     def resolve(self, host: str) -> str | None:
         host = host.lower().rstrip(".")
+        if host in ("localhost", "127.0.0.1", "::1") and self.own_ip:
+            return self.own_ip
         try:
             ipaddress.ip_address(host)
             return host

@@ -35,12 +35,14 @@ def create_object(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
     except Conflict:
         meta = body["metadata"]
         created = kube.get(body["apiVersion"], body["kind"], meta["name"], meta.get("namespace")) or body
-    if status:
-        created = {**created, "status": status}
+    for _ in range(5 if status else 0):
         try:
-            created = kube.replace(created, subresource="status")
+            return kube.replace({**created, "status": status}, subresource="status")
+        except Conflict:  # the sandbox's simulated kubelet or controllers wrote it first: stage over them
+            meta = created["metadata"]
+            created = kube.get(created["apiVersion"], created["kind"], meta["name"], meta.get("namespace")) or created
         except KubeError:
-            pass  # kinds without a status subresource keep status as stored
+            break  # kinds without a status subresource keep status as stored
     return created
 
 
@@ -90,7 +92,7 @@ DEMO_USER = "demo@example.com"
 
 
 def demo_objects(namespace: str = "shop") -> list[dict[str, Any]]:
-    """The demo of `aiop up`: a shop with web (2 replicas), worker, and a crashing worker pod."""
+    """The demo of `aiop up`: a shop with web (2 replicas) and worker, whose pod crash-loops."""
     editor = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
               "metadata": {"name": "shop-editor", "namespace": namespace},
               "rules": [{"apiGroups": ["", "apps", "autoscaling", "policy", "networking.k8s.io",
@@ -100,22 +102,14 @@ def demo_objects(namespace: str = "shop") -> list[dict[str, Any]]:
                       "metadata": {"name": "shop-editor", "namespace": namespace},
                       "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "shop-editor"},
                       "subjects": [{"kind": "User", "name": DEMO_USER, "apiGroup": "rbac.authorization.k8s.io"}]}
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": "worker-6f7c9-x2x4q", "namespace": namespace, "labels": {"app": "worker"},
-                        "annotations": {"sandbox.aiop.dev/logs": "starting worker\nERROR: QUEUE_URL is not set\n"}},
-           "spec": {"containers": [{"name": "worker", "image": "busybox:1.36"}]},
-           "status": {"phase": "Running", "containerStatuses": [
-               {"name": "worker", "ready": False, "restartCount": 12, "image": "busybox:1.36",
-                "state": {"waiting": {"reason": "CrashLoopBackOff",
-                                      "message": "back-off 5m0s restarting failed container"}},
-                "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}]}}
-    event = {"apiVersion": "v1", "kind": "Event",
-             "metadata": {"name": "worker-6f7c9-x2x4q.backoff", "namespace": namespace},
-             "involvedObject": {"kind": "Pod", "name": "worker-6f7c9-x2x4q", "namespace": namespace},
-             "reason": "BackOff", "message": "Back-off restarting failed container worker", "type": "Warning"}
+    worker = _deployment("worker", namespace, 1, "busybox:1.36")
+    # The sandbox's kubelet runs this as the behaviour file says busybox's shell does: two log lines,
+    # exit 1, restarts with back-off - a real CrashLoopBackOff with its Events and `logs --previous`.
+    worker["spec"]["template"]["spec"]["containers"][0]["command"] = [
+        "sh", "-c", "echo starting worker; echo 'ERROR: QUEUE_URL is not set' >&2; exit 1"]
     return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-            _deployment("web", namespace, 2, "nginx:1.27"), _deployment("worker", namespace, 1, "busybox:1.36"),
-            pod, event, editor, editor_binding, *conversation_rights(DEMO_USER, namespace)]
+            _deployment("web", namespace, 2, "nginx:1.27"), worker, editor, editor_binding,
+            *conversation_rights(DEMO_USER, namespace)]
 
 
 def install_demo(kube: Kube) -> None:
