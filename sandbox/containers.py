@@ -366,7 +366,7 @@ class Container:
             ctx.apply_files(run, elapsed)
             code, output = ctx.probe_exec(probe.command, run.fs, self.spec, self.pull)
             return code == 0, output.strip() or f"command {list(probe.command)!r} exited with {code}"
-        listening = probe.port is not None and elapsed >= process.ready_after - run.started and (
+        listening = probe.port is not None and elapsed >= process.ready_after and (
             probe.port in process.listen or (process.listen_declared and probe.port in self.declared_ports))
         address = f"{ctx.pod_ip}:{probe.port}"
         if probe.kind == "tcpSocket" or probe.kind == "grpc":

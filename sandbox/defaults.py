@@ -80,7 +80,22 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
         _job_defaults(obj, spec)
     elif key == "batch/CronJob" and isinstance(spec, dict):
         _cronjob_defaults(spec)
-    elif key in ("apps/StatefulSet", "apps/ReplicaSet") and isinstance(spec, dict):
+    elif key == "apps/StatefulSet" and isinstance(spec, dict):
+        spec.setdefault("replicas", 1)
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        spec.setdefault("revisionHistoryLimit", 10)
+        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            strategy.setdefault("type", "RollingUpdate")
+            strategy.setdefault("rollingUpdate", {"partition": 0})
+        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    elif key == "apps/DaemonSet" and isinstance(spec, dict):
+        spec.setdefault("revisionHistoryLimit", 10)
+        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            strategy.setdefault("type", "RollingUpdate")
+            strategy.setdefault("rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+    elif key == "apps/ReplicaSet" and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
     elif key == "/Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")

@@ -553,7 +553,7 @@ class Kubelet(Controller):
             if run is None or run.finished is not None:
                 continue
             process = run.process
-            if now - run.started >= process.ready_after - run.started and (
+            if now - run.started >= process.ready_after and (
                     port in process.listen or (process.listen_declared and port in c.declared_ports)):
                 return process, run.fs, now - run.started
         return None

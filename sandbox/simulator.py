@@ -251,9 +251,24 @@ class Simulator:
         self.drain()
 
     def advance(self, seconds: float) -> None:
-        """Move the cluster clock forward and run what became due (callable from any thread)."""
-        self.clock.advance(seconds)
-        self._on_loop(self._fire)
+        """Move the cluster clock forward, running everything that falls due on the way in time order,
+        as if that much time had passed (callable from any thread)."""
+        self._on_loop(lambda: self._advance_to(self.clock.now() + seconds))
+
+    def _advance_to(self, target: float) -> None:
+        for _ in range(100_000):
+            self._arm_timer()  # drops stale heap entries
+            if not self._heap or self._heap[0][0] > target:
+                break
+            due = self._heap[0][0]
+            gap = due - self.clock.now()
+            if gap > 0:
+                self.clock.advance(gap)
+            self._fire()
+        gap = target - self.clock.now()
+        if gap > 0:
+            self.clock.advance(gap)
+        self._fire()
 
     def set_speed(self, speed: float) -> None:
         self.clock.set_speed(speed)

@@ -150,6 +150,54 @@ def _ports(svc: dict[str, Any]) -> str:
 
 AGE: tuple[dict[str, Any], Extractor] = (_col("Age"), lambda o: age(o["metadata"].get("creationTimestamp")))
 
+_ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+
+
+def _access_modes(modes: list[str] | None) -> str:
+    return ",".join(_ACCESS_MODES.get(m, m) for m in modes or [])
+
+
+def _first_three(items: list[str]) -> str:
+    """The printers' endpoint lists: up to three, then `+ N more...`."""
+    if not items:
+        return "<none>"
+    shown = ",".join(items[:3])
+    return shown + (f" + {len(items) - 3} more..." if len(items) > 3 else "")
+
+
+def _job_status(job: dict[str, Any]) -> str:
+    conditions = {c.get("type"): c.get("status") for c in _status(job).get("conditions") or []}
+    for state in ("Failed", "Complete", "Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if conditions.get(state) == "True":
+            return {"FailureTarget": "FailureTarget", "SuccessCriteriaMet": "SuccessCriteriaMet"}.get(state, state)
+    return "Running"
+
+
+def _job_duration(job: dict[str, Any]) -> str:
+    start = parse_time(_status(job).get("startTime") or "")
+    if start is None:
+        return ""
+    end = parse_time(_status(job).get("completionTime") or "") or dt.datetime.now(dt.UTC)
+    return human_duration((end - start).total_seconds())
+
+
+def _hpa_targets(hpa: dict[str, Any]) -> str:
+    current = {m.get("resource", {}).get("name"): m.get("resource", {}).get("current") or {}
+               for m in _status(hpa).get("currentMetrics") or [] if m.get("type") == "Resource"}
+    parts = []
+    for metric in _spec(hpa).get("metrics") or []:
+        if metric.get("type") != "Resource":
+            continue
+        name = metric["resource"].get("name", "")
+        target = metric["resource"].get("target") or {}
+        now = current.get(name) or {}
+        if target.get("type", "Utilization") == "Utilization":
+            value = f"{now['averageUtilization']}%" if "averageUtilization" in now else "<unknown>"
+            parts.append(f"{name}: {value}/{target.get('averageUtilization', 80)}%")
+        else:
+            parts.append(f"{name}: {now.get('averageValue', '<unknown>')}/{target.get('averageValue', '')}")
+    return ", ".join(parts) or "<none>"
+
 # kind key ("group/Kind") -> columns after Name.
 BUILTIN_COLUMNS: dict[str, list[tuple[dict[str, Any], Extractor]]] = {
     "apps/Deployment": [
@@ -173,6 +221,10 @@ BUILTIN_COLUMNS: dict[str, list[tuple[dict[str, Any], Extractor]]] = {
         (_col("Status"), _pod_status),
         (_col("Restarts", "string"), _restarts),
         AGE,
+        (_col("IP", priority=1), lambda o: _status(o).get("podIP") or "<none>"),
+        (_col("Node", priority=1), lambda o: _spec(o).get("nodeName") or "<none>"),
+        (_col("Nominated Node", priority=1), lambda o: _status(o).get("nominatedNodeName") or "<none>"),
+        (_col("Readiness Gates", priority=1), lambda o: "<none>"),
     ],
     "/Namespace": [
         (_col("Status"), lambda o: _status(o).get("phase", "Active")),
@@ -211,8 +263,96 @@ BUILTIN_COLUMNS: dict[str, list[tuple[dict[str, Any], Extractor]]] = {
         (_col("Created At", "date"), lambda o: o["metadata"].get("creationTimestamp")),
     ],
     "batch/Job": [
-        (_col("Status"), lambda o: "Complete" if _status(o).get("succeeded") else "Running"),
+        (_col("Status"), lambda o: _job_status(o)),
         (_col("Completions"), lambda o: f"{_status(o).get('succeeded', 0)}/{_spec(o).get('completions', 1)}"),
+        (_col("Duration"), _job_duration),
+        AGE,
+    ],
+    # The kinds the simulated cluster (sandbox/controllers) fills in, with the real printers' columns.
+    "batch/CronJob": [
+        (_col("Schedule"), lambda o: _spec(o).get("schedule", "")),
+        (_col("Timezone"), lambda o: _spec(o).get("timeZone") or "<none>"),
+        (_col("Suspend", "boolean"), lambda o: bool(_spec(o).get("suspend"))),
+        (_col("Active", "integer"), lambda o: len(_status(o).get("active") or [])),
+        (_col("Last Schedule"), lambda o: age(_status(o).get("lastScheduleTime")) if _status(o).get(
+            "lastScheduleTime") else "<none>"),
+        AGE,
+    ],
+    "apps/DaemonSet": [
+        (_col("Desired", "integer"), lambda o: _status(o).get("desiredNumberScheduled", 0)),
+        (_col("Current", "integer"), lambda o: _status(o).get("currentNumberScheduled", 0)),
+        (_col("Ready", "integer"), lambda o: _status(o).get("numberReady", 0)),
+        (_col("Up-to-date", "integer"), lambda o: _status(o).get("updatedNumberScheduled", 0)),
+        (_col("Available", "integer"), lambda o: _status(o).get("numberAvailable", 0)),
+        (_col("Node Selector"), lambda o: ",".join(f"{k}={v}" for k, v in (
+            (_spec(o).get("template") or {}).get("spec", {}).get("nodeSelector") or {}).items()) or "<none>"),
+        AGE,
+    ],
+    "/Node": [
+        (_col("Status"), lambda o: "Ready" + (",SchedulingDisabled" if _spec(o).get("unschedulable") else "") if any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in _status(o).get("conditions") or [])
+         else "NotReady"),
+        (_col("Roles"), lambda o: ",".join(sorted(k.split("/", 1)[1] for k in (o["metadata"].get("labels") or {})
+                                                  if k.startswith("node-role.kubernetes.io/"))) or "<none>"),
+        AGE,
+        (_col("Version"), lambda o: (_status(o).get("nodeInfo") or {}).get("kubeletVersion", "")),
+        (_col("Internal-IP", priority=1), lambda o: next((a["address"] for a in _status(o).get("addresses") or []
+                                                         if a.get("type") == "InternalIP"), "<none>")),
+        (_col("External-IP", priority=1), lambda o: "<none>"),
+        (_col("OS-Image", priority=1), lambda o: (_status(o).get("nodeInfo") or {}).get("osImage", "")),
+        (_col("Kernel-Version", priority=1), lambda o: (_status(o).get("nodeInfo") or {}).get("kernelVersion", "")),
+        (_col("Container-Runtime", priority=1), lambda o: (_status(o).get("nodeInfo") or {}).get(
+            "containerRuntimeVersion", "")),
+    ],
+    "/PersistentVolume": [
+        (_col("Capacity"), lambda o: (_spec(o).get("capacity") or {}).get("storage", "")),
+        (_col("Access Modes"), lambda o: _access_modes(_spec(o).get("accessModes"))),
+        (_col("Reclaim Policy"), lambda o: _spec(o).get("persistentVolumeReclaimPolicy", "Retain")),
+        (_col("Status"), lambda o: _status(o).get("phase", "")),
+        (_col("Claim"), lambda o: "/".join(filter(None, [(_spec(o).get("claimRef") or {}).get("namespace"),
+                                                         (_spec(o).get("claimRef") or {}).get("name")]))),
+        (_col("StorageClass"), lambda o: _spec(o).get("storageClassName", "")),
+        (_col("VolumeAttributesClass"), lambda o: "<unset>"),
+        (_col("Reason"), lambda o: _status(o).get("reason", "")),
+        AGE,
+    ],
+    "/PersistentVolumeClaim": [
+        (_col("Status"), lambda o: "Terminating" if o["metadata"].get("deletionTimestamp") else _status(o).get(
+            "phase", "")),
+        (_col("Volume"), lambda o: _spec(o).get("volumeName", "")),
+        (_col("Capacity"), lambda o: (_status(o).get("capacity") or {}).get("storage", "")),
+        (_col("Access Modes"), lambda o: _access_modes(_status(o).get("accessModes"))),
+        (_col("StorageClass"), lambda o: _spec(o).get("storageClassName") or ""),
+        (_col("VolumeAttributesClass"), lambda o: "<unset>"),
+        AGE,
+    ],
+    "storage.k8s.io/StorageClass": [
+        (_col("Provisioner"), lambda o: o.get("provisioner", "")),
+        (_col("ReclaimPolicy"), lambda o: o.get("reclaimPolicy", "Delete")),
+        (_col("VolumeBindingMode"), lambda o: o.get("volumeBindingMode", "Immediate")),
+        (_col("AllowVolumeExpansion", "boolean"), lambda o: bool(o.get("allowVolumeExpansion"))),
+        AGE,
+    ],
+    "/Endpoints": [
+        (_col("Endpoints"), lambda o: _first_three([f"{a['ip']}:{p['port']}" for s in o.get("subsets") or []
+                                                    for p in s.get("ports") or [{}] if p
+                                                    for a in s.get("addresses") or []])),
+        AGE,
+    ],
+    "discovery.k8s.io/EndpointSlice": [
+        (_col("AddressType"), lambda o: o.get("addressType", "")),
+        (_col("Ports"), lambda o: ",".join(str(p.get("port")) for p in o.get("ports") or []) or "<unset>"),
+        (_col("Endpoints"), lambda o: _first_three([a for e in o.get("endpoints") or [] for a in e.get("addresses")
+                                                    or []])),
+        AGE,
+    ],
+    "autoscaling/HorizontalPodAutoscaler": [
+        (_col("Reference"), lambda o: f"{(_spec(o).get('scaleTargetRef') or {}).get('kind', '')}/"
+                                      f"{(_spec(o).get('scaleTargetRef') or {}).get('name', '')}"),
+        (_col("Targets"), _hpa_targets),
+        (_col("MinPods", "integer"), lambda o: _spec(o).get("minReplicas", 1)),
+        (_col("MaxPods", "integer"), lambda o: _spec(o).get("maxReplicas", 0)),
+        (_col("Replicas", "integer"), lambda o: _status(o).get("currentReplicas", 0)),
         AGE,
     ],
 }

@@ -30,6 +30,10 @@ class CronJobController(Controller):
     watches = (("batch", "cronjobs"), ("batch", "jobs"))
     owner_kind = "CronJob"
 
+    def __init__(self, sim: Any) -> None:
+        super().__init__(sim)
+        self.first_seen: dict[str, float] = {}  # a new CronJob's schedule starts when the cluster clock saw it
+
     def reconcile(self, key: ObjectKey) -> float | None:
         cj = self.get(*key)
         if cj is None or cj["metadata"].get("deletionTimestamp") or self.staged(cj):
@@ -60,8 +64,9 @@ class CronJobController(Controller):
             self.recorder.record(cj, "UnparseableSchedule", f"unparseable schedule: {spec.get('schedule')!r} : {exc}",
                                  WARNING, CRONJOB_CONTROLLER)
             return None
-        since = parse_rfc3339(old.get("lastScheduleTime")) or parse_rfc3339(cj["metadata"].get("creationTimestamp")) \
-            or now
+        first_seen = self.first_seen.setdefault(cj["metadata"]["uid"], now)
+        since = parse_rfc3339(old.get("lastScheduleTime")) or max(
+            parse_rfc3339(cj["metadata"].get("creationTimestamp")) or now, first_seen)
         last_schedule = old.get("lastScheduleTime")
         due_time, _ = schedule.last_before(since, now)
         if due_time is not None and not spec.get("suspend"):
