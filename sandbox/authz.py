@@ -1,43 +1,20 @@
-"""Authorization for every request: stored RBAC objects evaluated by `sandbox.rbac`, plus the rights
-every authenticated user has in a real cluster.
+"""Authorization for every request: the stored RBAC objects evaluated by `sandbox.rbac`.
 
 Why here and not in rbac.py: rbac.py is pure evaluation of the four RBAC object lists; this module
-knows where those lists live (the store), which implicit rights a real cluster grants through its
-bootstrap roles (discovery, self reviews) without polluting `kubectl get clusterroles`, and how
-the apiserver words a denial.
+knows where those lists live (the store, which holds the bootstrap roles and bindings a real cluster
+has, see `sandbox.bootstrap`), that `system:masters` bypasses RBAC, and how the apiserver words a
+denial.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sandbox.identity import AUTHENTICATED_GROUP, MASTERS_GROUP, UserInfo
+from sandbox.identity import MASTERS_GROUP, UserInfo
 from sandbox.rbac import Decision, RequestAttributes, authorize
 from sandbox.store import Store
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
-
-# What system:discovery, system:basic-user and system:public-info-viewer grant to every
-# authenticated user of a real cluster.
-DISCOVERY_PATHS: tuple[str, ...] = ("/api", "/apis", "/version", "/healthz", "/livez", "/readyz", "/openapi")
-SELF_REVIEWS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("authorization.k8s.io", "selfsubjectaccessreviews"),
-        ("authorization.k8s.io", "selfsubjectrulesreviews"),
-        ("authentication.k8s.io", "selfsubjectreviews"),
-    }
-)
-
-
-def _implicitly_allowed(attrs: RequestAttributes) -> bool:
-    if AUTHENTICATED_GROUP not in attrs.groups:
-        return False
-    if not attrs.resource:
-        if attrs.verb not in ("get", "head"):
-            return False
-        return any(attrs.path == p or attrs.path.startswith(p + "/") for p in DISCOVERY_PATHS)
-    return attrs.verb == "create" and (attrs.api_group, attrs.resource) in SELF_REVIEWS
-
 
 class Authorizer:
     """Decides requests against the RBAC objects currently in the store."""
@@ -48,14 +25,12 @@ class Authorizer:
     def decide(self, attrs: RequestAttributes) -> Decision:
         if MASTERS_GROUP in attrs.groups:
             return Decision(True, f'allowed: user "{attrs.user}" is in group "{MASTERS_GROUP}"')
-        if _implicitly_allowed(attrs):
-            return Decision(True, "allowed by the default discovery and self-review rights")
         return authorize(
             attrs,
-            self._store.objects(RBAC_GROUP, "roles"),
-            self._store.objects(RBAC_GROUP, "clusterroles"),
-            self._store.objects(RBAC_GROUP, "rolebindings"),
-            self._store.objects(RBAC_GROUP, "clusterrolebindings"),
+            self._store.objects(RBAC_GROUP, "roles", read_only=True),
+            self._store.objects(RBAC_GROUP, "clusterroles", read_only=True),
+            self._store.objects(RBAC_GROUP, "rolebindings", read_only=True),
+            self._store.objects(RBAC_GROUP, "clusterrolebindings", read_only=True),
         )
 
 

@@ -281,6 +281,11 @@ def _role_rules(name: str, namespace: str, roles: list[JsonMap]) -> list[JsonMap
     return []
 
 
+def aggregated_rules(name: str, cluster_roles: list[JsonMap]) -> list[JsonMap]:
+    """The rules of a ClusterRole as the aggregation controller fills them in (its own, if not aggregated)."""
+    return _cluster_role_rules(name, {_name(role): role for role in cluster_roles})
+
+
 def _cluster_role_rules(
     name: str, by_name: dict[str, JsonMap], visiting: frozenset[str] = frozenset()
 ) -> list[JsonMap]:

@@ -20,6 +20,7 @@ from aiohttp import web
 from sandbox import discovery, errors, openapi, protobuf
 from sandbox.admission import AdmissionHook
 from sandbox.authz import Authorizer, forbidden_detail
+from sandbox.bootstrap import aggregation_controller
 from sandbox.faults import ERROR_STATUS, THROTTLE_MESSAGE, Fault, FaultInjector
 from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
 from sandbox.limits import MAX_REQUEST_BODY_BYTES, body_too_large
@@ -63,6 +64,7 @@ class Cluster:
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry, self.admission_hooks)
         self.ops.controllers.append(default_service_account)
+        self.ops.controllers.append(aggregation_controller)
         self.authorizer = Authorizer(self.store)
 
     def authenticate(self, authorization_header: str | None) -> UserInfo | None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sandbox import kubeconfig
+from sandbox import bootstrap, kubeconfig
 from sandbox.admission import AdmissionHook
 from sandbox.behaviour import Behaviour, load_behaviour
 from sandbox.certs import CertFiles, ensure_certs
@@ -121,6 +121,7 @@ class SandboxServer:
         for namespace in self.store.objects("", "namespaces"):
             if not namespace["metadata"].get("deletionTimestamp"):
                 default_service_account(self.cluster.ops, rt, namespace, None)
+        bootstrap.seed(self.cluster.ops)
         if self.simulator is not None:
             self.simulator.seed()
 

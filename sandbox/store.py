@@ -95,13 +95,19 @@ class Store:
     def key_for_uid(self, uid: str) -> ObjectKey | None:
         return self._by_uid.get(uid)
 
-    def objects(self, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        """Objects of one resource (in one namespace, or all when None), in etcd key order."""
+    def objects(self, group: str, plural: str, namespace: str | None = None, *,
+                read_only: bool = False) -> list[dict[str, Any]]:
+        """Objects of one resource (in one namespace, or all when None), in etcd key order.
+
+        `read_only=True` hands out the stored objects themselves (no copies): for hot read paths such
+        as authorization, which must never mutate them."""
         keys = sorted(
             k
             for k in self._objects
             if k[0] == group and k[1] == plural and (namespace is None or k[2] == namespace)
         )
+        if read_only:
+            return [self._objects[k] for k in keys]
         return [copy.deepcopy(self._objects[k]) for k in keys]
 
     def all_keys(self) -> list[ObjectKey]:
