@@ -26,7 +26,15 @@ from controller.adapters.kube import Kube, KubeError, NotFound
 from controller.adapters.sync.base import Expected, SyncOutcome, SyncRequest, SyncState
 from controller.adapters.sync.direct import DirectSync
 from controller.api.constants import FIELD_MANAGER_PREFIX, LABEL_THREAD, THREADS_DIR
-from controller.api.types import ExecutionRecord, Identity, ObjectRef, PlanRevision, RepoRecord, TargetState
+from controller.api.types import (
+    ExecutionRecord,
+    Identity,
+    ObjectRef,
+    Permission,
+    PlanRevision,
+    RepoRecord,
+    TargetState,
+)
 from controller.catalog.base import expectation, manifest_ref
 from controller.catalog.registry import CATALOG, validate_call
 from controller.engine.live import LiveClusterReader
@@ -375,6 +383,21 @@ class Executor:
                            f"applied it{who}")
         return out
 
+    def restore_needs(self, thread_id: str) -> list[Permission]:
+        """What restoring asks of the person who presses the button: update what was backed up, delete
+        what the thread created (restore runs as that person, so their RBAC decides)."""
+        backup = self.backups.load(thread_id)
+        if backup is None:
+            return []
+        needs: list[Permission] = []
+        for verb, refs in (("update", [_ref_of(o) for o in backup.objects]), ("delete", backup.created)):
+            for ref in refs:
+                info = self.kube.resource(ref.api_version, ref.kind)
+                group = ref.api_version.rpartition("/")[0]
+                needs.append(Permission(verb=verb, group=group, resource=info.plural, namespace=ref.namespace,
+                                        name=ref.name))
+        return needs
+
     def restore(self, thread_id: str, record: ExecutionRecord | None, restorer: Identity,
                 pre_chat_commit: str) -> m.Event:
         """Revert commit, re-apply the backups and delete what the thread created, as the restorer."""
@@ -426,6 +449,12 @@ def _relocate(files: dict[str, str], thread_id: str, root: str) -> dict[str, str
 def _mine(key: str, primary: bool, keys: set[str], elsewhere: set[str]) -> bool:
     """Backups go with their manifests' repo; the primary keeps the rest (deletes included)."""
     return key not in elsewhere if primary else key in keys
+
+
+def _ref_of(obj: dict[str, Any]) -> ObjectRef:
+    meta = obj.get("metadata") or {}
+    return ObjectRef(api_version=obj.get("apiVersion", ""), kind=obj.get("kind", ""), name=meta.get("name", ""),
+                     namespace=meta.get("namespace") or "")
 
 
 def _key_of(obj: dict[str, Any]) -> str:

@@ -98,25 +98,26 @@ def _run(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
 
 for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
 
-    @kopf.on.resume(GROUP, VERSION, _plural, retries=None)
-    @kopf.on.create(GROUP, VERSION, _plural, retries=None)
-    @kopf.on.update(GROUP, VERSION, _plural, field="spec", retries=None)
+    # Handler ids name kopf's progress annotations (aiop.dev/<id>): they must be valid annotation names.
+    @kopf.on.resume(GROUP, VERSION, _plural, id="reconcile", retries=None)
+    @kopf.on.create(GROUP, VERSION, _plural, id="reconcile", retries=None)
+    @kopf.on.update(GROUP, VERSION, _plural, id="reconcile", field="spec", retries=None)
     def _reconcile(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
         _run(memo, body, retry)
 
-    @kopf.timer(GROUP, VERSION, _plural, interval=TICK_S, initial_delay=TICK_S,
+    @kopf.timer(GROUP, VERSION, _plural, id="tick", interval=TICK_S, initial_delay=TICK_S,
                 when=lambda status, **_: needs_attention(dict(status or {})))
     def _tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         """Verification, lock waits, retries and unrecorded promotions move on without a spec change."""
         _run(memo, body, int(kwargs.get("retry") or 0))
 
-    @kopf.timer(GROUP, VERSION, _plural, interval=FOLLOW_INTERVAL_S, initial_delay=FOLLOW_INTERVAL_S,
+    @kopf.timer(GROUP, VERSION, _plural, id="follow", interval=FOLLOW_INTERVAL_S, initial_delay=FOLLOW_INTERVAL_S,
                 when=lambda status, **_: (status or {}).get("phase") == "Completed")
     def _follow(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         """Completed threads: follow their pull requests' review and merge state back into the thread."""
         _run(memo, body, int(kwargs.get("retry") or 0))
 
-    @kopf.on.delete(GROUP, VERSION, _plural, optional=True)
+    @kopf.on.delete(GROUP, VERSION, _plural, id="release", optional=True)
     def _deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         """A deleted conversation gives its locks and thread id back (best effort: no finalizer)."""
         from controller.engine.locks import Holder

@@ -50,6 +50,7 @@ from controller.api.types import (
     Identity,
     Links,
     Message,
+    Permission,
     PlanRevision,
     PullRequestLink,
     RequestSpec,
@@ -184,7 +185,6 @@ class Reconciler:
                             "planned in this thread: start a new one")
             self._commit()
             return None
-        self.status = _drop_condition(self.status, ConditionType.RECONCILING)
         self._drain(deque(resume_effects(self.status)))
         for cause in self._collapsed(detect(self.spec, self.status)):
             event = self._resolve(cause)
@@ -192,6 +192,7 @@ class Reconciler:
                 self._feed(event)
         if self.status.phase is Phase.COMPLETED:
             self._follow_pull_requests()
+        self.status = _drop_condition(self.status, ConditionType.RECONCILING)  # a whole pass succeeded
         self._commit()
         return self.requeue
 
@@ -200,6 +201,10 @@ class Reconciler:
         thread_id = self.status.thread_id or thread_id_of(self.body, self.spec.thread_id)
         if self.spec.thread_id and self.spec.thread_id != thread_id:
             thread_id = self.spec.thread_id
+        ready = next((c for c in self.status.conditions if c.type == ConditionType.READY), None)
+        if self.status.thread_id == thread_id and self.status.processed_turns and not (
+                ready and ready.reason == Reason.THREAD_ID_TAKEN):
+            return True  # claimed before this conversation's first plan was recorded
         self.status = self.status.model_copy(update={"thread_id": thread_id})
         try:
             taken = self.svc.thread_ids.claim(self.holder)
@@ -252,22 +257,26 @@ class Reconciler:
                 raise transient_from(exc, f"checking whether {who.user} may {verb}") from exc
             return False
 
+    def _lacking(self, who: Identity, needs: list[Permission]) -> list[str]:
+        """The permissions `who` lacks, described; transient review failures are retried."""
+        missing: list[str] = []
+        for perm in needs:
+            try:
+                allowed, _ = self.svc.kube.can_i(who, perm.verb, perm.group, perm.resource, perm.namespace,
+                                                 perm.name, perm.subresource)
+            except KubeError as exc:
+                if exc.transient:
+                    raise transient_from(exc, f"checking {who.user}'s permissions") from exc
+                allowed = False
+            if not allowed and perm.describe() not in missing:
+                missing.append(perm.describe())
+        return missing
+
     def _approver_refusal(self, approver: Identity, revision: PlanRevision) -> str:
         """'' when the approver holds `approve` and every permission the plan needs, else why not."""
         if not self._may(approver, VERB_APPROVE):
             return "the RBAC verb approve on aiconversations is missing"
-        missing = []
-        for action in revision.actions:
-            for perm in action.permissions:
-                try:
-                    allowed, _ = self.svc.kube.can_i(approver, perm.verb, perm.group, perm.resource, perm.namespace,
-                                                     perm.name, perm.subresource)
-                except KubeError as exc:
-                    if exc.transient:
-                        raise transient_from(exc, f"checking {approver.user}'s permissions") from exc
-                    allowed = False
-                if not allowed and perm.describe() not in missing:
-                    missing.append(perm.describe())
+        missing = self._lacking(approver, [p for a in revision.actions for p in a.permissions])
         if missing:
             return "an approver must be allowed to make the change themselves; missing: " + "; ".join(missing)
         return ""
@@ -318,6 +327,12 @@ class Reconciler:
             return m.RestoreRequested(by=who.user if who else "", authorized=False,
                                       refusal="" if who else "no one is named (spec.restore.requestedBy)")
         if self.status.phase not in {Phase.RESTORING, Phase.RESTORED} and self.status.has_backup:
+            lacking = self._lacking(who, self.svc.executor.restore_needs(self.status.thread_id))
+            if lacking:
+                self._seen(seen_restore=cause.fingerprint)
+                return m.RestoreRequested(by=who.user, authorized=False,
+                                          refusal="restore runs as the person who asks for it, who is missing: "
+                                                  + "; ".join(lacking))
             conflicts = self.svc.executor.restore_conflicts(self.status.thread_id, self.status.execution)
             if conflicts:
                 self._seen(seen_restore=cause.fingerprint)
