@@ -41,6 +41,7 @@ from controller.backends.tools import (
 from controller.backends.wire import ChatClient, Msg, Reply, ToolCall, ToolSpec
 from controller.catalog.base import CatalogError
 from controller.catalog.registry import CATALOG, validate_call
+from controller.cloud.tools import CLOUD_TOOL_NAMES, run_cloud_tool
 from controller.planning.types import ActionCall, ClusterReader, PlanningRequest, PlanningResult
 from controller.redact import redact_object, redact_text, redact_value
 
@@ -267,6 +268,8 @@ def _read(c: ToolCall, cluster: ClusterReader) -> str:
                      "message": e.get("message")} for e in cluster.events(str(a["namespace"]), a.get("name"))[-20:]]
         elif c.name == READ_LOGS:
             data = cluster.logs(str(a["namespace"]), str(a["pod"]), a.get("container"), bool(a.get("previous")))
+        elif c.name in CLOUD_TOOL_NAMES:  # read-only cloud tools (controller/cloud/tools.py)
+            data = run_cloud_tool(c.name, a, cluster)
         else:
             return f"unknown read tool {c.name}"
     except KeyError as exc:

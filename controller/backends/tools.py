@@ -19,6 +19,7 @@ from typing import Any
 from controller.backends.config import DOMAINS
 from controller.backends.wire import ToolSpec
 from controller.catalog.registry import CATALOG, json_schemas
+from controller.cloud.tools import CLOUD_TOOL_NAMES, CLOUD_TOOLS
 
 RESPOND = "respond"
 ROUTE = "route"
@@ -27,7 +28,8 @@ READ_OBJECT = "read_object"
 LIST_OBJECTS = "list_objects"
 READ_EVENTS = "read_events"
 READ_LOGS = "read_logs"
-READ_TOOLS = frozenset({READ_OBJECT, LIST_OBJECTS, READ_EVENTS, READ_LOGS})
+# the read-only cloud tools (controller/cloud/tools.py) are read tools too: run by agent._read
+READ_TOOLS = frozenset({READ_OBJECT, LIST_OBJECTS, READ_EVENTS, READ_LOGS}) | CLOUD_TOOL_NAMES
 
 
 def flatten(schema: dict[str, Any]) -> dict[str, Any]:
@@ -108,8 +110,11 @@ REVIEW_TOOL = ToolSpec(
 )
 
 
+CLOUD_TOOL_SPECS = [ToolSpec(t["name"], t["description"], t["schema"]) for t in CLOUD_TOOLS]
+
+
 def planner_tools() -> list[ToolSpec]:
-    return [*action_tools(), RESPOND_TOOL, *READ_TOOL_SPECS]
+    return [*action_tools(), RESPOND_TOOL, *READ_TOOL_SPECS, *CLOUD_TOOL_SPECS]
 
 
 def canonical(name: str, arguments: dict[str, Any]) -> str:

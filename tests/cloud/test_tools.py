@@ -61,3 +61,23 @@ def test_what_the_tools_return_is_redacted(clouds: SeededClouds, access: CloudAc
         iam.delete_role(RoleName="leaky")
     assert "hunter2" not in json.dumps(role) and "AKIAABCDEFGHIJKLMNOP" not in json.dumps(role)
     assert "[REDACTED]" in role["description"]
+
+
+def test_an_ai_planner_reads_the_cloud_through_the_tools(access: CloudAccess) -> None:
+    """A scripted model (at the ChatClient seam) reads a role, then answers; the tool result it got is the live role."""
+    from controller.api.types import Identity
+    from controller.backends.agent import ChatBackend
+    from controller.planning.types import PlanningRequest
+    from tests.backends.fakes import ScriptedChat, reply
+
+    chat = ScriptedChat([reply(("cloud_read", {"cloud": "aws", "kind": "role", "name": "billing-irsa"})),
+                         reply(("respond", {"kind": "answer", "answer": "billing-irsa may only read invoices."}))])
+    backend = ChatBackend("scripted", chat, max_retries=0)
+    request = PlanningRequest(thread_id="t", turns=["what may billing do in S3?"],
+                              requester=Identity(user="alice@example.com"), namespace="billing")
+    result = backend.propose(request, with_cloud(MemoryCluster(), access))
+    assert result.kind == "answer" and "may only read" in result.answer
+    offered = chat.seen[0][2]
+    assert {"cloud_list", "cloud_read", "cloud_check_access", "cloud_review"} <= set(offered)
+    tool_result = next(m for m in chat.seen[1][1] if m.role == "tool")
+    assert "invoices-read" in tool_result.text and "arn:aws:iam::123456789012:role/billing-irsa" in tool_result.text
