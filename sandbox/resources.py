@@ -221,6 +221,8 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     # served for the simulated cluster (sandbox/controllers: storage, endpoints)
     _res("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
     _res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    # what `kubectl create priorityclass` writes
+    _res("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short_names=("pc",)),
     _res(
         "apiextensions.k8s.io",
         "v1",
