@@ -29,6 +29,7 @@ STATUS = "status"
 SCALE = "scale"
 LOG = "log"
 TOKEN = "token"
+EXEC = "exec"
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         verbs=NO_COLLECTION_DELETE,
         subresources=(STATUS,),
     ),
-    _core("pods", "Pod", short_names=("po",), categories=("all",), subresources=(STATUS, LOG)),
+    _core("pods", "Pod", short_names=("po",), categories=("all",), subresources=(STATUS, LOG, EXEC)),
     _core("services", "Service", short_names=("svc",), categories=("all",), subresources=(STATUS,)),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
@@ -241,6 +242,7 @@ SUBRESOURCE_KINDS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     SCALE: ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
     LOG: ("", "v1", "", ("get",)),
     TOKEN: ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
+    EXEC: ("", "v1", "PodExecOptions", ("create", "get")),
 }
 
 # The namespaces a fresh cluster has.

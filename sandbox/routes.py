@@ -11,13 +11,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from sandbox import discovery, errors, openapi, protobuf
+from sandbox import discovery, errors, openapi, podexec, protobuf
 from sandbox.admission import AdmissionHook
 from sandbox.authz import Authorizer, forbidden_detail
 from sandbox.bootstrap import aggregation_controller
@@ -29,7 +29,7 @@ from sandbox.operations import Operations
 from sandbox.paths import RequestInfo, parse_request
 from sandbox.rbac import RequestAttributes
 from sandbox.registry import Registry
-from sandbox.resources import TOKEN, ResourceType
+from sandbox.resources import EXEC, TOKEN, ResourceType
 from sandbox.reviews import review
 from sandbox.selectors import Matcher, make_matcher
 from sandbox.serviceaccounts import default_service_account, request_token, uid_lookup, user_of
@@ -60,6 +60,9 @@ class Cluster:
     # `GET pods/<name>/log`: staged annotations only, unless the simulated cluster (sandbox/simulator.py)
     # answers from its containers' output.
     pod_logs: Callable[..., str] = pod_log
+    # `kubectl exec`: what runs a command in a container (sandbox/podexec.py); the simulated cluster
+    # sets it to its kubelets' exec (SandboxServer), else every binary is missing.
+    exec_command: podexec.ExecHook = podexec.no_binaries
 
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry, self.admission_hooks)
@@ -227,6 +230,8 @@ class Handler:
             raise errors.unauthorized()
         user = _impersonate(self.cluster, request, caller)
         info = parse_request(request.method, path, request.query.get("watch") in ("true", "1"))
+        if (info.resource, info.subresource) == ("pods", EXEC):
+            info = replace(info, verb="create")  # a WebSocket GET needs `create pods/exec`, as since 1.30
         attrs = RequestAttributes(
             user=user.name,
             groups=user.groups,
@@ -326,6 +331,8 @@ class Handler:
         if rt.only_create:
             body = await _read_body(request)
             return json_response(review(rt, ns, body, user, cluster.authorizer), 201)
+        if info.subresource == EXEC:
+            return await self._exec(request, info, rt, ns)
         if info.subresource == TOKEN:
             if verb != "create":
                 raise errors.method_not_allowed()
@@ -369,6 +376,14 @@ class Handler:
             match = _matcher(rt, request.query.get("labelSelector"), request.query.get("fieldSelector"))
             return json_response(cluster.ops.delete_collection(rt, ns or None, match, options, user, dry_run))
         raise errors.method_not_allowed()
+
+    async def _exec(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                    ns: str) -> web.StreamResponse:
+        exec_request = podexec.parse_request(request.query)
+        container = podexec.check_target(self.cluster.ops.get(rt, ns, info.name), exec_request)
+        if request.method != "GET" or request.headers.get("Upgrade", "").lower() != "websocket":
+            raise errors.bad_request("the sandbox serves pods/exec over WebSocket (v5.channel.k8s.io), not SPDY")
+        return await podexec.serve(request, ns, info.name, exec_request, container, self.cluster.exec_command)
 
     def _get(self, request: web.Request, info: RequestInfo, rt: ResourceType, ns: str) -> web.StreamResponse:
         ops = self.cluster.ops

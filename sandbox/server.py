@@ -85,6 +85,7 @@ class SandboxServer:
                 behaviour = load_behaviour(behaviour)
             self.simulator = Simulator(self.cluster.ops, behaviour, SimClock(clock_speed), self.state_dir)
             self.cluster.pod_logs = self.simulator.pod_log
+            self.cluster.exec_command = self.simulator.exec
             self.cluster.ops.pod_grace = self.simulator.pod_grace
         self.tls = tls
         self.certs: CertFiles | None = None
