@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox import discovery, errors, openapi, podexec, protobuf
+from sandbox import discovery, errors, openapi, pagination, podexec, protobuf
 from sandbox.admission import AdmissionHook
 from sandbox.authz import Authorizer, forbidden_detail
 from sandbox.bootstrap import aggregation_controller
@@ -203,6 +203,12 @@ def _matcher(rt: ResourceType, label_selector: str | None, field_selector: str |
     if (rt.store_group, rt.store_plural) == (rt.group, rt.plural):
         return match
     return lambda obj: match(present(rt, obj))
+
+
+@dataclass(frozen=True)
+class _Listed:
+    resource_version: int
+    page: pagination.Page
 
 
 class Handler:
@@ -450,18 +456,37 @@ class Handler:
 
             assert cluster.shutdown is not None
             return await serve_watch(request, cluster.store, req, encode, cluster.shutdown)
-        items = cluster.ops.list_objects(rt, namespace, match)
-        rv = str(cluster.store.resource_version)
+        listed = self._list_page(request, rt, namespace, match)
+        meta: dict[str, Any] = {"resourceVersion": str(listed.resource_version)}
+        if listed.page.continue_token:
+            meta["continue"] = listed.page.continue_token
+        if listed.page.remaining is not None:
+            meta["remainingItemCount"] = listed.page.remaining
         if as_table:
-            return json_response(to_table(rt, items, rv, include))
-        return json_response(
-            {
-                "kind": rt.list_kind,
-                "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": rv},
-                "items": items,
-            }
-        )
+            table = to_table(rt, listed.page.items, meta["resourceVersion"], include)
+            table["metadata"] = meta
+            return json_response(table)
+        return json_response({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta,
+                              "items": listed.page.items})
+
+    def _list_page(self, request: web.Request, rt: ResourceType, namespace: str | None,
+                   match: Matcher) -> _Listed:
+        """One page of a list: everything, or `limit` items from the snapshot a `continue` token names."""
+        store, q = self.cluster.store, request.query
+        filtered = bool(q.get("labelSelector") or q.get("fieldSelector"))
+        token = q.get("continue", "")
+        if not token:
+            items = self.cluster.ops.list_objects(rt, namespace, match)
+            version = store.resource_version
+            return _Listed(version, pagination.page(items, version, "", _int_param(request, "limit"), filtered))
+        cont = pagination.decode(token)
+        snapshot = store.objects_at(rt.store_group, rt.store_plural, namespace, cont.resource_version)
+        if snapshot is None:
+            raise pagination.expired(store.resource_version, cont.start)
+        items = [present(rt, obj) for obj in snapshot if match(obj)]
+        return _Listed(cont.resource_version,
+                       pagination.page(items, cont.resource_version, cont.start, _int_param(request, "limit"),
+                                       filtered))
 
 
 def build_app(cluster: Cluster) -> web.Application:

@@ -110,6 +110,26 @@ class Store:
             return [self._objects[k] for k in keys]
         return [copy.deepcopy(self._objects[k]) for k in keys]
 
+    def objects_at(self, group: str, plural: str, namespace: str | None, rv: int) -> list[dict[str, Any]] | None:
+        """Objects of one resource as they were at resourceVersion `rv` (a consistent snapshot, rebuilt
+        by undoing the later events), or None once `rv` has left the history window."""
+        if rv < self._floor or rv > self._rv:
+            return None
+        state = {k: v for k, v in self._objects.items()
+                 if k[0] == group and k[1] == plural and (namespace is None or k[2] == namespace)}
+        for event in reversed(self._history):
+            if event.rv <= rv:
+                break
+            if event.group != group or event.plural != plural or (namespace is not None
+                                                                  and event.namespace != namespace):
+                continue
+            key = key_of(group, plural, event.obj)
+            if event.type == ADDED:
+                state.pop(key, None)
+            elif event.old is not None:
+                state[key] = event.old
+        return [copy.deepcopy(state[k]) for k in sorted(state)]
+
     def all_keys(self) -> list[ObjectKey]:
         return sorted(self._objects)
 
