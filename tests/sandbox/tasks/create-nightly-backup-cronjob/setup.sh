@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+kubectl delete namespace backups --ignore-not-found
+kubectl create namespace backups

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+kubectl scale deployment catalog -n catalog --replicas=4

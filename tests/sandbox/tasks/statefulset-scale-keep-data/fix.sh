@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+kubectl scale statefulset db -n inventory --replicas=1

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+kubectl patch cronjob cleanup -n ops -p '{"spec": {"suspend": true}}'
