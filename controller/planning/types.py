@@ -43,6 +43,7 @@ class KnowledgeHit(Strict):
     context: str = ""
     tags: list[str] = Field(default_factory=list)
     resolution_status: str = ""
+    comment: str = Field(default="", description="The comment given with the rating (what worked or failed).")
 
 
 class PlanningRequest(Strict):

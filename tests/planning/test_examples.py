@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from controller.catalog import params as P
+from controller.catalog.registry import CATALOG
 from controller.planning.offline.intents import ACTIONS
 from controller.planning.offline.planner import OfflineBackend
 from controller.planning.types import PlanningResult
@@ -17,17 +18,7 @@ from tests.planning.fixtures import request, shop_cluster
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "controller" / "catalog" / "examples.yaml"
 
-PARAMS_MODEL: dict[str, type[P.Params]] = {
-    "scale": P.ScaleParams, "restart": P.RestartParams, "rollback": P.RollbackParams,
-    "set-image": P.SetImageParams, "set-resources": P.SetResourcesParams,
-    "create-namespace": P.CreateNamespaceParams, "set-configmap-key": P.ConfigMapKeyParams,
-    "set-labels": P.LabelsParams, "create-hpa": P.HpaParams, "create-pdb": P.PdbParams,
-    "expose-service": P.ExposeParams, "netpol-deny-ingress": P.DenyIngressParams,
-    "netpol-allow-ingress": P.AllowIngressParams, "create-s3-bucket": P.S3BucketParams,
-    "create-azure-resource-group": P.AzureResourceGroupParams,
-    "create-azure-storage-account": P.AzureStorageAccountParams, "delete-object": P.DeleteParams,
-    "read-secret": P.ReadSecretParams,
-}
+PARAMS_MODEL: dict[str, type[P.Params]] = {name: spec.params for name, spec in CATALOG.items()}
 
 
 def _rows() -> list[tuple[str, dict[str, Any]]]:

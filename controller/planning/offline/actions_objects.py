@@ -220,6 +220,8 @@ def build_deny_ingress(ctx: Ctx) -> Outcome:
 
 
 _FROM_NS = [
+    r"\b(?:only\s+)?(?:the\s+)?([a-z0-9][a-z0-9-]*)\s+namespace\s+(?:should|must|can|may|is allowed to)\s+"
+    r"(?:only\s+)?(?:be able to\s+)?(?:reach|access|talk to|connect to|call|get to)\b",
     r"\bfrom\s+(?:the\s+)?(?:namespace|ns)\s+['\"]?([a-z0-9][a-z0-9-]*)",
     r"\bfrom\s+(?:the\s+)?(?:pods\s+in\s+|anything\s+in\s+|everything\s+in\s+)?['\"]?([a-z0-9][a-z0-9-]*)['\"]?\s+(?:namespace|ns)\b",
 ]
@@ -243,6 +245,8 @@ def build_allow_ingress(ctx: Ctx) -> Outcome:
         if m and m.group(1) in known:
             from_ns, span = m.group(1), m.span()
     rest = low if span is None else low[:span[0]] + " " + low[span[1]:]
+    if from_ns:  # every mention of the source namespace is a source, not where the policy goes
+        rest = re.sub(rf"\bfrom\s+(?:the\s+)?(?:namespace\s+)?{re.escape(from_ns)}(?:\s+namespace)?\b", " ", rest)
     pref = ctx.preference("namespace")
     ns = (ctx.grounder.namespace_in(rest) or ctx.seed.get("namespace") or (str(pref) if pref else None)
           or ctx.request.namespace)
@@ -279,6 +283,10 @@ def build_allow_ingress(ctx: Ctx) -> Outcome:
     for key, val in (("to_app", to_app), ("from_namespace", from_ns), ("from_app", from_app), ("port", port)):
         if val is not None:
             params[key] = val
+    named = re.search(r"\b(?:name|call)\s+(?:the\s+|this\s+)?(?:network\s*)?(?:policy|it)\s+['\"]?([a-z0-9][a-z0-9.-]*[a-z0-9])"
+                      r"|\bpolicy\s+(?:called|named)\s+['\"]?([a-z0-9][a-z0-9.-]*[a-z0-9])", ctx.text_all().lower())
+    if named:
+        params["policy_name"] = named.group(1) or named.group(2)
     src = " and ".join(x for x in (f"namespace {from_ns}" if from_ns else "", f"app {from_app}" if from_app else "") if x)
     dst = f"pods of app {to_app}" if to_app else "all pods"
     answer = f"Create a NetworkPolicy in {ns} allowing ingress to {dst} from {src}" + (f" on port {port}" if port else "") + "."

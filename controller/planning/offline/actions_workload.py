@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from controller.planning.offline import extract, quantities
+from controller.planning.offline import extract, quantities, specs
 from controller.planning.offline.context import (
     Ctx,
     Outcome,
     containers,
     pick_container,
     repo_of,
+    workload_container,
     workload_params,
 )
 from controller.planning.offline.grounding import Ref
@@ -30,7 +31,16 @@ def build_scale(ctx: Ctx) -> Outcome:
     if isinstance(ref, Outcome):
         return ref
     current = int(ref.obj.get("spec", {}).get("replicas", 1) or 0)
-    replicas = extract.relative_replicas(ctx.latest, current)
+    how = ""
+    factor = specs.relative_factor(ctx.latest)
+    replicas = None
+    if factor is not None:
+        replicas = 0 if factor == 0 else max(1, int(current * factor + 0.5))
+        how = f" ({factor:g} x {current}, as asked)"
+    if replicas is None:
+        replicas = extract.relative_replicas(ctx.latest, current)
+        if replicas is not None:
+            how = f" ({'+' if replicas >= current else ''}{replicas - current} from {current}, as asked)"
     if replicas is None:
         replicas = ctx.first(extract.replica_count)
     if replicas is None and ctx.seed.get("replicas") is not None:
@@ -42,7 +52,7 @@ def build_scale(ctx: Ctx) -> Outcome:
         return Outcome.ask(f"How many replicas should {ref.kind} {ref.label} have? It has {current} now.")
     if not 0 <= replicas <= 1000:
         return Outcome.ask(f"{replicas} replicas is outside what I can set (0-1000). How many should {ref.name} have?")
-    answer = f"Scale {ref.kind} {ref.label} from {current} to {replicas} replicas."
+    answer = f"Scale {ref.kind} {ref.label} from {current} to {replicas} replicas{how}."
     return Outcome.plan("scale", workload_params(ref, replicas=replicas), answer)
 
 
@@ -101,12 +111,10 @@ def build_set_image(ctx: Ctx) -> Outcome:
 
 
 def build_set_resources(ctx: Ctx) -> Outcome:
-    ref = ctx.workload()
-    if isinstance(ref, Outcome):
-        return ref
-    container = pick_container(ctx, ref)
-    if isinstance(container, Outcome):
-        return container
+    found = workload_container(ctx)
+    if isinstance(found, Outcome):
+        return found
+    ref, container = found
     res = (container or {}).get("resources") or {}
     cur_req: dict[str, str] = dict(res.get("requests") or {})
     cur_lim: dict[str, str] = dict(res.get("limits") or {})
@@ -114,6 +122,16 @@ def build_set_resources(ctx: Ctx) -> Outcome:
     if ask is None:
         ask = quantities.resources(ctx.latest)
     requests, limits = dict(ask.requests), dict(ask.limits)
+    factor = specs.relative_factor(ctx.latest) if not requests and not limits else None
+    scaled: list[str] = []
+    if factor is not None:  # "50% more memory", "double the cpu limit": from the live values
+        for resource in quantities.resource_words(ctx.latest.lower()) or ["memory"]:
+            target, current = (limits, cur_lim.get(resource)) if cur_lim.get(resource) or not cur_req.get(resource) \
+                else (requests, cur_req.get(resource))
+            if current:
+                target[resource] = _times(resource, current, factor)
+                scaled.append(f"{resource} {current} x {factor:g} = {target[resource]}")
+        ask = quantities.ResourceAsk(requests, limits)
     for resource in ask.more:  # "more memory" with no number: double what is there
         current = cur_lim.get(resource) or cur_req.get(resource)
         limits[resource] = _doubled(resource, current)
@@ -147,6 +165,8 @@ def build_set_resources(ctx: Ctx) -> Outcome:
     answer += f" (now: requests {cur_req or 'none'}, limits {cur_lim or 'none'})."
     if ask.more:
         answer += " You asked for more without a number, so I doubled the current value (or used a default)."
+    if scaled:
+        answer += f" Computed from the live values: {'; '.join(scaled)}."
     return Outcome.plan("set-resources", params, answer)
 
 
@@ -160,6 +180,14 @@ def _doubled(resource: str, current: str | None) -> str:
         return quantities.format_mi(mib * 2) if mib else DEFAULT_MEMORY_LIMIT
     milli = _cpu_milli(current) if current else None
     return f"{int(milli * 2)}m" if milli else DEFAULT_CPU_LIMIT
+
+
+def _times(resource: str, current: str, factor: float) -> str:
+    if resource == "memory":
+        mib = quantities.parse_quantity_mi(current)
+        return quantities.format_mi(mib * factor) if mib else current
+    milli = _cpu_milli(current)
+    return f"{int(milli * factor)}m" if milli else current
 
 
 def _cpu_milli(value: str) -> float | None:

@@ -131,6 +131,17 @@ def pick_container(ctx: Ctx, ref: Ref, image_hint: str | None = None) -> dict[st
     return Outcome.ask(f"{ref.kind} {ref.label} has several containers ({names}). Which one do you mean?")
 
 
+def workload_container(ctx: Ctx, image_hint: str | None = None) -> tuple[Ref, dict[str, Any] | None] | Outcome:
+    """The workload the request names and the container meant, or the question to ask."""
+    ref = ctx.workload()
+    if isinstance(ref, Outcome):
+        return ref
+    container = pick_container(ctx, ref, image_hint)
+    if isinstance(container, Outcome):
+        return container
+    return ref, container
+
+
 def repo_of(image: str) -> str:
     """The repository part of an image reference (no tag, no digest)."""
     base = image.split("@", 1)[0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.planning.offline import quantities
+from controller.planning.offline.diagnose_more import probe_finding, requests_text, scheduling_causes
 from controller.planning.offline.grounding import Grounder, Ref
 from controller.planning.types import ActionCall
 
@@ -37,6 +38,8 @@ class _PodReport:
     reasons: set[str] = field(default_factory=set)
     failing_images: dict[str, str] = field(default_factory=dict)  # container -> image
     oom_containers: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    pull_errors: list[str] = field(default_factory=list)
 
 
 def diagnose(grounder: Grounder, namespace: str, target: Ref | None,
@@ -72,8 +75,17 @@ def diagnose(grounder: Grounder, namespace: str, target: Ref | None,
     if reasons:
         answer = f"{subject} is failing with {', '.join(reasons)}. " + answer
     actions: list[ActionCall] = []
+    pending = [p for p, r in zip(pods, reports, strict=True)
+               if (p.get("status") or {}).get("phase") == "Pending" and r.reasons & {"FailedScheduling", "Unschedulable"}]
+    if pending and (asked := requests_text(target, pending[0])):
+        answer += f" The pods ask for: {asked}."
     if target is not None:
+        probes = probe_finding(target, [ev for r in unwell for ev in r.events])
+        if probes.lines:
+            answer += " " + " ".join(probes.lines)
         actions, fix_text = _propose_fix(grounder, target, unwell)
+        if not actions and probes.actions:
+            actions, fix_text = probes.actions, " ".join(probes.fixes)
         if fix_text:
             answer += " " + fix_text
     return Diagnosis(answer, findings, actions)
@@ -96,6 +108,11 @@ def _inspect_pod(grounder: Grounder, namespace: str, pod: dict[str, Any]) -> _Po
     if status.get("reason"):
         report.lines.append(f"{status.get('reason')}: {status.get('message', '')}".rstrip(": "))
         report.reasons.add(str(status.get("reason")))
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if phase == "Running" and ready is not None and ready.get("status") == "False":
+        report.lines.append(f"Running but not ready ({ready.get('reason', 'NotReady')}"
+                            + (f": {ready.get('message')}" if ready.get("message") else "") + ")")
+        report.reasons.add("NotReady")
     statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
     for cs in statuses:
         _inspect_container(report, cs)
@@ -103,10 +120,17 @@ def _inspect_pod(grounder: Grounder, namespace: str, pod: dict[str, Any]) -> _Po
     if report.lines or restarted:
         for ev in grounder.events(namespace, report.name):
             if ev.get("type") == "Warning" or ev.get("reason") in ("BackOff", "Failed", "FailedScheduling", "OOMKilling"):
-                line = f"event {ev.get('reason')}: {ev.get('message', '')}"
+                report.events.append(ev)
+                message = str(ev.get("message", ""))
+                line = f"event {ev.get('reason')}: {message}"
                 if ev.get("count"):
                     line += f" (x{ev.get('count')})"
                 report.lines.append(line)
+                if ev.get("reason") == "FailedScheduling":
+                    report.lines.extend(f"cause: {c}" for c in scheduling_causes(message))
+                    report.reasons.add("FailedScheduling")
+                if ev.get("reason") in ("Failed", "ErrImagePull") and "pull" in message.lower():
+                    report.pull_errors.append(message)
         for previous in (True, False):
             logs = _log_excerpt(grounder, namespace, report.name, previous)
             if logs:
@@ -212,14 +236,16 @@ def _propose_fix(grounder: Grounder, target: Ref, unwell: list[_PodReport]) -> t
     if failing and target.kind in ("Deployment", "StatefulSet"):
         container, bad = next(iter(failing.items()))
         good = _previous_good_image(grounder, target, container, bad)
+        errors = [e for r in unwell for e in r.pull_errors]
+        why = _pull_cause(bad, errors)
         if good:
             params = {"kind": target.kind, "name": target.name, "namespace": target.namespace, "image": good}
             if len(containers) > 1:
                 params["container"] = container
-            text = (f"Proposed fix: set the image of {target.kind} {target.label} container {container} back to "
-                    f"{good} (the last image that ran), since {bad} cannot be pulled.")
+            text = (f"{why} Proposed fix: set the image of {target.kind} {target.label} container {container} back to "
+                    f"{good} (the last image that ran).")
             return [ActionCall(action="set-image", params=params, reason=f"image {bad} cannot be pulled")], text
-        return [], f"The image {bad} cannot be pulled; check the tag and registry credentials (no earlier image is known)."
+        return [], f"{why} Check the tag and the registry credentials (no earlier image is known to go back to)."
     return [], ""
 
 
@@ -242,3 +268,18 @@ def _previous_good_image(grounder: Grounder, target: Ref, container: str, bad: s
             if cs.get("name") == container and cs.get("ready") and cs.get("image") and cs.get("image") != bad:
                 return str(cs["image"])
     return None
+
+
+def _pull_cause(image: str, errors: list[str]) -> str:
+    """Which tag of which repository failed, and what the registry said."""
+    repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+    text = " ".join(errors).lower()
+    if re.search(r"not found|manifest unknown|notfound", text):
+        said = "the registry has no such tag (not found)"
+    elif re.search(r"unauthorized|denied|forbidden|authentication required", text):
+        said = "the registry refused the credentials (unauthorized)"
+    elif re.search(r"no such host|i/o timeout|connection refused|dial tcp", text):
+        said = "the registry cannot be reached"
+    else:
+        said = "it cannot be pulled"
+    return f"The image {image} (repository {repo}, tag {tag or 'latest'}) cannot be pulled: {said}."

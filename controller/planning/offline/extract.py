@@ -45,6 +45,9 @@ running run runs go goes going least most one two three four five six seven eigh
 stuff thing things something everything nothing one's named called name using use via per
 bump raise lower increase decrease reduce grow shrink double triple half twice
 should we them time times number count amount size zero
+env var vars variable variables environment probe probes selector claim claims volume volumes pvc cronjob
+cronjob job jobs cron securitycontext capabilities privilege escalation filesystem root canary ingress host path
+schedule command role binding rolebinding identity arn traffic egress
 """)
 
 DNS_NAME = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
@@ -182,7 +185,9 @@ def images(text: str) -> list[str]:
     for m in _IMAGE_RE.finditer(normalise(text)):
         ref = m.group(1).rstrip(".,;")
         # "key: value" with a space is not an image, and neither is a bare port "host:80" with no repo part
-        if re.fullmatch(r"[a-z]+:\d{2,5}", ref) and not re.search(r"\d+\.\d+", ref):
+        port = re.fullmatch(r"([a-z]+):(\d{2,5})", ref)
+        if port and (port.group(1) in ("port", "host", "localhost", "http", "https", "tcp", "udp")
+                     or int(port.group(2)) >= 1024 or port.group(2) in ("80", "443")):
             continue
         if ref.startswith(("http:", "https:")):
             continue

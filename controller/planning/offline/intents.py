@@ -26,6 +26,10 @@ ACTIONS = (
     "set-labels", "create-hpa", "create-pdb", "expose-service", "netpol-deny-ingress", "netpol-allow-ingress",
     "create-s3-bucket", "create-azure-resource-group", "create-azure-storage-account", "delete-object",
     "read-secret",
+    # issue 13: everyday actions
+    "create-ingress", "create-cronjob", "suspend-cronjob", "create-job", "create-pod", "create-statefulset",
+    "create-pvc", "expand-pvc", "harden-workload", "set-env", "remove-env", "set-probe", "set-service-selector",
+    "sa-aws-role", "sa-azure-identity", "create-role", "create-rolebinding", "netpol-egress", "create-canary",
 )
 READ_ONLY = ("diagnose", "security-review", "question")
 UNSUPPORTED = "unsupported"

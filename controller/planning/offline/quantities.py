@@ -84,23 +84,23 @@ def resources(text: str) -> ResourceAsk:
     whole_types = _types(low)
     for clause in clauses:
         types = _types(clause)
-        resource_words = _resource_words(clause)
+        words_here = resource_words(clause)
         mem_vals = [_mem(v, u) for v, u in _MEM_RE.findall(clause)]
         cpu_vals = _cpu_values(_MEM_RE.sub(" ", clause))
         bare = re.findall(r"(?:to|=|of|at|:)\s*(\d+(?:\.\d+)?)(?![\w.%])", _MEM_RE.sub(" ", _CPU_RE.sub(" ", clause)))
         if not mem_vals and not cpu_vals and not bare:
             carry_types |= types
-            if resource_words:
-                carry_resource = resource_words[-1]
+            if words_here:
+                carry_resource = words_here[-1]
             continue
         types = (types | carry_types) or last_types or (whole_types if len(whole_types) == 1 else set()) or {"limit"}
         last_types = types
-        if "cpu" in resource_words and not cpu_vals and bare:
+        if "cpu" in words_here and not cpu_vals and bare:
             val = bare[0]
             cpu_vals = [f"{int(float(val) * 1000)}m" if "." in val else val]
-        if "memory" in resource_words and not mem_vals and bare:
+        if "memory" in words_here and not mem_vals and bare:
             mem_vals = [f"{bare[0]}Mi"] if float(bare[0]) >= 16 else [f"{bare[0]}Gi"]
-        if not resource_words and carry_resource == "cpu" and bare and not mem_vals and not cpu_vals:
+        if not words_here and carry_resource == "cpu" and bare and not mem_vals and not cpu_vals:
             cpu_vals = [bare[0]]
         for kind in types:
             target = requests if kind == "request" else limits
@@ -111,7 +111,7 @@ def resources(text: str) -> ResourceAsk:
         carry_types = set()
     more: list[str] = []
     if re.search(r"\b(more|extra|additional|double|increase|raise|bump|higher|bigger|larger)\b", low):
-        for res in _resource_words(low):
+        for res in resource_words(low):
             if res not in requests and res not in limits and res not in more:
                 more.append(res)
     return ResourceAsk(requests, limits, tuple(more))
@@ -126,7 +126,7 @@ def _types(clause: str) -> set[str]:
     return out
 
 
-def _resource_words(clause: str) -> list[str]:
+def resource_words(clause: str) -> list[str]:
     out = []
     for m in re.finditer(r"\b(cpu|cpus|cores?|vcpus?|processor|compute|memory|mem|ram|heap)\b", clause):
         res = "memory" if m.group(1) in ("memory", "mem", "ram", "heap") else "cpu"

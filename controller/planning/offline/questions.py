@@ -23,7 +23,12 @@ _LIST_KINDS: list[tuple[str, str, str]] = [
     (r"hpas?|autoscalers?", "autoscaling/v2", "HorizontalPodAutoscaler"),
     (r"pdbs?|disruption budgets?", "policy/v1", "PodDisruptionBudget"),
     (r"network ?polic(?:y|ies)", "networking.k8s.io/v1", "NetworkPolicy"),
+    (r"cron ?jobs?", "batch/v1", "CronJob"),
     (r"jobs?", "batch/v1", "Job"),
+    (r"pvcs?|persistent ?volume ?claims?|volume ?claims?|volumes?", "v1", "PersistentVolumeClaim"),
+    (r"service ?accounts?", "v1", "ServiceAccount"),
+    (r"role ?bindings?", "rbac.authorization.k8s.io/v1", "RoleBinding"),
+    (r"roles?", "rbac.authorization.k8s.io/v1", "Role"),
     (r"secrets?", "v1", "Secret"),
     (r"ingress(?:es)?", "networking.k8s.io/v1", "Ingress"),
     (r"pods?", "v1", "Pod"),
@@ -90,9 +95,53 @@ def services_fact(grounder: Grounder, namespace: str, ref: Ref | None) -> str:
     return f"Services in {namespace}: " + "; ".join(parts) + "."
 
 
+_CLUSTER_WIDE = re.compile(r"\b(?:in|across) (?:the (?:whole |entire )?cluster|all namespaces|every namespace)\b|"
+                           r"\bcluster[- ]wide\b|\bevery (?:deployment|statefulset|pod|service)s? in the cluster\b")
+
+# kind -> how one object of it is described in an answer
+_DESCRIBED: list[tuple[str, str]] = [("batch/v1", "CronJob"), ("v1", "PersistentVolumeClaim"),
+                                     ("networking.k8s.io/v1", "Ingress"), ("batch/v1", "Job"), ("v1", "ServiceAccount"),
+                                     ("networking.k8s.io/v1", "NetworkPolicy"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
+                                     ("policy/v1", "PodDisruptionBudget"), ("rbac.authorization.k8s.io/v1", "Role")]
+
+
+def describe_object(obj: dict[str, Any]) -> str:
+    """One line of what matters about an object of the kinds in `_DESCRIBED`."""
+    kind, meta, spec = obj.get("kind"), obj.get("metadata") or {}, obj.get("spec") or {}
+    label = f"{kind} {meta.get('namespace')}/{meta.get('name')}"
+    status = obj.get("status") or {}
+    if kind == "CronJob":
+        return (f"{label} runs on schedule \"{spec.get('schedule')}\" and is "
+                f"{'suspended' if spec.get('suspend') else 'active'}"
+                + (f"; last run {status['lastScheduleTime']}" if status.get("lastScheduleTime") else "") + ".")
+    if kind == "PersistentVolumeClaim":
+        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        capacity = (status.get("capacity") or {}).get("storage")
+        return (f"{label} requests {size} ({', '.join(spec.get('accessModes') or [])}, storage class "
+                f"{spec.get('storageClassName') or 'default'}), {status.get('phase', 'Unknown')}"
+                + (f", capacity {capacity}" if capacity else "") + ".")
+    if kind == "Ingress":
+        routes = [f"{r.get('host', '*')}{p.get('path', '/')} -> {((p.get('backend') or {}).get('service') or {}).get('name')}"
+                  for r in spec.get("rules") or [] for p in ((r.get("http") or {}).get("paths") or [])]
+        return f"{label} routes {', '.join(routes) or 'nothing'}" + (" with TLS" if spec.get("tls") else "") + "."
+    if kind == "ServiceAccount":
+        notes = meta.get("annotations") or {}
+        identity = [f"{k}={v}" for k, v in notes.items() if "role-arn" in k or "client-id" in k]
+        return f"{label}" + (f" has cloud identity {', '.join(identity)}." if identity else " has no cloud identity.")
+    if kind == "Role":
+        grants = "; ".join(f"{', '.join(r.get('verbs') or [])} {', '.join(r.get('resources') or [])}"
+                           for r in obj.get("rules") or [])
+        return f"{label} allows {grants or 'nothing'}."
+    return f"{label} exists."
+
+
 def named_object_fact(grounder: Grounder, text: str, namespace: str) -> str | None:
-    """A ConfigMap or Service named in the text (ConfigMap data is configuration, not a secret)."""
+    """An object named in the text (ConfigMap data is configuration, not a secret; Secrets are never read)."""
     words = set(extract.tokens(text))
+    for api, kind in _DESCRIBED:
+        for obj in grounder.objects(api, kind, namespace):
+            if obj["metadata"]["name"] in words:
+                return describe_object(obj)
     for cm in grounder.objects("v1", "ConfigMap", namespace):
         if cm["metadata"]["name"] in words:
             data = cm.get("data") or {}
@@ -128,6 +177,12 @@ def answer_question(grounder: Grounder, text: str, namespace: str, ref: Ref | No
                 res = c.get("resources") or {}
                 facts.append(f"container {c.get('name')} requests {res.get('requests') or 'none'}, "
                              f"limits {res.get('limits') or 'none'}")
+        if re.search(r"\benv\w*\b|\bvariables?\b", low):
+            spec = ref.obj.get("spec", {}).get("template", {}).get("spec", {})
+            for c in spec.get("containers") or []:
+                listed = [f"{e.get('name')}={e['value']}" if "value" in e
+                          else f"{e.get('name')} (from a Secret or ConfigMap)" for e in c.get("env") or []]
+                facts.append(f"container {c.get('name')} has env {', '.join(listed) or 'none'}")
         if re.search(r"\b(ports?|services?|reachable|exposed)\b", low):
             facts.append(services_fact(grounder, namespace, ref))
         if re.search(r"\b(pods?|running|up|healthy|status|ready|alive|state)\b", low) or not facts:
@@ -136,9 +191,10 @@ def answer_question(grounder: Grounder, text: str, namespace: str, ref: Ref | No
                 facts.append(f"image {', '.join(_images(ref))}")
             facts.append(pods_fact(grounder, grounder.pods_of(ref), f"of {ref.kind} {ref.name}"))
         return "; ".join(f.rstrip(".") for f in facts) + "."
+    wide = bool(_CLUSTER_WIDE.search(low))
     for pattern, api, kind in _LIST_KINDS:
         if re.search(rf"\b(?:{pattern})\b", low):
-            scope = None if kind == "Namespace" else namespace
+            scope = None if kind == "Namespace" or wide else namespace
             objs = grounder.objects(api, kind, scope)
             if kind == "Pod":
                 return pods_fact(grounder, objs, f"in namespace {namespace}")
@@ -146,7 +202,8 @@ def answer_question(grounder: Grounder, text: str, namespace: str, ref: Ref | No
                 return services_fact(grounder, namespace, None)
             names = []
             for obj in objs:
-                name = obj["metadata"]["name"]
+                name = obj["metadata"]["name"] if scope is not None or kind == "Namespace" else \
+                    f"{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"
                 if kind in ("Deployment", "StatefulSet"):
                     name += f" ({obj.get('spec', {}).get('replicas', 1)} replicas)"
                 names.append(name)
