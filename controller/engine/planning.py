@@ -39,6 +39,7 @@ from controller.engine.errors import transient_from
 from controller.engine.live import LiveClusterReader
 from controller.engine.targets import observe
 from controller.knowledge.base import KnowledgeStore
+from controller.planning import coverage
 from controller.planning.types import ActionCall, Backend, PlanningRequest, PlanningResult
 from controller.policy import PolicySettings, evaluate
 from controller.redact import redact_object, redact_text
@@ -185,6 +186,18 @@ class Planner:
         if not verdict.allowed:
             return self._rejected(thread, revision_no, turn, result, validated, targets, verdict.summary(),
                                   findings, now)
+
+        # --- plan vs request (issue 13 §2; controller/planning/coverage.py): a plan that does not touch what
+        # the request names (an Ingress asked, a NetworkPolicy planned) is refused with the reason, whatever
+        # backend proposed it. Read-only answers that offer a fix are not judged against the words.
+        if result.kind == "plan" and validated:
+            refusal = coverage.refusal(latest, [coverage.Step(spec.name, tuple(r.kind for r in refs))
+                                                for (_c, spec, _p), (_n, refs) in zip(validated, targets, strict=True)],
+                                       [spec.title(params, reader) for _c, spec, params in validated])
+            if refusal:
+                result = result.model_copy(update={"kind": "unsupported", "answer": refusal, "actions": []})
+                validated, targets = [], []
+        # --- end plan vs request
 
         actions: list[PlannedAction] = []
         manifests: list[dict[str, Any]] = []
