@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.identity import MASTERS_GROUP, UserInfo
-from sandbox.rbac import Decision, RequestAttributes, authorize
+from sandbox.rbac import Decision, RequestAttributes, authorize, rules_for
 from sandbox.store import Store
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -27,6 +27,17 @@ class Authorizer:
             return Decision(True, f'allowed: user "{attrs.user}" is in group "{MASTERS_GROUP}"')
         return authorize(
             attrs,
+            self._store.objects(RBAC_GROUP, "roles", read_only=True),
+            self._store.objects(RBAC_GROUP, "clusterroles", read_only=True),
+            self._store.objects(RBAC_GROUP, "rolebindings", read_only=True),
+            self._store.objects(RBAC_GROUP, "clusterrolebindings", read_only=True),
+        )
+
+
+    def rules(self, user: UserInfo, namespace: str) -> list[dict[str, Any]]:
+        """Every PolicyRule that applies to the user in a namespace (SelfSubjectRulesReview)."""
+        return rules_for(
+            user.name, user.groups, namespace,
             self._store.objects(RBAC_GROUP, "roles", read_only=True),
             self._store.objects(RBAC_GROUP, "clusterroles", read_only=True),
             self._store.objects(RBAC_GROUP, "rolebindings", read_only=True),

@@ -211,6 +211,14 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         "LocalSubjectAccessReview",
         verbs=CREATE_ONLY,
     ),
+    _res(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        False,
+        verbs=CREATE_ONLY,
+    ),
     _res("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, verbs=CREATE_ONLY),
     # admission policies (evaluated in CEL by sandbox/vap.py once enabled on the server)
     _res("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", False,

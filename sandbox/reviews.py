@@ -29,6 +29,8 @@ def review(
     out.setdefault("metadata", {})
     out["metadata"].setdefault("creationTimestamp", None)
     spec = out.setdefault("spec", {})
+    if rt.kind == "SelfSubjectRulesReview":
+        return _rules_review(out, spec, caller, authorizer)
     if rt.kind == "SelfSubjectReview":
         out["status"] = {"userInfo": {"username": caller.name, "groups": list(caller.groups)}}
         if caller.uid:
@@ -84,4 +86,23 @@ def review(
     if decision.reason:
         status["reason"] = decision.reason
     out["status"] = status
+    return out
+
+
+def _rules_review(out: dict[str, Any], spec: dict[str, Any], caller: UserInfo,
+                  authorizer: Authorizer) -> dict[str, Any]:
+    """`kubectl auth can-i --list`: the caller's rules in spec.namespace, split as the API server splits them."""
+    namespace = spec.get("namespace") or ""
+    resource_rules, non_resource_rules = [], []
+    for rule in authorizer.rules(caller, namespace):
+        if rule.get("nonResourceURLs"):
+            non_resource_rules.append({"verbs": list(rule.get("verbs") or []),
+                                       "nonResourceURLs": list(rule["nonResourceURLs"])})
+        if rule.get("resources") or rule.get("apiGroups"):
+            entry = {"verbs": list(rule.get("verbs") or []), "apiGroups": list(rule.get("apiGroups") or []),
+                     "resources": list(rule.get("resources") or [])}
+            if rule.get("resourceNames"):
+                entry["resourceNames"] = list(rule["resourceNames"])
+            resource_rules.append(entry)
+    out["status"] = {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": False}
     return out

@@ -109,3 +109,18 @@ def test_a_restart_restores_deleted_bootstrap_objects(tmp_path: Path) -> None:
         view = client.RbacAuthorizationV1Api(api).read_cluster_role("view")
         api.close()
     assert view.aggregation_rule is not None and view.rules
+
+
+def test_auth_can_i_list_shows_the_bound_roles_rules(sandbox: SandboxServer, kubectl: Kubectl) -> None:
+    """`kubectl auth can-i --list` (SelfSubjectRulesReview) prints view's rules in the namespace, nothing more."""
+    kubectl("create", "namespace", "shop")
+    kubectl("create", "rolebinding", "viewer", "--clusterrole=view", "--user=vic", "-n", "shop")
+    vic = sandbox.user_kubeconfig("vic")
+    rows = {line.split()[0]: line.split()[-3:] for line in
+            kubectl("auth", "can-i", "--list", "-n", "shop", kubeconfig=vic).stdout.splitlines()[1:]
+            if not line.startswith(" ")}
+    assert rows["pods"] == ["[get", "list", "watch]"]
+    assert rows["selfsubjectreviews.authentication.k8s.io"] == ["[]", "[]", "[create]"]
+    assert "secrets" not in rows and "roles.rbac.authorization.k8s.io" not in rows
+    elsewhere = kubectl("auth", "can-i", "--list", "-n", "default", kubeconfig=vic).stdout
+    assert "pods " not in elsewhere
