@@ -43,6 +43,14 @@ class BehaviourError(ValueError):
     """A behaviour file that cannot be used: says which file, which field and what is wrong."""
 
 
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc}): {pattern!r}") from exc
+    return pattern
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
@@ -86,8 +94,7 @@ class _Matching(_Model):
     @field_validator("match")
     @classmethod
     def _regex(cls, value: str) -> str:
-        re.compile(value)
-        return value
+        return _compiles(value)
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -123,9 +130,7 @@ class Image(_Model):
     @field_validator("tags")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
-        for tag in value:
-            re.compile(tag)
-        return value
+        return [_compiles(tag) for tag in value]
 
     def has_tag(self, tag: str) -> bool:
         return any(re.fullmatch(pattern, tag) for pattern in self.tags)
@@ -143,6 +148,15 @@ class NodeSpec(_Model):
     labels: dict[str, str] = {}
     taints: list[Taint] = []
     capacity: dict[str, str] = {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _quantities(cls, value: Any) -> Any:
+        """`cpu: 4` is as good as `cpu: "4"` (node status holds quantities as strings)."""
+        if isinstance(value, dict):
+            return {k: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                    for k, v in value.items()}
+        return value
 
     def names(self) -> list[str]:
         """`worker`, `worker2`, `worker3`: the names kind gives a group of nodes."""

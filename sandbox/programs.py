@@ -556,9 +556,13 @@ class Runtime:
         urls = [a for a in args if not a.startswith("-") and a != "-"]
         if not urls or self.network is None:
             return 1
-        answer = self.network.get(urls[-1] if "://" in urls[-1] else f"http://{urls[-1]}")
-        if isinstance(answer, str):
-            shell.emit(f"wget: {answer}\n", "stderr")
+        url = urls[-1] if "://" in urls[-1] else f"http://{urls[-1]}"
+        answer = self.network.get(url)
+        if isinstance(answer, str):  # busybox's wording
+            host = url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+            address = self.network.resolve(host)
+            shell.emit(f"wget: bad address '{host}'\n" if address is None else
+                       f"wget: can't connect to remote host ({address}): Connection refused\n", "stderr")
             return 1
         status, body = answer
         if status >= 400:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -324,3 +325,66 @@ def test_exec_runs_declared_and_simulated_commands(kubectl: Kubectl, sandbox: Sa
     missing = run("python3", "-c", "print(1)")
     assert missing.exit_code == 126 and 'exec: "python3": executable file not found in $PATH' in missing.error
     assert run("sh", "-c", "curl -s http://localhost:80/ | grep -c hello").stdout == "1\n"  # nginx serves the mount
+
+
+def test_a_behaviour_file_of_ones_own_changes_the_cluster(tmp_path: Path) -> None:
+    """Behaviour is data: one small node, an in-house image that logs, listens and answers an exec, and
+    a registry that knows nothing else - a pod of any other image fails to pull."""
+    from sandbox.behaviour import parse_behaviour
+
+    behaviour = parse_behaviour("""
+nodes: [{name: tiny, capacity: {cpu: "1", memory: 1Gi, pods: "10"}}]
+images:
+  - repository: registry.example.com/shop/api
+    tags: ['v[0-9]+']
+    shell: none
+    run: {listen: [9000], logs: ["api v${tag} listening on :9000"]}
+    exec: [{match: '^/api --version$', stdout: "api ${tag}\\n"}]
+""", "inline")
+    with SandboxServer(home=tmp_path / "home", behaviour=behaviour) as server:
+        env_kubectl = _kubectl_for(server, tmp_path)
+        assert env_kubectl("get", "nodes", "-o", "name").stdout.split() == ["node/tiny"]
+        apply(env_kubectl, pod("api", "registry.example.com/shop/api:v3",
+                               "    readinessProbe: {tcpSocket: {port: 9000}}"))
+        env_kubectl("wait", "--for=condition=Ready", "pod/api", "--timeout=10s")
+        assert env_kubectl("logs", "api").stdout == "api vv3 listening on :9000\n"
+        assert env_kubectl("exec", "api", "--", "/api", "--version").stdout == "api v3\n"
+        apply(env_kubectl, pod("other", "nginx:1.27"))
+        assert container_status(env_kubectl, "other")["state"]["waiting"]["reason"] == "ErrImagePull"
+        apply(env_kubectl, pod("big", "registry.example.com/shop/api:v3", "    resources: {requests: {cpu: '2'}}"))
+        message = next(c for c in get(env_kubectl, "pod", "big")["status"]["conditions"]
+                       if c["type"] == "PodScheduled")["message"]
+        assert message.startswith("0/1 nodes are available: 1 Insufficient cpu.")
+
+
+def _kubectl_for(server: SandboxServer, tmp_path: Path) -> Kubectl:
+    import os
+    import subprocess
+
+    from tests.sandbox.conftest import KUBECTL
+
+    home = tmp_path / "kubectl-home-own"
+    home.mkdir()
+
+    def run(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(server.kubeconfig_path)}
+        proc = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    return run  # type: ignore[return-value]
+
+
+def test_aiop_sandbox_refuses_a_bad_behaviour_file(tmp_path: Path) -> None:
+    """`aiop sandbox --behaviour FILE` stops before starting, naming the file and the field (exit 2)."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "cluster.yaml"
+    bad.write_text("nodes: [{name: n, capacity: {cpu: 4}}]\nimages: [{repository: nginx, tags: ['(']}]\n")
+    aiop = Path(sys.executable).parent / "aiop"
+    proc = subprocess.run([str(aiop), "sandbox", "--port", "0", "--home", str(tmp_path / "home"),
+                           "--behaviour", str(bad)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr and "images[nginx].tags" in proc.stderr

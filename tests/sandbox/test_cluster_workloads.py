@@ -380,3 +380,35 @@ spec:
     assert nodes == ["sandbox-worker", "sandbox-worker2", "sandbox-worker3"]
     status = get(kubectl, "ds", "agent")["status"]
     assert (status["desiredNumberScheduled"], status["currentNumberScheduled"], status["numberReady"]) == (3, 3, 3)
+
+
+def test_traffic_goes_through_services_to_ready_pods(kubectl: Kubectl) -> None:
+    """Real cluster: from a client pod, `wget -qO- http://web` returns nginx's page through the Service;
+    a Service whose targetPort nobody listens on refuses the connection; an unknown name is a bad
+    address (busybox's wording); cluster DNS answers for Services."""
+    apply(kubectl, deployment("web", "nginx:1.27", 2) + """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: wrong}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers: [{name: c, image: busybox:1.36, command: [sleep, infinity]}]
+""")
+    page = kubectl("exec", "client", "--", "wget", "-qO-", "http://web.default.svc.cluster.local")
+    assert "<title>Welcome to nginx!</title>" in page.stdout
+    refused = kubectl("exec", "client", "--", "wget", "-qO-", "http://wrong", check=False)
+    assert refused.returncode == 1 and "can't connect to remote host" in refused.stderr
+    unknown = kubectl("exec", "client", "--", "wget", "-qO-", "http://nowhere", check=False)
+    assert "wget: bad address 'nowhere'" in unknown.stderr
+    ip = jsonpath(kubectl, "svc/web", "{.spec.clusterIP}")
+    assert f"Address: {ip}" in kubectl("exec", "client", "--", "nslookup", "web").stdout
