@@ -11,14 +11,16 @@ import builtins
 from typing import Any
 
 from controller.adapters.kube import Forbidden, Kube, KubeError
+from controller.cloud.seam import CloudAccess
 from controller.redact import redact_object, redact_text
 
 
 class LiveClusterReader:
     """`ClusterReader` over the API server, impersonating the requester."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, cloud: CloudAccess | None = None) -> None:
         self.kube = kube
+        self.cloud = cloud  # the cloud half (controller/cloud): planners read it through `cloud_of(reader)`
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         try:

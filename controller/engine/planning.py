@@ -35,7 +35,10 @@ from controller.api.types import (
 )
 from controller.catalog.base import CatalogError, Rendered, describe_ref, unique_permissions
 from controller.catalog.registry import validate_call
-from controller.engine.errors import transient_from
+from controller.cloud.graph import groups_line
+from controller.cloud.permissions import CloudCheck, check_plan
+from controller.cloud.seam import NO_CLOUD, CloudAccess, CloudTransient
+from controller.engine.errors import Transient, transient_from
 from controller.engine.live import LiveClusterReader
 from controller.engine.targets import observe
 from controller.knowledge.base import KnowledgeStore
@@ -114,8 +117,10 @@ class Planner:
     """Runs one planning round for a thread."""
 
     def __init__(self, backend: Backend, kube: Kube, knowledge: KnowledgeStore, policy: PolicySettings,
-                 field_manager: str = "ai-operator", allow_collaborators: bool = False) -> None:
+                 field_manager: str = "ai-operator", allow_collaborators: bool = False,
+                 cloud: CloudAccess | None = None) -> None:
         self.backend = backend
+        self.cloud = cloud or NO_CLOUD  # the cloud half: reads for planners, cloud permission checks
         self.kube = kube
         self.knowledge = knowledge
         self.policy = policy
@@ -139,7 +144,7 @@ class Planner:
             preferences=self._preferences(requester.user),
             previous_plan=[ActionCall(action=a.action, params=a.params) for a in previous.actions] if previous else [],
         )
-        reader = LiveClusterReader(self.kube.as_user(requester))
+        reader = LiveClusterReader(self.kube.as_user(requester), self.cloud)
         result = self._ask_backend(request, reader)
         return self._build(thread, revision_no, turn, latest, result, reader, requester, now, authors)
 
@@ -240,6 +245,13 @@ class Planner:
                 verify=spec.verify(params, reader),
                 diff="\n".join(diffs) or "\n".join(f"# {n}" for n in rendered.notes), deferred=rendered.deferred))
 
+        # The cloud half (controller/cloud/permissions.py): what ACK's role / ASO's identity lack for these
+        # manifests (a transient cloud error is retried), and the requester's Entra ID group names.
+        cloud_check = self._cloud_check(manifests, reader)
+        findings += [f"cloud: {n}" for n in cloud_check.notes]
+        groups = groups_line(self.cloud.directory, list(requester.groups))
+        if groups:
+            findings.append(f"requester {requester.user}: {groups}")
         mutating = any(a.mutating for a in actions)
         answer = result.answer.strip()
         if notes and not actions:
@@ -256,16 +268,26 @@ class Planner:
             backend=getattr(self.backend, "name", ""), ai_calls=list(result.calls), created_at=now,
             targets=states, shaped_by=authors)
         missing = unique_permissions(missing)
-        if missing:
-            lines = "\n".join(f"- {p.describe()}" for p in missing)
-            message = (f"{answer}\n\nYou are missing permissions this plan needs, so nothing can run:\n{lines}\n"
-                       "Ask a cluster admin to grant them (admins have been alerted).")
-            return Proposal(m.PermissionsMissing(revision_no, digest, tuple(p.describe() for p in missing)),
-                            revision, message.strip(), missing)
+        if missing or cloud_check.missing:
+            message = answer
+            if missing:
+                lines = "\n".join(f"- {p.describe()}" for p in missing)
+                message += (f"\n\nYou are missing permissions this plan needs, so nothing can run:\n{lines}\n"
+                            "Ask a cluster admin to grant them (admins have been alerted).")
+            if cloud_check.missing:
+                message += "\n\n" + cloud_check.message()
+            described = tuple(p.describe() for p in missing) + tuple(cloud_check.missing_lines())
+            return Proposal(m.PermissionsMissing(revision_no, digest, described), revision, message.strip(), missing)
         if result.kind == "clarify" and not actions:
             return Proposal(m.QuestionAsked(revision_no, digest, answer), revision, answer)
         message = self._message(revision)
         return Proposal(m.PlanProposed(revision_no, digest, mutating, suspicious=suspicious), revision, message)
+
+    def _cloud_check(self, manifests: list[dict[str, Any]], reader: LiveClusterReader) -> CloudCheck:
+        try:
+            return check_plan(self.cloud, manifests, reader.get)
+        except CloudTransient as exc:
+            raise Transient(f"checking cloud permissions: {exc}") from exc
 
     def _rejected(self, thread: ThreadView, revision_no: int, turn: int, result: PlanningResult,
                   validated: list[Any], targets: list[tuple[str, list[ObjectRef]]], reason: str,

@@ -12,6 +12,7 @@ from controller.adapters.gitrepo import ThreadRepo, ensure_bare_repo
 from controller.adapters.kube import Kube, load_api_client
 from controller.adapters.sync.select import make_engine
 from controller.adapters.telemetry import Alerts
+from controller.cloud.access import cloud_access
 from controller.engine.execution import Executor, Forge, TargetRepo
 from controller.engine.history import History
 from controller.engine.locks import TargetLocks, ThreadIds
@@ -120,7 +121,7 @@ def build_services(settings: Settings, backend: Backend | None = None,
     policy = PolicySettings(protected_namespaces=frozenset(settings.planning.protected_namespaces),
                             operator_namespace=settings.kube.operator_namespace)
     planner = Planner(backend or default_backend(settings), kube, store, policy, settings.kube.field_manager,
-                      allow_collaborators=settings.planning.allow_collaborators)
+                      allow_collaborators=settings.planning.allow_collaborators, cloud=cloud_access(settings))
     engine = make_engine(kube, settings.sync, settings.kube.field_manager)
     executor = Executor(kube, repo, forge, BackupStore(kube, settings.kube.operator_namespace), store,
                         settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s,

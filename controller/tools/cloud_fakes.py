@@ -239,6 +239,13 @@ class CloudSpec(Strict):
     azure: AzureSpec | None = None
 
 
+def fixture_crds() -> list[dict[str, Any]]:
+    """The CRDs of the cloud kinds the catalog renders (ACK IAM Role/Policy, ASO RoleAssignment/StorageAccount)."""
+    import yaml
+
+    return [yaml.safe_load(p.read_text()) for p in sorted((REPO / "tests" / "fixtures" / "crds").glob("*.yaml"))]
+
+
 @contextlib.contextmanager
 def fake_clouds(spec: CloudSpec, home: Path) -> Iterator[dict[str, Any]]:
     """Start and seed the fakes; yield the `settings.cloud` values that point the operator at them."""

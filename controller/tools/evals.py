@@ -10,6 +10,7 @@ sandbox, a home, a repo or a controller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -30,6 +31,7 @@ from controller.knowledge.base import ThreadRecord
 from controller.kubevalues import subset_mismatch
 from controller.settings import load_settings
 from controller.tools import bootstrap
+from controller.tools.cloud_fakes import fake_clouds, fixture_crds
 from controller.tools.expectations import (
     alerts_ok,
     counts_for_unchanged,
@@ -65,6 +67,7 @@ class ScenarioRun:
         self.backend_name = backend
         self.identity = Identity(user=scenario.identity.user, groups=scenario.identity.groups)
         self.notes: list[str] = []
+        self.clouds = contextlib.ExitStack()
 
     def run(self) -> Result:
         from sandbox.server import SandboxServer
@@ -82,6 +85,7 @@ class ScenarioRun:
                 if stop is not None:
                     stop.set()
                     self.operator_thread.join(timeout=10)
+                self.clouds.close()
 
     # ------------------------------------------------------------------------------ set-up
 
@@ -90,9 +94,14 @@ class ScenarioRun:
         from controller.engine.services import build_services
 
         settings = load_settings().with_home(self.home).with_kubeconfig(str(server.kubeconfig_path))
+        extra_crds: list[dict[str, Any]] = []
+        if self.scenario.cloud is not None:  # the scenario's fake AWS/Azure, seeded (controller/tools/cloud_fakes.py)
+            overrides = self.clouds.enter_context(fake_clouds(self.scenario.cloud, self.home / "clouds"))
+            settings = settings.model_copy(update={"cloud": settings.cloud.model_copy(update=overrides)})
+            extra_crds = fixture_crds()
         self.settings = settings
         self.kube = Kube(load_api_client(str(server.kubeconfig_path)))
-        bootstrap.install_crds(self.kube)
+        bootstrap.install_crds(self.kube, extra_crds)
         bootstrap.install_admission(self.kube, server)
         for obj in self.scenario.cluster:
             bootstrap.create_object(self.kube, obj)

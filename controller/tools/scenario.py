@@ -12,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from controller.tools.cloud_fakes import CloudSpec
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -90,6 +92,7 @@ class Scenario(Strict):
     identity: IdentitySpec
     cluster: list[dict[str, Any]] = Field(default_factory=list)
     knowledge: list[KnowledgeItem] = Field(default_factory=list)
+    cloud: CloudSpec | None = None  # what the fake AWS/Azure hold (controller/tools/cloud_fakes.py); optional
     turns: list[Turn] = Field(min_length=1)
     expect: Expect = Field(default_factory=Expect)
 

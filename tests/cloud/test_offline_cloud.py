@@ -121,3 +121,13 @@ def test_without_cloud_access_it_says_so() -> None:
 ])
 def test_the_kind_of_a_cloud_request(text: str, kind: str) -> None:
     assert cloud_text.kind(text) == kind
+
+
+def test_a_read_only_request_gets_no_fix(access: CloudAccess) -> None:
+    request = PlanningRequest(thread_id="t", turns=["x"], requester=Identity(user="a@example.com"), namespace="billing")
+    text = "don't change anything, just tell me which buckets are not encrypted"
+    reader = with_cloud(cluster(), access)
+    ctx = Ctx(request=request, grounder=Grounder(reader), latest=text, values=[text], names=[text])
+    routed = route(ctx, "question", reader, read_only=True)
+    assert routed is not None and routed[1].kind == "answer" and not routed[1].actions
+    assert "invoices has no default encryption" in routed[1].answer

@@ -34,8 +34,11 @@ OWN_BUILDERS = ("create-s3-bucket", "create-azure-resource-group", "create-azure
 MAX_LINES = 12
 
 
-def route(ctx: Ctx, intent: str, cluster: ClusterReader) -> tuple[str, Outcome] | None:
-    """(intent, outcome) when this is a cloud request of ours; None leaves it to the intents."""
+def route(ctx: Ctx, intent: str, cluster: ClusterReader, read_only: bool = False) -> tuple[str, Outcome] | None:
+    """(intent, outcome) when this is a cloud request of ours; None leaves it to the intents.
+
+    `read_only` (the person said not to change anything): answers only, no fix is offered.
+    """
     text = ctx.text_all()
     which = words.clouds(text)
     if not which:
@@ -54,7 +57,11 @@ def route(ctx: Ctx, intent: str, cluster: ClusterReader) -> tuple[str, Outcome] 
     handler = {"review": _review, "troubleshoot": _troubleshoot, "harden": _harden, "grant": _grant,
                "irsa": _irsa, "inventory": _inventory}[kind]
     outcome = handler(ctx, cloud, which, text)
-    return (f"cloud-{kind}", outcome) if outcome is not None else None
+    if outcome is None:
+        return None
+    if read_only and outcome.actions:
+        outcome = Outcome(answer=outcome.answer, findings=outcome.findings, kind="answer")
+    return f"cloud-{kind}", outcome
 
 
 def _calls(fixes: list[Remediation], why: str) -> list[ActionCall]:

@@ -167,14 +167,13 @@ class OfflineBackend:
                 intent, outcome = rebuilt
                 return self._result(outcome, intent, ctx, request, texts[start], stated, suspicious, confidence,
                                     reused=[thread.thread_id])
+        intent = gate(intent, act, stated)
         # The cloud half (cloud_questions.py): reviews, troubleshooting, hardening and inventory of AWS/Azure
-        # resources from live cloud data; None leaves the request to the intents below.
+        # resources from live cloud data, after the speech act and before the out-of-catalog screen;
+        # None leaves the request to the intents below.
         routed = cloud_questions.route(ctx, intent, cluster, read_only=act.kind == "negated")
         if routed is not None:
             return self._result(routed[1], routed[0], ctx, request, texts[start], stated, suspicious, confidence)
-        intent = gate(intent, act, stated)
-        # (The cloud half's route, controller/planning/offline/cloud_questions.py, belongs here: after the speech
-        # act has decided read-only or not, before the out-of-catalog screen and the builders.)
         if intent == UNSUPPORTED or intent in BUILDERS:
             outside = out_of_scope(stated, self._known_names(grounder, ctx.namespace))
             if outside is not None or intent == UNSUPPORTED:
