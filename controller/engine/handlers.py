@@ -29,7 +29,7 @@ import kopf
 
 from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST, VERSION, ConditionType, Phase
 from controller.engine.errors import Transient, backoff
-from controller.engine.reconcile import Services, reconcile, record_retry
+from controller.engine.reconcile import Crash, Services, reconcile, record_retry
 from controller.settings import Settings
 
 log = logging.getLogger("aiop.handlers")
@@ -88,6 +88,8 @@ def _run(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
     services: Services = memo.services
     try:
         reconcile(services, dict(body))
+    except Crash:
+        return  # a crash test killed "the process" here: nothing more happens in this reconcile
     except Transient as exc:
         delay = backoff(retry, exc.delay)
         log.warning("retrying", extra={"object": body.get("metadata", {}).get("name"), "error": exc.message,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +96,13 @@ class Services:
     history: History
     serial: KeyedLocks = field(default_factory=KeyedLocks)
     verify_timeout_s: float = 60.0
+    # A seam for crash tests: called with "start", "before:<Effect>" and "after:<Effect>"; raising `Crash`
+    # there stops the reconcile on the spot, as a killed process would (nothing after it is written).
+    crash_hook: Callable[[str], None] | None = None
+
+
+class Crash(BaseException):
+    """A simulated kill of the controller at an effect boundary (BaseException: nothing catches it)."""
 
 
 def thread_id_of(body: dict[str, Any], spec_thread_id: str | None) -> str:
@@ -396,6 +404,8 @@ class Reconciler:
         while queue:
             effect = queue.popleft()
             name = type(effect).__name__
+            if self.svc.crash_hook is not None:
+                self.svc.crash_hook(f"before:{name}")
             with EFFECT_SECONDS.labels(effect=name).time():
                 try:
                     event = self._run(effect)
@@ -410,6 +420,8 @@ class Reconciler:
                     EFFECTS.labels(effect=name, outcome="error").inc()  # a bug: the thread says so
                     log.exception("effect failed", extra={"effect": name, "thread_id": self.status.thread_id})
                     event = m.ErrorOccurred(message=f"{name} failed: {redact_text(str(exc))}")
+            if self.svc.crash_hook is not None:
+                self.svc.crash_hook(f"after:{name}")
             if event is not None:
                 self._feed(event)
 
@@ -624,6 +636,8 @@ def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
     with svc.serial.hold(uid) as held:
         if not held:
             return 1.0  # another reconcile of this object is running; look again shortly
+        if svc.crash_hook is not None:
+            svc.crash_hook("start")
         return Reconciler(svc, body).run()
 
 

@@ -13,9 +13,10 @@ wrote it, so a refused approval by one user never hides a later valid one by ano
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from controller.api.constants import Phase
+from controller.api.constants import ConditionType, Phase, Reason
 from controller.api.types import ConversationSpec, ConversationStatus, Identity, Turn
 from controller.workflow import machine as m
 
@@ -48,8 +49,6 @@ Cause = m.Event | PendingApproval | PendingRating | PendingRestore
 
 def chain(previous: str, turn: Turn) -> str:
     """The turns digest after one more turn (sha256 chain: a rewritten turn changes every later link)."""
-    import hashlib
-
     return hashlib.sha256(f"{previous}:{turn.fingerprint()}".encode()).hexdigest()
 
 
@@ -90,8 +89,14 @@ def detect(spec: ConversationSpec, status: ConversationStatus) -> list[Cause]:
 def resume_effects(status: ConversationStatus) -> list[m.Effect]:
     """Effects to run again after a restart in a busy phase; each effect is idempotent.
 
-    Completed counts as busy until its promotion (pull requests, knowledge) is recorded.
+    Completed counts as busy until its promotion (pull requests, knowledge) is recorded, and Planning
+    after a low rating or a stale plan until the new revision is recorded (the condition that sent
+    the thread back to planning carries the feedback, so it survives the restart).
     """
+    ready = next((c for c in status.conditions if c.type == ConditionType.READY), None)
+    if status.phase is Phase.PLANNING and ready is not None and ready.reason in {Reason.REPLANNING,
+                                                                                  Reason.PLAN_STALE}:
+        return [m.Plan(turn=0, feedback=ready.message)]
     if status.phase is Phase.EXECUTING:
         return [m.Execute(status.approved_revision, status.approved_digest)]
     if status.phase is Phase.SYNCING:

@@ -355,7 +355,7 @@ def _on_stale(state: ThreadState, ev: PlanStale) -> tuple[ThreadState, list[Effe
     if state.phase is not Phase.EXECUTING:
         return _invalid(state, ev)
     return _with(state, Cond(ConditionType.APPROVED, "False", Reason.PLAN_STALE, ev.message),
-                 Cond(ConditionType.READY, "Unknown", Reason.PLAN_STALE, "re-planning against the changed state"),
+                 Cond(ConditionType.READY, "Unknown", Reason.PLAN_STALE, ev.message),
                  phase=Phase.PLANNING, approved_revision=0, approved_digest=""), [
         Plan(turn=0, feedback=ev.message)]
 
@@ -401,6 +401,7 @@ def _on_rating(state: ThreadState, ev: RatingReceived) -> tuple[ThreadState, lis
                      phase=Phase.COMPLETED), [record, Promote(state.current_revision, state.current_digest)]
     feedback = ev.comment or f"the result was rated {ev.score}/100"
     return _with(state, Cond(ConditionType.RATED, "False", Reason.REPLANNING, f"rated {ev.score}: re-planning"),
+                 Cond(ConditionType.READY, "Unknown", Reason.REPLANNING, feedback),
                  phase=Phase.PLANNING), [record, Plan(turn=0, feedback=feedback)]
 
 

@@ -7,6 +7,7 @@ kubernetes client are real.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,17 @@ class Loop:
     knowledge: MemoryKnowledgeStore
     services: Services
     client: ConversationClient
+    operator: tuple[threading.Thread, threading.Event] | None = None
+
+    def restart_controller(self) -> Services:
+        """Stop the controller and start a new one (new services, as a new process would build them)."""
+        if self.operator is not None:
+            thread, stop = self.operator
+            stop.set()
+            thread.join(timeout=20)
+        self.services = build_services(self.settings, backend=self.backend, knowledge=self.knowledge)
+        self.operator = start_operator_thread(self.settings, self.services)
+        return self.services
 
     def deployment(self, name: str, namespace: str = "shop") -> dict[str, Any]:
         obj = self.kube.get("apps/v1", "Deployment", name, namespace)
@@ -87,12 +99,14 @@ def start_loop(home: Path, env: dict[str, str] | None = None, extra_crds: list[d
         backend = ScriptedBackend()
         knowledge = MemoryKnowledgeStore()
         services = build_services(settings, backend=backend, knowledge=knowledge)
-        thread, stop = start_operator_thread(settings, services)
+        loop = Loop(server, kube, settings, backend, knowledge, services, ConversationClient(kube),
+                    start_operator_thread(settings, services))
         try:
-            yield Loop(server, kube, settings, backend, knowledge, services, ConversationClient(kube))
+            yield loop
         finally:
-            stop.set()
-            thread.join(timeout=10)
+            if loop.operator is not None:
+                loop.operator[1].set()
+                loop.operator[0].join(timeout=10)
 
 
 @pytest.fixture(scope="module")
