@@ -119,6 +119,30 @@ def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends:
 
 
 @app.command()
+def doctor(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends: BackendsOpt = None,
+           as_json: Annotated[bool, typer.Option("--json", help="One JSON object per check.")] = False) -> None:
+    """Preflight a cluster: API version, CRDs, admission policy, rights, repo, sync engine, cloud, DB, AI."""
+    from controller.adapters.kube import Kube, load_api_client
+    from controller.tools.doctor import run_checks
+
+    settings = _settings(home, kubeconfig, backends)
+    try:
+        kube = Kube(load_api_client(settings.kube.kubeconfig, settings.kube.context))
+    except Exception as exc:  # no kubeconfig and not in a pod
+        _fail(f"cannot configure a Kubernetes client: {exc}")
+    results = run_checks(kube, settings)
+    for result in results:
+        if as_json:
+            typer.echo(json.dumps(result.__dict__))
+        else:
+            typer.secho(result.line(), fg=typer.colors.GREEN if result.ok else typer.colors.RED)
+    failed = sum(not r.ok for r in results)
+    if not as_json:
+        typer.echo(f"{len(results) - failed} passed, {failed} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
 def up(api_port: Annotated[int, typer.Option(help="Port of the sandbox API server.")] = 6443,
        ui_port: Annotated[int, typer.Option(help="Port of the chat UI.")] = 8501,
        metrics_port: Annotated[int, typer.Option(help="Port of /metrics (0: off).")] = 9090,

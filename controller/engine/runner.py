@@ -111,6 +111,7 @@ async def _operate(settings: Settings, services: Services, stop: threading.Event
         )
     finally:
         beat.cancel()
+        stop.set()  # kopf may have stopped on a signal of its own: release whatever waits on the flag
 
 
 def run_operator(settings: Settings, services: Services, stop: threading.Event | None = None,
