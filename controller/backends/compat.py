@@ -50,6 +50,22 @@ class Refused(Exception):
         self.status = status
 
 
+class StaleConnection(Exception):
+    """The server dropped a connection it had accepted, before answering (retried once, at once)."""
+
+
+class TooLong(Refused):
+    """The request does not fit the model's context window (no shape of the whole catalog will)."""
+
+
+_TOO_LONG = re.compile(r"(?i)context[_ ]length|context window|maximum context|too many tokens|exceeds? the context")
+
+
+def too_long(code: str, message: str) -> bool:
+    """Whether an error says the request does not fit the context (OpenAI, vLLM and llama.cpp phrasings)."""
+    return code == "context_length_exceeded" or bool(_TOO_LONG.search(message))
+
+
 @dataclass(frozen=True)
 class Shape:
     """One way of asking: native tools with a `tool_choice`, or a JSON reply under a `response_format`."""
@@ -119,6 +135,16 @@ class Capabilities:
                 if self._strikes[key] >= (STRIKES_5XX if status >= 500 else STRIKES_4XX):
                     self._refused[key] = status
 
+    def mark_too_long(self, kind: Kind, reason: str) -> None:
+        """The whole tool list does not fit: this kind of call is asked in two steps from now on."""
+        with self._lock:
+            self._refused[(kind, PICK_THEN_FILL_OFF)] = 400
+            self._reasons[(kind, PICK_THEN_FILL_OFF)] = f"does not fit the context: {reason}"[:200]
+
+    def is_too_long(self, kind: Kind) -> bool:
+        with self._lock:
+            return (kind, PICK_THEN_FILL_OFF) in self._refused
+
     def assume_refused(self, kind: Kind, names: tuple[str, ...], reason: str) -> None:
         """Known without asking (the embedded llama.cpp's handler is known code): never try these shapes."""
         with self._lock:
@@ -134,6 +160,43 @@ class Capabilities:
                 why = self._reasons.get((kind, name)) or f"HTTP {status}"
                 out.setdefault(kind, []).append(f"{name} ({why})")
             return out
+
+
+# ------------------------------------------------------------------------ two steps, for small contexts
+
+PICK_THEN_FILL_OFF = "every tool in one request"
+PICK_TOOL = "choose_tools"
+MAX_PICKED = 3
+
+
+def pick_tool(tools: list[ToolSpec]) -> ToolSpec:
+    """Step one when the whole tool list does not fit the context: choose tools by name only."""
+    return ToolSpec(PICK_TOOL, "Choose the tools to call next, in order: " + tool_listing(tools),
+                    {"type": "object", "additionalProperties": False, "required": ["tools"],
+                     "properties": {"tools": {"type": "array", "minItems": 1, "maxItems": MAX_PICKED,
+                                              "items": {"enum": [t.name for t in tools]}}}})
+
+
+def tool_listing(tools: list[ToolSpec]) -> str:
+    """One line per tool: its name and the first sentence of its description."""
+    return "\n" + "\n".join(f"- {t.name}: {_first_sentence(t.description)}" for t in tools)
+
+
+def _first_sentence(text: str, limit: int = 70) -> str:
+    first = re.sub(r"^\[[^]]*\]\s*", "", text).split(". ")[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def picked(calls: list[ToolCall], tools: list[ToolSpec]) -> list[ToolSpec]:
+    """The tools chosen in step one (known names only, each once, at most MAX_PICKED)."""
+    by_name = {t.name: t for t in tools}
+    names: list[str] = []
+    for call in calls:
+        chosen = call.arguments.get("tools") if call.name == PICK_TOOL else [call.name]
+        for name in chosen if isinstance(chosen, list) else []:
+            if isinstance(name, str) and name in by_name and name not in names:
+                names.append(name)
+    return [by_name[n] for n in names[:MAX_PICKED]]
 
 
 # ------------------------------------------------------------------------ JSON-shaped replies

@@ -28,7 +28,7 @@ from typing import Any
 
 from controller.backends import compat
 from controller.backends.config import LocalConfig
-from controller.backends.errors import ConfigError, FatalError, InvalidOutput, TransientError
+from controller.backends.errors import ConfigError, InvalidOutput, TransientError
 from controller.backends.openai_chat import OpenAIChat
 from controller.backends.wire import Reply
 
@@ -104,8 +104,7 @@ class LocalChat(OpenAIChat):
                 raise TransientError(f"timed out after {self.config.timeout_s:g}s") from exc
             except ValueError as exc:
                 if "exceed context window" in str(exc):
-                    raise FatalError(f"the request does not fit the model's context ({self.context_tokens} "
-                                     f"tokens, context_tokens): {exc}") from exc
+                    raise compat.TooLong(400, f"{exc} (context_tokens: {self.context_tokens})") from exc
                 raise compat.Refused(500, f"{type(exc).__name__}: {exc}") from exc
             except Exception as exc:  # the chat handler refuses a shape (an assertion, a template error)
                 raise compat.Refused(500, f"{type(exc).__name__}: {exc}"[:300]) from exc

@@ -28,7 +28,6 @@ from controller.backends.wire import Msg, Reply, ToolCall, ToolSpec, estimate_to
 
 # Refusals that a simpler request shape may get past; anything else is transient or fatal.
 REFUSAL_STATUSES = frozenset({400, 422, 500, 501})
-HOPELESS_CODES = frozenset({"context_length_exceeded", "model_not_found"})
 
 
 def _to_wire(system: str, messages: list[Msg]) -> list[dict[str, Any]]:
@@ -106,6 +105,8 @@ class OpenAIChat:
 
     def complete(self, system: str, messages: list[Msg], tools: list[ToolSpec], force_tool: bool) -> Reply:
         kind = compat.kind_of(tools, force_tool)
+        if self.capabilities.is_too_long(kind):
+            return self._pick_then_fill(system, messages, tools, ())
         shapes = self.capabilities.usable(kind, compat.ladder(kind, force_tool, self.stream))
         refusals: list[tuple[str, int, str]] = []
         unstructured: Reply | None = None
@@ -117,6 +118,11 @@ class OpenAIChat:
                                  self.config.temperature, self.config.max_output_tokens)
             try:
                 reply = self.send(body, shape.stream)
+            except compat.TooLong as exc:
+                if kind != "tools":
+                    raise FatalError(f"the request does not fit the model's context: {exc}") from exc
+                self.capabilities.mark_too_long(kind, str(exc))
+                return self._pick_then_fill(system, messages, tools, _notes([*refusals, (shape.name, 400, str(exc))]))
             except compat.Refused as exc:
                 refusals.append((shape.name, exc.status, str(exc)))
                 continue
@@ -132,7 +138,7 @@ class OpenAIChat:
                     index = next(i for i, s in enumerate(shapes) if not s.native_tools)
                     continue
             self.capabilities.learn(kind, [(name, status) for name, status, _m in refusals])
-            return dataclasses.replace(reply, via=via, refusals=tuple(f"{n}: {s} {m}"[:200] for n, s, m in refusals))
+            return dataclasses.replace(reply, via=via, refusals=_notes(refusals))
         if unstructured is not None:
             return unstructured
         detail = "; ".join(f"{n} -> {s} {m}"[:200] for n, s, m in refusals) or "no request shape left to try"
@@ -140,10 +146,41 @@ class OpenAIChat:
             raise TransientError(f"the server failed every request shape: {detail}")
         raise FatalError(f"the server refused every request shape: {detail}")
 
+    def _pick_then_fill(self, system: str, messages: list[Msg], tools: list[ToolSpec],
+                        refusals: tuple[str, ...]) -> Reply:
+        """For a context too small for every tool's schema: choose tools by name, then fill each alone."""
+        first = self.complete(system + "\n\nThe tools you may choose:" + compat.tool_listing(tools), messages,
+                              [compat.pick_tool(tools)], force_tool=True)
+        chosen = compat.picked(first.tool_calls, tools)
+        calls: list[ToolCall] = []
+        tokens_in, tokens_out, texts = first.input_tokens, first.output_tokens, [first.text]
+        for spec in chosen:
+            reply = self.complete(system, messages, [spec], force_tool=True)
+            tokens_in, tokens_out = tokens_in + reply.input_tokens, tokens_out + reply.output_tokens
+            texts.append(reply.text)
+            calls += [dataclasses.replace(c, id=f"call_{len(calls) + i}")
+                      for i, c in enumerate(reply.tool_calls) if c.name == spec.name][:1]
+        via = "pick-then-fill(" + ",".join(s.name for s in chosen) + ")"
+        return Reply(text="" if calls else " ".join(t for t in texts if t).strip(), tool_calls=calls,
+                     input_tokens=tokens_in, output_tokens=tokens_out, model=first.model, via=via,
+                     refusals=refusals)
+
     # ------------------------------------------------------------------------ one request
 
     def send(self, body: dict[str, Any], stream: bool) -> Reply:
-        """One request over HTTP; raises `compat.Refused` for what a simpler shape may get past."""
+        """One request over HTTP; raises `compat.Refused` for what a simpler shape may get past.
+
+        A kept-alive connection the server dropped (after a broken stream, say) is retried once at
+        once on a new connection, as HTTP clients do for a stale connection."""
+        try:
+            return self._send(body, stream)
+        except compat.StaleConnection:
+            try:
+                return self._send(body, stream)
+            except compat.StaleConnection as exc:
+                raise TransientError(f"the connection broke twice: {exc}") from exc
+
+    def _send(self, body: dict[str, Any], stream: bool) -> Reply:
         try:
             if stream:
                 return self._streamed(body)
@@ -153,9 +190,15 @@ class OpenAIChat:
         except self._openai.RateLimitError as exc:
             raise TransientError(f"429 rate limited: {_message(exc)}", _retry_after(exc)) from exc
         except self._openai.APIConnectionError as exc:
-            raise TransientError(f"cannot connect: {exc}") from exc
+            if _never_connected(exc):
+                raise TransientError(f"cannot connect: {_cause(exc)}") from exc
+            if stream:  # llama.cpp answers a streamed tool request it cannot serve by dropping the connection
+                raise compat.Refused(500, f"the stream broke: {_cause(exc)}") from exc
+            raise compat.StaleConnection(_cause(exc)) from exc
         except self._openai.APIStatusError as exc:
-            if exc.status_code in REFUSAL_STATUSES and _code(exc) not in HOPELESS_CODES:
+            if exc.status_code in (400, 413) and compat.too_long(_code(exc), _message(exc)):
+                raise compat.TooLong(exc.status_code, _message(exc)) from exc
+            if exc.status_code in REFUSAL_STATUSES and _code(exc) != "model_not_found":
                 raise compat.Refused(exc.status_code, _message(exc)) from exc
             if exc.status_code >= 500 or exc.status_code in (408, 409):
                 raise TransientError(f"{exc.status_code} from the server: {_message(exc)}") from exc
@@ -185,7 +228,7 @@ class OpenAIChat:
         text: list[str] = []
         parts: dict[int, dict[str, str]] = {}
         model, finish, tokens_in, tokens_out = self.model, "", 0, 0
-        for chunk in stream:
+        for chunk in _guarded(stream):
             model = chunk.model or model
             if chunk.usage is not None:
                 tokens_in, tokens_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
@@ -197,13 +240,51 @@ class OpenAIChat:
                     part = parts.setdefault(frag.index, {"id": "", "name": "", "arguments": ""})
                     part["id"] = frag.id or part["id"]
                     if frag.function is not None:
-                        part["name"] += frag.function.name or ""
+                        name = frag.function.name or ""
+                        if name != part["name"]:  # llama.cpp repeats the whole name in every chunk
+                            part["name"] += name
                         part["arguments"] += frag.function.arguments or ""
                 finish = choice.finish_reason or finish
         joined = "".join(text)
+        if not joined and not parts and not finish:
+            raise compat.Refused(500, "the stream ended without an answer")
         calls = [_tool_call(p["id"] or f"call_{i}", p["name"], p["arguments"]) for i, p in sorted(parts.items())]
         return Reply(text=joined, tool_calls=calls, input_tokens=tokens_in,
                      output_tokens=tokens_out or estimate_tokens(joined), model=model, finish=finish)
+
+
+def _guarded(stream: Any) -> Any:
+    """The chunks of a stream; a transport that breaks after the first byte is a refusal of streaming."""
+    iterator = iter(stream)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise
+        except Exception as exc:  # httpx's ReadError / RemoteProtocolError, an error event in the stream
+            raise compat.Refused(500, f"the stream broke: {type(exc).__name__}: {exc}"[:300]) from exc
+        yield chunk
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether a connection error happened before the server accepted the connection (it is down)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if any(k.__name__ in ("ConnectError", "ConnectTimeout") for k in type(seen).__mro__):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _cause(exc: BaseException) -> str:
+    inner = exc.__cause__
+    return f"{exc} ({type(inner).__name__}: {inner})" if inner is not None and str(inner) else str(exc)
+
+
+def _notes(refusals: list[tuple[str, int, str]]) -> tuple[str, ...]:
+    return tuple(f"{name}: {status} {message}"[:200] for name, status, message in refusals)
 
 
 def _message(exc: Any) -> str:

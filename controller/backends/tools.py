@@ -32,8 +32,43 @@ READ_LOGS = "read_logs"
 READ_TOOLS = frozenset({READ_OBJECT, LIST_OBJECTS, READ_EVENTS, READ_LOGS}) | CLOUD_TOOL_NAMES
 
 
+_CLASS_FOR = {"d": "[0-9]", "w": "[A-Za-z0-9_]", "s": "[ \\t\\n\\r]"}
+
+
+def wire_pattern(pattern: str) -> str:
+    """The same regular expression without escapes outside character classes (`\\.` -> `[.]`, `\\d` -> `[0-9]`).
+
+    Why: llama.cpp's JSON-schema-to-grammar converter (llama-cpp-python 0.3) copies such escapes into
+    grammar literals that llama.cpp's own grammar parser refuses, and the server then crashes
+    (SIGSEGV) on the request. Character classes say the same thing and every engine reads them alike.
+    """
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if in_class:
+                out.append(char + nxt)
+            elif nxt in _CLASS_FOR:
+                out.append(_CLASS_FOR[nxt])
+            elif nxt in ".*+?()|{}/$-:@#,":
+                out.append(f"[{nxt}]")
+            else:
+                out.append(char + nxt)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class and out and out[-1] not in ("[", "[^"):
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def flatten(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with local `$ref`s replaced by their definitions and `title`s removed."""
+    """The schema with local `$ref`s replaced by their definitions, `title`s removed, patterns made
+    grammar-safe (`wire_pattern`)."""
     defs = schema.get("$defs", {})
 
     def walk(node: Any) -> Any:
@@ -42,7 +77,8 @@ def flatten(schema: dict[str, Any]) -> dict[str, Any]:
                 target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
                 extra = {k: v for k, v in node.items() if k != "$ref"}
                 return walk({**target, **extra})
-            return {k: walk(v) for k, v in node.items() if k not in ("title", "$defs")}
+            return {k: (wire_pattern(v) if k == "pattern" and isinstance(v, str) else walk(v))
+                    for k, v in node.items() if k not in ("title", "$defs")}
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node

@@ -11,6 +11,7 @@ server is exercised in `test_llama_server.py`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from controller.backends.agent import ChatBackend
 from controller.backends.config import OpenAIConfig
 from controller.backends.errors import FatalError, TransientError
 from controller.backends.openai_chat import OpenAIChat
-from controller.backends.tools import planner_tools
+from controller.backends.tools import ROUTE_TOOL, planner_tools, wire_pattern
 from controller.backends.wire import Msg, ToolCall
 from controller.planning.memory_cluster import MemoryCluster
 from tests.backends import fakes
@@ -174,15 +175,92 @@ def test_every_shape_refused_is_fatal_or_transient_by_status() -> None:
         ask(adapter(server))
 
 
-def test_context_overflow_and_auth_are_not_taken_for_refusals() -> None:
+def test_a_catalog_too_long_for_the_context_is_asked_in_two_steps_from_then_on() -> None:
+    """llama.cpp with Gemma: the planner's ~50 tool schemas are ~14k tokens, the context 8k. The adapter
+    asks for tool names first (one small tool), then for each chosen tool alone, and keeps doing so."""
+    def rule(body: dict[str, Any]) -> fakes.Script:
+        tools = body.get("tools") or []
+        if len(tools) > 1 or body.get("response_format"):
+            return fakes.error(400, "This model's maximum context length is 8192 tokens. However, you "
+                                    "requested 14208 tokens", code="context_length_exceeded")
+        name = tools[0]["function"]["name"]
+        if name == compat.PICK_TOOL:
+            return fakes.tools(fakes.call(name, {"tools": ["scale", "respond", "scale", "no-such-tool"]}))
+        args = SCALE if name == "scale" else {"kind": "plan", "answer": "Scale web to 3."}
+        return fakes.tools(fakes.call(name, args))
+
+    with PickyServer(rule) as server:
+        chat = adapter(server)
+        reply, again = ask(chat), ask(chat)
+        shapes = [shape_of(b) for b in server.requests]
+        pick_prompt = server.requests[1]["messages"][0]["content"]
+    assert shapes == ["tool_choice=required"] + ["tool_choice=named"] * 3 + ["tool_choice=named"] * 3
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [
+        ("scale", SCALE), ("respond", {"kind": "plan", "answer": "Scale web to 3."})]
+    assert reply.via == "pick-then-fill(scale,respond)" and "context" in reply.refusals[0]
+    assert again.via == reply.via and len({c.id for c in reply.tool_calls}) == 2
+    assert "- scale: Scale a Deployment or StatefulSet" in pick_prompt
+    assert "every tool in one request" in chat.capabilities.snapshot()["tools"][0]
+
+
+def test_context_overflow_of_a_single_tool_and_auth_are_fatal() -> None:
     with fakes.OpenAIServer() as server:
         server.enqueue(fakes.error(400, "maximum context length is 2048 tokens", code="context_length_exceeded"),
                        fakes.error(401, "bad key"))
-        with pytest.raises(FatalError, match="context length"):
-            ask(adapter(server))
+        with pytest.raises(FatalError, match="does not fit the model's context"):
+            adapter(server).complete("S", [Msg("user", "x")], [ROUTE_TOOL], force_tool=True)
         with pytest.raises(FatalError, match="401"):
             ask(adapter(server))
         assert len(server.requests) == 2
+
+
+class BrokenStreams(PickyServer):
+    """llama.cpp's server answers a streamed tool request it cannot serve with an empty event stream,
+    and repeats the whole function name in every chunk of a stream it can serve."""
+
+    def handle(self, h: Any, body: dict[str, Any], raw_body: bytes) -> None:
+        if not body.get("stream"):
+            super().handle(h, body, raw_body)
+            return
+        if body.get("tool_choice") != "auto" or len(body.get("tools") or []) != 1:
+            self.send(h, 200, b"", {"Content-Type": "text/event-stream"})
+            return
+        base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+        pieces = ['{"name": ', '"web", "namespace": "shop", ', '"replicas": 3}']
+        chunks = [{**base, "choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
+            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "scale", "arguments": p}}]}}]}
+            for p in pieces]
+        chunks.append({**base, "choices": [{"index": 0, "finish_reason": "tool_calls", "delta": {}}]})
+        payload = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+        self.send(h, 200, payload.encode(), {"Content-Type": "text/event-stream"})
+
+
+def test_an_empty_stream_is_a_refusal_and_repeated_names_are_read_once() -> None:
+    scale = [t for t in planner_tools() if t.name == "scale"]
+    with BrokenStreams(lambda body: fakes.error(500, "")) as server:
+        reply = adapter(server, stream=True).complete("S", [Msg("user", "scale web to 3")], scale, force_tool=False)
+        shapes = [shape_of(b) for b in server.requests]
+    assert shapes == ["tool_choice=auto+stream"]
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("scale", SCALE)]
+    with BrokenStreams(lambda body: fakes.tools(fakes.call("scale", SCALE))) as server:
+        reply = ask(adapter(server, stream=True))
+        shapes = [shape_of(b) for b in server.requests]
+    assert shapes == ["tool_choice=required+stream", "tool_choice=required"]
+    assert "the stream ended without an answer" in reply.refusals[0]
+
+
+def test_wire_patterns_keep_their_meaning_without_escapes_outside_classes() -> None:
+    """llama.cpp's grammar converter turns `\\.` into a literal its parser refuses (the server crashed)."""
+    cases = {r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$": ["10.0.0.0/8", "10a0.0.0/8", "1.2.3/4"],
+             r"^\d{12}$": ["123456789012", "12345678901x"],
+             r"^(\*\.)?[a-z0-9]+(\.[a-z0-9]+)*$": ["*.example.com", "a.b", "x*.b", "a..b"],
+             r"^[-\w._()]{1,90}$": ["rg-(prod).1", "a b"]}
+    for pattern, samples in cases.items():
+        wired = wire_pattern(pattern)
+        assert "\\." not in wired and "\\d" not in wired
+        assert [bool(re.fullmatch(pattern, x)) for x in samples] == [bool(re.fullmatch(wired, x)) for x in samples]
+    every = json.dumps([t.schema for t in planner_tools()])
+    assert "\\\\." not in every and "\\\\d" not in every  # no escaped dot or digit class left on the wire
 
 
 def test_a_plan_read_out_of_text_passes_the_same_gates(shop: MemoryCluster) -> None:
