@@ -68,6 +68,11 @@ class FakeAws:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
+        # moto keeps its accounts in module-level backends: a second fake in the same process (the eval worker
+        # runs scenarios one after another) would see the first one's resources without this reset
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=30)
         self._admin = boto3.session.Session(aws_access_key_id="seed", aws_secret_access_key="seed",
                                             region_name=self.region)
         self._front = BackgroundServer(self._handle).start()
