@@ -1,16 +1,20 @@
 # The two commands of the README: `make up` runs the product, `make test` runs every test.
 # Both create .venv and install whatever is missing (Debian packages too, when run as root).
 SHELL := /bin/bash
-PY_SYS ?= python3
+# The first of these that is Python 3.11, 3.12 or 3.13 (requires-python); PY_SYS=... picks another.
+PY_SYS ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && \
+  $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 APT_PACKAGES := git chromium
 
-.PHONY: up test install lint eval bench clean
+.PHONY: up test install lint eval bench clean image wheelhouse
 
 $(VENV)/bin/python:
+	@if [ -z "$(PY_SYS)" ]; then echo "No Python 3.11, 3.12 or 3.13 found: install one (e.g. apt-get install python3.11-venv) or run make PY_SYS=/path/to/python3.12"; exit 1; fi
+	@echo "Creating $(VENV) with $(PY_SYS) ($$($(PY_SYS) --version))"
 	$(PY_SYS) -m venv $(VENV)
 
 # The lock pins every package exactly (so pip never backtracks) and torch to the CPU build.
@@ -46,3 +50,26 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The container image (Containerfile), built here with buildah (vfs storage, chroot isolation) on a
+# Debian base made by mmdebstrap, from a wheelhouse of the locked versions. On demand, not in `make test`.
+IMAGE ?= localhost/ai-operator:dev
+IMAGE_BASE := localhost/aiop-base:bookworm
+BUILDAH := buildah --storage-driver vfs
+
+wheelhouse: install
+	$(PY) -m pip download -q -d .image/wheels -c requirements.lock -r image/runtime.txt -r image/export.txt
+
+image: wheelhouse
+	@command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || \
+	  { echo "make image needs buildah and mmdebstrap: apt-get install -y buildah mmdebstrap (as root)"; exit 1; }
+	mkdir -p .image/base
+	test -f .image/base/rootfs.tar || mmdebstrap --variant=apt --include=python3,python3-venv,ca-certificates,git \
+	  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+	  --dpkgopt='path-exclude=/usr/share/info/*' bookworm .image/base/rootfs.tar
+	printf 'FROM scratch\nADD rootfs.tar /\nCMD ["/bin/bash"]\n' > .image/base/Containerfile
+	$(BUILDAH) bud -q --isolation chroot -f .image/base/Containerfile -t $(IMAGE_BASE) .image/base
+	time $(BUILDAH) bud --isolation chroot --layers=false --build-arg BASE=$(IMAGE_BASE) -f Containerfile -t $(IMAGE) .
+	@$(BUILDAH) images --format '{{.Name}}:{{.Tag}} {{.Size}}' $(IMAGE)
+	$(BUILDAH) run --isolation chroot $$($(BUILDAH) from $(IMAGE)) aiop --help >/dev/null && echo "image smoke test: aiop runs"
+

@@ -1,0 +1,131 @@
+"""The controller's footprint as a pod would see it (issue 11 §1), run on demand: `python -m bench.footprint`.
+
+Measures, with the real `aiop controller` as a separate process against the sandbox API server:
+- ready time: from starting the process to `/readyz` answering 200 (CRDs found, embedder loaded,
+  leader with watches established — leader election on, as in the chart);
+- RSS after ready (the embedding model loaded) and after one thread planned and applied (peak too).
+`--embedder onnx --onnx-dir DIR` runs ONNX Runtime (the image's runtime; export with
+`python -m controller.minilm DIR`), `--embedder sentence-transformers` runs torch. `--image NAME`
+runs the process inside the image with `buildah run` (chroot isolation shares the host network,
+so it reaches the sandbox on 127.0.0.1). Prints one line per figure; writes bench/results/footprint.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from controller.adapters.kube import Kube, load_api_client
+from controller.api.types import Identity
+from controller.client import ConversationClient
+from controller.tools import bootstrap
+from sandbox.server import SandboxServer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) RSS of `pid` and its children (buildah run forks the process it starts)."""
+    now = peak = 0.0
+    for proc in [pid, *_children(pid)]:
+        try:
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{proc}/status").read_text().splitlines()
+                          if ":" in line)
+        except FileNotFoundError:
+            continue
+        now += int(fields["VmRSS"].split()[0]) / 1024
+        peak += int(fields["VmHWM"].split()[0]) / 1024
+    return now, peak
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in map(int, children):
+            found += [child, *_children(child)]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--embedder", default="onnx", choices=["onnx", "sentence-transformers"])
+    parser.add_argument("--onnx-dir", default="")
+    parser.add_argument("--image", default="", help="run inside this image with buildah (as root)")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="aiop-footprint-"))
+    home.chmod(0o777)
+    with SandboxServer(port=0, home=home / "sandbox") as server:
+        kube = Kube(load_api_client(str(server.kubeconfig_path)))
+        bootstrap.install_crds(kube)
+        bootstrap.install_demo(kube)
+        port = _free_port()
+        env = {"AIOP_HOME": str(home / "controller"), "AIOP_METRICS_PORT": "0", "AIOP_HEALTH_PORT": str(port),
+               "AIOP_LEADER_ELECTION": "true", "AIOP_OPERATOR_NAMESPACE": "default", "AIOP_LOG_LEVEL": "WARNING",
+               "AIOP_EMBEDDER": args.embedder, "AIOP_KUBECONFIG": str(server.kubeconfig_path)}
+        if args.onnx_dir:
+            env["AIOP_ONNX_MODEL_DIR"] = args.onnx_dir
+        if args.image:
+            env.pop("AIOP_EMBEDDER")  # the image's own defaults: ONNX from the exported model
+            (home / "sandbox").chmod(0o755)
+            server.kubeconfig_path.chmod(0o644)
+            container = subprocess.run(["buildah", "--storage-driver", "vfs", "from", args.image],
+                                       capture_output=True, text=True, check=True).stdout.strip()
+            command = ["buildah", "--storage-driver", "vfs", "run", "--isolation", "chroot", "--user", "65532:65532",
+                       "-v", f"{home}:{home}", *[f"--env={k}={v}" for k, v in env.items()], container,
+                       "aiop", "controller"]
+            environ = dict(os.environ)
+        else:
+            command = [sys.executable, "-m", "controller.cli", "controller"]
+            environ = {**os.environ, **env}
+        started = time.monotonic()
+        controller = subprocess.Popen(command, env=environ, stderr=subprocess.DEVNULL)
+        try:
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if controller.poll() is not None:
+                    raise SystemExit(f"the controller exited with {controller.returncode}: {shlex.join(command)}")
+                time.sleep(0.1)
+            ready_s = time.monotonic() - started
+            rss_ready, _ = _rss_mb(controller.pid)
+            client = ConversationClient(kube)
+            who = Identity(user=bootstrap.DEMO_USER)
+            client.say("shop", "footprint", "scale web in shop to 3 replicas", who)
+            client.wait_settled("shop", "footprint", timeout=300)
+            client.approve("shop", "footprint", who)
+            client.wait_settled("shop", "footprint", timeout=300)
+            rss_after, peak = _rss_mb(controller.pid)
+        finally:
+            controller.terminate()
+            controller.wait(timeout=30)
+    result = {"embedder": "image" if args.image else args.embedder, "ready_s": round(ready_s, 2),
+              "rss_ready_mb": round(rss_ready), "rss_after_thread_mb": round(rss_after), "rss_peak_mb": round(peak),
+              "load_average": os.getloadavg()[0]}
+    print(f"ready after {ready_s:.1f} s; RSS {rss_ready:.0f} MB when ready, {rss_after:.0f} MB after a thread "
+          f"(peak {peak:.0f} MB); load {result['load_average']:.1f}")
+    out = Path(__file__).parent / "results" / "footprint.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
