@@ -22,9 +22,11 @@ import streamlit as st
 from controller.adapters.kube import Kube, load_api_client
 from controller.api.constants import ConditionType, Phase
 from controller.api.types import Identity
+from controller.cloud.seam import Directory
 from ui import views
 from ui.config import UiConfig, load_config
 from ui.gateway import Gateway
+from ui.groups import directory, group_labels
 from ui.identity import Refusal, resolve
 from ui.model import (
     PHASE_TEXT,
@@ -51,6 +53,12 @@ def _kube(kubeconfig: str | None, context: str | None) -> Kube:
 @st.cache_resource(show_spinner=False)
 def _knowledge(url: str) -> KnowledgeSearch | None:
     return open_knowledge(url)
+
+
+@st.cache_resource
+def _directory(_config: UiConfig) -> Directory | None:
+    """One Graph client per UI process (its names are cached for a while); `_config` is not hashed."""
+    return directory(_config)
 
 
 def _state() -> Any:
@@ -156,8 +164,8 @@ def _restore(gateway: Gateway, namespace: str, name: str) -> None:
 def _sidebar(config: UiConfig, gateway: Gateway) -> list[dict[str, Any]]:
     """The thread list (mine, then all others I may see), search, and where new chats go."""
     sidebar = st.sidebar
-    sidebar.markdown(f"Signed in as **{gateway.who.user}**"
-                     + (f"  \ngroups: {', '.join(gateway.who.groups)}" if gateway.who.groups else ""))
+    groups = group_labels(list(gateway.who.groups), _directory(config))  # Entra ID names (ui/groups.py)
+    sidebar.markdown(f"Signed in as **{gateway.who.user}**" + (f"  \ngroups: {', '.join(groups)}" if groups else ""))
     sidebar.button("New chat", icon=":material/add_comment:", on_click=_new_chat, width="stretch")
     if len(config.namespaces) > 1:
         sidebar.selectbox("Namespace for new chats", config.namespaces, key="new_ns")

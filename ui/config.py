@@ -37,6 +37,14 @@ class UiConfig(NamedEnvSettings):
     answer_timeout: float = env("AIOP_UI_ANSWER_TIMEOUT", 90.0,
                                 "how long a click waits for the controller before handing over to live updates")
     knowledge_url: str = env("AIOP_KNOWLEDGE_URL", "")
+    # Entra ID group names in the sidebar (ui/groups.py), read with the UI's own Workload Identity
+    graph_group_names: bool = env("AIOP_GRAPH_GROUP_NAMES", False, "show Entra ID group names (Microsoft Graph)")
+    graph_url: str = env("AIOP_GRAPH_URL", "", "'' = https://graph.microsoft.com")
+    azure_tenant_id: str = env("AIOP_AZURE_TENANT_ID", "")
+    azure_client_id: str = env("AIOP_AZURE_CLIENT_ID", "", "with tenant and token file: WorkloadIdentityCredential")
+    azure_federated_token_file: str = env("AIOP_AZURE_FEDERATED_TOKEN_FILE", "")
+    azure_authority_host: str = env("AIOP_AZURE_AUTHORITY_HOST", "")
+    azure_ca_bundle: str = env("AIOP_AZURE_CA_BUNDLE", "")
 
     @model_validator(mode="after")
     def _default_namespaces(self) -> UiConfig:
