@@ -241,6 +241,7 @@ def _thread(config: UiConfig, gateway: Gateway, namespace: str, name: str, objec
     title = (view.spec.get("turns") or [{}])[0].get("text", name)
     st.subheader(title)
     head = st.container()  # filled last, so it shows the state after any progress followed below
+    views.earlier_messages(view)
     for msg in view.status.messages:
         views.message(msg)
     views.pending_turns(view)
@@ -286,6 +287,11 @@ def _proposal(config: UiConfig, gateway: Gateway, view: ThreadView, objects: lis
         refusal = view.approval_refusal
         if refusal:
             st.error(refusal, icon=":material/block:")
+        locked = view.condition("Locked")
+        if locked is not None and locked.status == "True":
+            st.warning(f"Approved, and waiting: another thread holds an object this plan changes. "
+                       f"It runs as soon as that thread is completed or restored.\n\n{locked.message}",
+                       icon=":material/lock_clock:")
         approvable = view.approvable
         if approvable is not None:
             st.info(f"Nothing runs until you approve. Approving names revision {approvable.revision} "

@@ -16,6 +16,7 @@ import streamlit as st
 
 from controller.api.constants import Phase
 from controller.api.types import Message, PlanRevision
+from controller.textclean import clean_text
 from ui.model import PHASE_TEXT, RISK_COLOR, ThreadSummary, ThreadView
 from ui.similar import Similar
 
@@ -41,17 +42,31 @@ def _words(text: str, delay: float) -> Iterator[str]:
 
 def message(msg: Message, stream: bool = False, delay: float = 0.01) -> None:
     with st.chat_message(msg.role, avatar=AVATARS.get(msg.role)):
+        if msg.author and msg.role == "user":
+            st.caption(msg.author)  # who wrote it, as the API server authenticated them
         if stream:
             st.write_stream(_words(msg.text, delay))
         else:
             st.markdown(msg.text)
 
 
+def earlier_messages(view: ThreadView) -> None:
+    """A long thread keeps its older messages and revisions in git; say where."""
+    shown = len(view.status.messages)
+    earlier = (view.status.messages[0].id - 1) if shown else 0
+    if earlier > 0:
+        where = f" (git ref `{view.status.history_ref}`)" if view.status.history_ref else ""
+        st.caption(f":material/history: {earlier} earlier message(s) are in the thread's history{where}.")
+
+
 def pending_turns(view: ThreadView) -> None:
-    """Turns the person wrote that the controller has not answered yet (not in status.messages)."""
+    """Turns people wrote that the controller has not answered yet (not in status.messages)."""
     for turn in (view.spec.get("turns") or [])[view.status.processed_turns:]:
         with st.chat_message("user", avatar=AVATARS["user"]):
-            st.markdown(turn.get("text", ""))
+            author = (turn.get("author") or {}).get("user")
+            if author:
+                st.caption(author)
+            st.markdown(clean_text(turn.get("text", "")))
 
 
 def _section(title: str, icon: str, nested: bool, expanded: bool) -> Any:

@@ -10,7 +10,9 @@ auth, TLS, token refresh. Errors come back as `KubeError` carrying the API serve
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -36,6 +38,7 @@ CORE_KINDS: dict[str, tuple[str, bool]] = {
 }
 
 
+RETRIES = 4  # attempts of an idempotent request before a transient error is raised
 TRANSIENT_CODES = frozenset({0, 408, 425, 429, 500, 502, 503, 504})
 TRANSIENT_REASONS = frozenset({"Timeout", "ServerTimeout", "TooManyRequests", "ServiceUnavailable",
                                "InternalError", "Unreachable"})
@@ -125,6 +128,7 @@ class ResourceInfo:
 def load_api_client(kubeconfig: str | None, context: str | None = None) -> k8s_client.ApiClient:
     """An ApiClient for a kubeconfig file, or the in-cluster service account when none is given."""
     configuration = k8s_client.Configuration()
+    configuration.connection_pool_maxsize = 32  # kopf's workers, timers and the UI share one client
     if kubeconfig:
         k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, context=context, client_configuration=configuration)
@@ -151,7 +155,22 @@ class Kube:
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
                 content_type: str = "application/json", accept: str = "application/json",
-                timeout: float = 30.0) -> Any:
+                timeout: float = 30.0, idempotent: bool | None = None) -> Any:
+        """One request; a transient failure of an idempotent one (every verb but create, and reviews,
+        which change nothing) is retried a few times with jittered backoff and the server's Retry-After,
+        as client-go's callers do, before it is raised for the caller to retry later."""
+        safe = method != "POST" if idempotent is None else idempotent
+        for attempt in range(RETRIES if safe else 1):
+            try:
+                return self._once(method, path, query, body, content_type, accept, timeout)
+            except KubeError as exc:
+                if not exc.transient or attempt == RETRIES - 1 or not safe:
+                    raise
+                time.sleep(min(2.0, exc.retry_after or random.uniform(0.05, 0.2) * 2 ** attempt))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _once(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
+              accept: str, timeout: float) -> Any:
         headers: dict[str, Any] = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
@@ -176,7 +195,11 @@ class Kube:
         raw = response.read()
         text = raw.decode() if isinstance(raw, bytes) else (raw or "")
         if response.status >= 400:
-            raise self._error(response.status, text)
+            error = self._error(response.status, text)
+            retry_after = (response.headers or {}).get("Retry-After")
+            if retry_after and str(retry_after).isdigit() and "details" not in error.status:
+                error.status["details"] = {"retryAfterSeconds": int(retry_after)}
+            raise error
         if accept.startswith("text/"):
             return text
         return json.loads(text) if text else {}
@@ -303,6 +326,6 @@ class Kube:
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
                   "spec": {"user": who.user, "groups": list(who.groups), "resourceAttributes": attrs}}
         result = Kube(self.api_client).request(
-            "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=review)
+            "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=review, idempotent=True)
         status = result.get("status", {})
         return bool(status.get("allowed")), str(status.get("reason", ""))

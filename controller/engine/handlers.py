@@ -27,7 +27,16 @@ from typing import Any
 
 import kopf
 
-from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST, VERSION, ConditionType, Phase
+from controller.api.constants import (
+    GROUP,
+    PLURAL_CONVERSATION,
+    PLURAL_REQUEST,
+    VERSION,
+    ConditionType,
+    Phase,
+    Reason,
+)
+from controller.client import settled
 from controller.engine.errors import Transient, backoff
 from controller.engine.reconcile import Crash, Services, reconcile, record_retry
 from controller.settings import Settings
@@ -36,6 +45,7 @@ log = logging.getLogger("aiop.handlers")
 FOLLOW_INTERVAL_S = 60.0
 TICK_S = 1.0
 _WAITING_PHASES = {Phase.EXECUTING.value, Phase.SYNCING.value, Phase.RESTORING.value}
+_STUCK = {Reason.THREAD_ID_TAKEN.value, Reason.TURNS_REWRITTEN.value, "InvalidSpec"}
 
 
 class SpecDigestStorage(kopf.AnnotationsDiffBaseStorage):
@@ -73,9 +83,15 @@ def _login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
         default_namespace=None)
 
 
-def needs_attention(status: dict[str, Any]) -> bool:
-    """The thread waits for something that is not a change of spec (see the module docstring)."""
-    status = status or {}
+def needs_attention(body: dict[str, Any]) -> bool:
+    """The thread has work left: something written is not handled yet (a change kopf may have missed
+    while a watch was down), or it waits for something that is not a change of spec."""
+    status = body.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == ConditionType.READY.value), {})
+    if ready.get("reason") in _STUCK:
+        return False  # nothing more happens until someone changes the object
+    if not settled(body):
+        return True
     if status.get("phase") in _WAITING_PHASES:
         return True
     if status.get("phase") == Phase.COMPLETED.value and status.get("ratedRevision") != status.get("currentRevision"):
@@ -108,7 +124,7 @@ for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
         _run(memo, body, retry)
 
     @kopf.timer(GROUP, VERSION, _plural, id="tick", interval=TICK_S, initial_delay=TICK_S,
-                when=lambda status, **_: needs_attention(dict(status or {})))
+                when=lambda body, **_: needs_attention(dict(body)))
     def _tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         """Verification, lock waits, retries and unrecorded promotions move on without a spec change."""
         _run(memo, body, int(kwargs.get("retry") or 0))
