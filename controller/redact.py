@@ -17,18 +17,46 @@ from typing import Any
 
 MASK = "[REDACTED]"
 
+# Words that follow "password is" without being the password ("the password is stored in ...").
+_NOT_A_VALUE = (r"(?:(?:stored|kept|saved|in|inside|under|from|missing|wrong|incorrect|expired|invalid|empty|not|set|"
+                r"rotated|correct|the|a|an|named|called|located|there|fine|ok|okay|unknown|required|needed|changed|"
+                r"same|different|reset|being|also|still|now|too|my|our|your|their|its|this|that|what|which|where|"
+                r"redacted|\[redacted\])(?=\s|$|[,.;!?]))")
+_SECRET_WORD = (r"(?:password|passwd|pwd|passphrase|pass ?code|secret(?: key)?|client secret|api[ _-]?key|apikey|"
+                r"access[ _-]?key|secret[ _-]access[ _-]key|auth[ _-]?token|access[ _-]?token|token|pin|credentials?)")
+
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), MASK),
-    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
+    # private keys, whole or cut off
+    (re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S), MASK),
+    # cloud and forge tokens with a recognisable shape
+    (re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), MASK),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"), MASK),
-    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,})\b"), MASK),
+    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+                r"gl(?:pat|dt|rt|ptt|cbt|soat|oas|ft|imt|agent)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})\b"), MASK),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), MASK),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"), MASK),
+    (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b|\bsk-[A-Za-z0-9_-]{20,}\b"), MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b|\bnpm_[A-Za-z0-9]{36}\b|\bSG\.[\w-]{16,}\.[\w-]{16,}\b"), MASK),
+    # HTTP credentials
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{16,}"), r"\1 " + MASK),
-    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(@)"), r"\1" + MASK + r"\2"),
-    (re.compile(r"(?i)\b((?:[a-z_]*_)?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
-                r"client[_-]?secret|private[_-]?key)\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"), r"\1" + MASK),
-    (re.compile(r"(?i)(AccountKey=)[^;\s]+"), r"\1" + MASK),
+    (re.compile(r"(?i)\b(authorization\s*:\s*basic)\s+[A-Za-z0-9+/=]{8,}"), r"\1 " + MASK),
+    # URLs and connection strings with credentials
+    (re.compile(r"(?i)(://[^/\s:@]*:)[^@\s]+(@)"), r"\1" + MASK + r"\2"),
+    (re.compile(r"(?i)([?&;](?:sig|password|pwd|token|secret|key)=)[^&;\s]+"), r"\1" + MASK),
+    (re.compile(r"(?i)(AccountKey=|SharedAccessKey=)[^;\s]+"), r"\1" + MASK),
+    # command-line flags
+    (re.compile(r"(?i)((?<!\S)--?(?:password|passwd|pass|token|secret|api-key|access-key)(?:=|\s+))(?!-)(\S+)"), r"\1" + MASK),
+    # key = value assignments (env files, YAML, connection strings)
+    (re.compile(r"(?i)\b((?:[a-z0-9_]*_)?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
+                r"client[_-]?secret|private[_-]?key|auth)\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s;,]+)"), r"\1" + MASK),
+    # plain words: "the db password is hunter2", "my token: abc", "use hunter2 as the password"
+    (re.compile(rf"(?i)\b({_SECRET_WORD}(?:\s+(?:for|of|to)\s+(?:the\s+)?(?:[\w.@-]+\s+){{0,2}}?[\w.@-]+)?\s+(?:is|was|will be|should be|"
+                rf"are|=|:|equals|set to|reads)\s+)(?!{_NOT_A_VALUE})(\"[^\"]+\"|'[^']+'|\S+?(?=[,.;!?]?(?:\s|$)))"),
+     r"\1" + MASK),
+    (re.compile(rf"(?i)\b(use|using|with|try)\s+(?!{_NOT_A_VALUE})(\"[^\"]+\"|'[^']+'|\S+)(\s+as\s+(?:the\s+|my\s+|our\s+|a\s+)?"
+                rf"(?:\w+\s+)?{_SECRET_WORD})\b"), r"\1 " + MASK + r"\3"),
+    # a bare 40-character AWS secret access key (upper, lower and digits; not a hex commit id)
+    (re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))(?=[^\s]*[A-Z])(?=[^\s]*[a-z])(?=[^\s]*[0-9])"
+                r"[A-Za-z0-9/+]{40}"), MASK),
 ]
 
 _SENSITIVE_NAME = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"

@@ -306,6 +306,10 @@ def worker(backend: str | None = None) -> None:
     One worker process runs many scenarios one after another, so the embedding model loads once
     per worker; each scenario still gets its own sandbox, home, repo and controller.
     """
+    if not backend:  # the offline planner: load the model before the first scenario's clock starts
+        from controller.planning.offline.planner import shared_classifier
+
+        shared_classifier().classify("warm up the model and the anchors")
     for line in sys.stdin:
         path = line.strip()
         if not path:

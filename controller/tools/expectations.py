@@ -5,7 +5,8 @@ Values compare as Kubernetes serializes them: quantities by value (`1Gi` == `102
 (subset inside each item), except `containers`, `ports` and `env`, which match by name or port.
 Server-set metadata and status are ignored when deciding whether the cluster is unchanged, as are
 the operator's own records (its conversations, Events, its namespace) and objects that controllers
-derive from others (anything with an ownerReference).
+derive from others (anything with an ownerReference, a Service's Endpoints and EndpointSlices, a
+PersistentVolume a provisioner made for a claim).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from controller.kubevalues import subset_mismatch
 SERVER_METADATA = ("uid", "resourceVersion", "generation", "managedFields", "creationTimestamp",
                    "deletionTimestamp", "selfLink")
 CONTROLLER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
-IGNORED_KINDS = {("v1", "Event"), ("events.k8s.io/v1", "Event"), ("coordination.k8s.io/v1", "Lease")}
+IGNORED_KINDS = {("v1", "Event"), ("events.k8s.io/v1", "Event"), ("coordination.k8s.io/v1", "Lease"),
+                 # kept by controllers from other objects: a Service's endpoints follow its pods
+                 ("v1", "Endpoints"), ("discovery.k8s.io/v1", "EndpointSlice")}
 
 def object_key(obj: dict[str, Any]) -> str:
     """`apps/v1/Deployment/shop/web`; cluster-scoped objects have no namespace part."""
@@ -50,6 +53,9 @@ def counts_for_unchanged(obj: dict[str, Any], operator_namespace: str) -> bool:
     if meta.get("namespace") == operator_namespace or (obj.get("kind") == "Namespace"
                                                         and meta.get("name") == operator_namespace):
         return False
+    if obj.get("kind") == "PersistentVolume" and (obj.get("spec") or {}).get("claimRef") and \
+            "pv.kubernetes.io/provisioned-by" in (meta.get("annotations") or {}):
+        return False  # provisioned for a claim: it follows the claim, which is compared itself
     return not meta.get("ownerReferences")
 
 

@@ -47,6 +47,12 @@ def test_unchanged_ignores_the_operators_own_records() -> None:
     assert not counts_for_unchanged({"apiVersion": "aiop.dev/v1alpha1", "kind": "AIConversation",
                                      "metadata": {"name": "c"}}, "aiop-system")
     assert counts_for_unchanged(deploy, "aiop-system")
+    assert not counts_for_unchanged({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"}}, "aiop-system")
+    provisioned = {"apiVersion": "v1", "kind": "PersistentVolume",
+                   "metadata": {"name": "pvc-1", "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
+                   "spec": {"claimRef": {"name": "data", "namespace": "shop"}}}
+    assert not counts_for_unchanged(provisioned, "aiop-system")
+    assert counts_for_unchanged({**provisioned, "metadata": {"name": "pv-by-hand"}}, "aiop-system")
     moved = {**deploy, "metadata": {**deploy["metadata"], "resourceVersion": "9"}}
     assert differences({"k": deploy}, {"k": moved}, set()) == []
     scaled = {**deploy, "spec": {"replicas": 5}}

@@ -71,7 +71,10 @@ def build_ingress(ctx: Ctx) -> Outcome:
         return Outcome.ask(f"Service {service.label} has ports {', '.join(map(str, ports)) or 'none'}: which one should "
                            "the Ingress send traffic to?")
     host = ctx.first(specs.host)
-    name = new_name(ctx, r"ingress(?:es)?") or service.name
+    klass = ctx.first(specs.ingress_class)
+    name = new_name(ctx, r"ingress(?:es)?")
+    if name is None or name == klass or name in specs.INGRESS_CLASSES:
+        name = service.name
     params: dict[str, Any] = {"name": name, "namespace": ns, "service": service.name, "port": port}
     if host:
         params["host"] = host
@@ -81,7 +84,6 @@ def build_ingress(ctx: Ctx) -> Outcome:
     tls = ctx.first(specs.tls_secret)
     if tls:
         params["tls_secret"] = tls
-    klass = ctx.first(specs.ingress_class)
     if klass:
         params["ingress_class"] = klass
     where = f"{host or 'every host'}{path or '/'}"

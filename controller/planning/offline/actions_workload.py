@@ -132,6 +132,10 @@ def build_set_resources(ctx: Ctx) -> Outcome:
                 target[resource] = _times(resource, current, factor)
                 scaled.append(f"{resource} {current} x {factor:g} = {target[resource]}")
         ask = quantities.ResourceAsk(requests, limits)
+    seeded = not requests and not limits and (ctx.seed.get("requests") or ctx.seed.get("limits"))
+    if seeded:  # no number said, but a previous plan or a reused thread has them: take those
+        requests, limits = dict(ctx.seed.get("requests") or {}), dict(ctx.seed.get("limits") or {})
+        ask = quantities.ResourceAsk(requests, limits)
     for resource in ask.more:  # "more memory" with no number: double what is there
         current = cur_lim.get(resource) or cur_req.get(resource)
         limits[resource] = _doubled(resource, current)

@@ -189,8 +189,8 @@ def images(text: str) -> list[str]:
         if port and (port.group(1) in ("port", "host", "localhost", "http", "https", "tcp", "udp")
                      or int(port.group(2)) >= 1024 or port.group(2) in ("80", "443")):
             continue
-        if ref.startswith(("http:", "https:")):
-            continue
+        if ref.startswith(("http:", "https:")) or re.fullmatch(r"\d{1,2}:\d{2}(?::\d{2})?", ref):
+            continue  # a URL scheme or a time of day ("at 02:30")
         out.append(ref)
     return out
 
@@ -328,7 +328,7 @@ def kind_mentions(text: str) -> list[tuple[str, str]]:
     found: list[tuple[int, tuple[str, str]]] = []
     taken: list[tuple[int, int]] = []
     for pattern, api, kind in KIND_WORDS:
-        for m in re.finditer(rf"\b(?:{pattern})\b", low):
+        for m in re.finditer(rf"(?<![\w-])(?:{pattern})(?![\w-])", low):
             if any(s <= m.start() < e for s, e in taken):
                 continue
             taken.append((m.start(), m.end()))

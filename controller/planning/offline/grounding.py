@@ -244,7 +244,8 @@ class Grounder:
     def owner_of_pod(self, pod_name: str, namespace: str,
                      kinds: Sequence[tuple[str, str]] = WORKLOAD_KINDS) -> Ref | None:
         """The workload that owns a pod (owner references, then labels, then the name's prefix)."""
-        pod = self.get("v1", "Pod", pod_name, namespace)
+        listed = self.objects("v1", "Pod", namespace)  # one list call, not a GET per word of the request
+        pod = next((p for p in listed if (p.get("metadata") or {}).get("name") == pod_name), None)
         local = self.refs(kinds, namespace)
         by_name = {r.name: r for r in local}
         if pod:

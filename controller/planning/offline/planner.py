@@ -190,10 +190,12 @@ class OfflineBackend:
         """Check the outcome against the request, reuse and steer with past threads, and answer."""
         kind = outcome.kind if outcome.kind != "plan" or outcome.actions else "clarify"
         match = None if reused else reuse.best_match(request.knowledge, intent, first, self.classifier)
-        if kind == "clarify" and match is not None and intent in BUILDERS and reuse.seed_of(match, intent):
+        if kind in ("plan", "clarify") and match is not None and intent in BUILDERS and reuse.seed_of(match, intent) \
+                and len(outcome.actions) <= 1:  # the thread's values where this request states none
             ctx.seed = {**reuse.seed_of(match, intent), **ctx.seed}
-            outcome = BUILDERS[intent](ctx)
-            kind = outcome.kind if outcome.kind != "plan" or outcome.actions else "clarify"
+            rebuilt = BUILDERS[intent](ctx)
+            if rebuilt.kind == "plan" and rebuilt.actions:
+                outcome, kind = rebuilt, "plan"
         if kind == "plan":
             refused = self._uncovered(stated, outcome.actions)
             if refused:

@@ -46,7 +46,8 @@ _NEGATED = re.compile(
     r"\b(?:don'?t|do not|never|without|no need to|not)\s+(?:\w+\s+){0,2}?(?:change|touch|modify|edit|alter|apply|"
     r"mutate|scale|restart|update|deploy|delete|fix|changing|touching|modifying|editing|altering|applying|"
     r"scaling|restarting|updating|deploying|deleting|fixing)\b"
-    r"|\bleave\s+(?:everything|it|them|things|all|\S+)\s+(?:as (?:it|they) (?:is|are)|alone|untouched)"
+    r"|\bleave\s+(?:everything|things|all|anything|the cluster)(?:\s+else)?\s+(?:as (?:it|they) (?:is|are)|alone|untouched)"
+    r"|^\s*(?:please\s+)?leave\s+(?:it|them|\S+)\s+(?:as (?:it|they) (?:is|are)|alone|untouched)\b"
     r"|\bread[- ]only (?:mode|answer|question|request|please|check|look)\b|\b(?:stay|be|keep it|keeping it) read[- ]only\b"
     r"|\bno changes?\b|\bjust (?:tell|show|let me know|report|describe|explain)\b"
 )
