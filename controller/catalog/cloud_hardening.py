@@ -1,5 +1,6 @@
-"""Cloud security settings through ACK and ASO: S3 bucket encryption/versioning/public access block, and
-storage account hardening (no anonymous blob access, TLS 1.2, HTTPS only, optionally no public network).
+"""Cloud security settings through ACK and ASO: S3 bucket encryption/versioning/public access block, RDS
+exposure/backups/deletion protection, and storage account hardening (no anonymous blob access, TLS 1.2,
+HTTPS only, optionally no public network).
 
 Why through the cloud controllers: the fix of a security finding must go through approval, git and
 restore like any other change; the operator never writes to the cloud itself.
@@ -28,13 +29,14 @@ from controller.catalog.base import (
     ActionSpec,
     Check,
     Rendered,
+    Risk,
     describe_ref,
     k8s_name,
     live_object,
     nothing,
     ref,
 )
-from controller.catalog.params_cloud import S3BucketSettingsParams, StorageHardeningParams
+from controller.catalog.params_cloud import RdsSettingsParams, S3BucketSettingsParams, StorageHardeningParams
 from controller.cloud.model import Bucket, StorageAccount
 from controller.cloud.seam import CloudError, cloud_of
 from controller.planning.types import ClusterReader
@@ -42,6 +44,7 @@ from renderer.manifests import render_manifest
 
 S3_API = "s3.services.k8s.aws/v1alpha1"
 STORAGE_API = "storage.azure.com/v1api20230101"
+RDS_API = "rds.services.k8s.aws/v1alpha1"
 ACK_ADOPTION = "services.k8s.aws/adoption-policy"
 ACK_ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"
 ACK_DELETION = "services.k8s.aws/deletion-policy"
@@ -251,6 +254,76 @@ def _account_before(live: StorageAccount) -> str:
             f"public network access {live.public_network_access or 'unset'}.")
 
 
+# -------------------------------------------------------------------------------------------- RDS
+
+
+class SecureRdsInstance(ActionSpec[RdsSettingsParams]):
+    def _settings(self, p: RdsSettingsParams) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if p.publicly_accessible is not None:
+            out["publiclyAccessible"] = p.publicly_accessible
+        if p.backup_retention_days is not None:
+            out["backupRetentionPeriod"] = p.backup_retention_days
+        if p.deletion_protection is not None:
+            out["deletionProtection"] = p.deletion_protection
+        return out
+
+    def title(self, params: RdsSettingsParams, cluster: ClusterReader | None = None) -> str:
+        words = {"publiclyAccessible": "publicly accessible", "backupRetentionPeriod": "backups (days)",
+                 "deletionProtection": "deletion protection"}
+        what = ", ".join(f"{words[k]} {v}" for k, v in self._settings(params).items())
+        return f"RDS instance {params.identifier}: {what} (ACK DBInstance in {params.namespace})"
+
+    def risk_of(self, params: RdsSettingsParams, cluster: ClusterReader | None = None) -> Risk:
+        # taking a database off the internet cuts every client that reaches it from outside the VPC
+        return "high" if params.publicly_accessible is False else self.risk
+
+    def targets(self, params: RdsSettingsParams, cluster: ClusterReader) -> list[ObjectRef]:
+        obj = managed_object(cluster, RDS_API, "DBInstance", params.namespace, params.identifier, "dbInstanceIdentifier")
+        name = obj["metadata"]["name"] if obj else k8s_name(params.identifier)
+        return [ref(RDS_API, "DBInstance", name, params.namespace)]
+
+    def render(self, params: RdsSettingsParams, cluster: ClusterReader, now: str = NOW_PLACEHOLDER) -> Rendered:
+        target = self.targets(params, cluster)[0]
+        settings = self._settings(params)
+        if live_object(cluster, target) is not None:
+            return Rendered(manifests=[render_manifest("rds-instance-settings", name=target.name,
+                                                       namespace=target.namespace, annotations={},
+                                                       identifier=params.identifier, settings=settings)])
+        aws = cloud_of(cluster).aws
+        if aws is None:
+            return nothing(f"RDS instance {params.identifier} is not managed by ACK in {params.namespace}, and the "
+                           "operator has no AWS access configured (AIOP_AWS) to read it and adopt it safely.")
+        try:
+            live = next((d for d in aws.db_instances() if d.identifier == params.identifier), None)
+        except CloudError as exc:
+            return nothing(f"Cannot read RDS instance {params.identifier}: {exc}")
+        if live is None:
+            return nothing(f"There is no RDS instance {params.identifier} in AWS account {aws.account}.")
+        kept = {"dbInstanceClass": live.instance_class, "engine": live.engine, "storageEncrypted": live.encrypted,
+                "multiAZ": live.multi_az, "publiclyAccessible": live.publicly_accessible,
+                "backupRetentionPeriod": live.backup_retention_days, "deletionProtection": live.deletion_protection}
+        manifest = render_manifest(
+            "rds-instance-settings", name=target.name, namespace=target.namespace,
+            annotations={ACK_ADOPTION: "adopt-or-create",
+                         ACK_ADOPTION_FIELDS: json.dumps({"dbInstanceIdentifier": params.identifier}),
+                         ACK_DELETION: "retain"},
+            identifier=params.identifier, settings={**kept, **settings})
+        before = (f"Before: publicly accessible {live.publicly_accessible}, backups {live.backup_retention_days} days, "
+                  f"deletion protection {live.deletion_protection}.")
+        return Rendered(manifests=[manifest], notes=[adoption_note("ACK DBInstance", f"RDS instance {live.identifier}"),
+                                                     before])
+
+    def checks(self, params: RdsSettingsParams, cluster: ClusterReader) -> list[Check]:
+        return [Check(ref=self.targets(params, cluster)[0], expect={"spec": self._settings(params)})]
+
+    def restore(self, params: RdsSettingsParams, cluster: ClusterReader) -> str:
+        if self.creates(params, cluster):
+            return ("Revert the thread commit and delete the adopted DBInstance object (deletion-policy retain: the "
+                    "database stays, with the new settings; the old ones are in the plan's notes).")
+        return super().restore(params, cluster)
+
+
 SECURE_S3_BUCKET = SecureS3Bucket(
     name="secure-s3-bucket", context="cloud-aws", params=S3BucketSettingsParams, risk="medium",
     description=("Change an existing S3 bucket's security settings through an ACK Bucket: default server-side "
@@ -263,4 +336,10 @@ HARDEN_STORAGE_ACCOUNT = HardenStorageAccount(
                  "disallow anonymous blob access, minimum TLS 1.2, HTTPS only, optionally disable public network "
                  "access. Adopts the account into ASO (detach-on-delete) when no object manages it yet."),
 )
-ACTIONS: tuple[ActionSpec[Any], ...] = (SECURE_S3_BUCKET, HARDEN_STORAGE_ACCOUNT)
+SECURE_RDS_INSTANCE = SecureRdsInstance(
+    name="secure-rds-instance", context="cloud-aws", params=RdsSettingsParams, risk="medium",
+    description=("Change an existing RDS DB instance through an ACK DBInstance: take it off the internet "
+                 "(publicly_accessible false), set automated backup retention days, or deletion protection. Adopts "
+                 "the instance into ACK (retained on delete) when no DBInstance object manages it yet."),
+)
+ACTIONS: tuple[ActionSpec[Any], ...] = (SECURE_S3_BUCKET, HARDEN_STORAGE_ACCOUNT, SECURE_RDS_INSTANCE)

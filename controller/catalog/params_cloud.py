@@ -116,3 +116,19 @@ def _check_statement(actions: list[str], resources: list[str]) -> None:
     for resource in resources:
         if not re.match(IAM_RESOURCE, resource):
             raise ValueError(f"{resource!r} is not a resource ARN (or *)")
+
+
+class RdsSettingsParams(Params):
+    """Network exposure, automated backups and deletion protection of one existing RDS instance."""
+
+    identifier: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$", description="The DB instance identifier.")
+    namespace: str = Namespace
+    publicly_accessible: bool | None = None
+    backup_retention_days: int | None = Field(default=None, ge=1, le=35)
+    deletion_protection: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> RdsSettingsParams:
+        if self.publicly_accessible is None and self.backup_retention_days is None and self.deletion_protection is None:
+            raise ValueError("say what to change: publicly_accessible, backup_retention_days or deletion_protection")
+        return self

@@ -150,10 +150,9 @@ class AwsReader:
             raise _failure("s3:GetBucketLocation", name, exc) from exc
         except BotoCoreError as exc:
             raise _failure("s3:GetBucketLocation", name, exc) from exc
-        encryption, kms = self._optional(lambda: s3.get_bucket_encryption(Bucket=name),
-                                         "s3:GetEncryptionConfiguration", name,
-                                         ("ServerSideEncryptionConfigurationNotFoundError",)), ""
-        algorithm = None
+        encryption = self._optional(lambda: s3.get_bucket_encryption(Bucket=name), "s3:GetEncryptionConfiguration",
+                                    name, ("ServerSideEncryptionConfigurationNotFoundError",))
+        algorithm, kms = None, ""
         if encryption:
             for rule in (encryption.get("ServerSideEncryptionConfiguration") or {}).get("Rules") or []:
                 default = rule.get("ApplyServerSideEncryptionByDefault") or {}
@@ -190,6 +189,11 @@ class AwsReader:
     def roles(self) -> list[IamRole]:
         return [r for r in (self.role(raw["RoleName"]) for raw in self._pages("iam", "list_roles", "Roles"))
                 if r is not None]
+
+    def trusts(self) -> dict[str, dict[str, Any]]:
+        """Every role's ARN → its trust policy, from the role list alone (no per-role calls)."""
+        return {r["Arn"]: _document(r.get("AssumeRolePolicyDocument") or {})
+                for r in self._pages("iam", "list_roles", "Roles")}
 
     def role(self, name_or_arn: str) -> IamRole | None:
         name = name_or_arn.rsplit("/", 1)[-1]

@@ -81,19 +81,25 @@ def role_findings(role: IamRole) -> list[Finding]:
     return []
 
 
-def db_findings(d: DbInstance) -> list[Finding]:
+def db_findings(d: DbInstance, namespace: str) -> list[Finding]:
     out = []
     if d.publicly_accessible:
         out.append(Finding("high", f"RDS instance {d.identifier} is publicly accessible", d.arn or d.identifier,
                            "PubliclyAccessible is true: it has a public DNS name and address", "aws",
-                           advice="Set publiclyAccessible: false (ACK DBInstance) and reach it from inside the VPC."))
+                           remediation=Remediation("secure-rds-instance", {"identifier": d.identifier,
+                                                                           "namespace": namespace,
+                                                                           "publicly_accessible": False}),
+                           advice="Clients outside the VPC lose access: reach it from inside the VPC."))
     if not d.encrypted:
         out.append(Finding("high", f"RDS instance {d.identifier} is not encrypted at rest", d.arn or d.identifier,
                            "StorageEncrypted is false", "aws",
                            advice="Encryption cannot be turned on in place: restore an encrypted copy of a snapshot."))
     if d.backup_retention_days == 0:
         out.append(Finding("medium", f"RDS instance {d.identifier} keeps no automated backups", d.arn or d.identifier,
-                           "BackupRetentionPeriod is 0", "aws", advice="Set a backup retention period of 7 days or more."))
+                           "BackupRetentionPeriod is 0", "aws",
+                           remediation=Remediation("secure-rds-instance", {"identifier": d.identifier,
+                                                                           "namespace": namespace,
+                                                                           "backup_retention_days": 7})))
     return out
 
 
@@ -161,7 +167,8 @@ def remediations(findings: Iterable[Finding]) -> list[Remediation]:
     for f in findings:
         if f.remediation is None:
             continue
-        key = (f.remediation.action, str(f.remediation.params.get("bucket") or f.remediation.params.get("name")))
+        params = f.remediation.params
+        key = (f.remediation.action, str(params.get("bucket") or params.get("name") or params.get("identifier")))
         merged.setdefault(key, {}).update(f.remediation.params)
     return [Remediation(action, params) for (action, _), params in merged.items()]
 

@@ -48,7 +48,7 @@ def review_aws(aws: AwsReads, namespace: str) -> Review:
     for role in r.read("IAM roles", aws.roles):
         found += rules.role_findings(role)
     for d in r.read("RDS instances", aws.db_instances):
-        found += rules.db_findings(d)
+        found += rules.db_findings(d, namespace)
     found += rules.volume_findings(r.read("EBS volumes", aws.volumes), r.read("EBS snapshots", aws.snapshots))
     found += rules.provider_findings(r.read("Security Hub findings", aws.security_hub), "aws")
     r.findings = rules.ordered(found)

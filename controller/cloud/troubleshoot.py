@@ -92,8 +92,10 @@ def _allowing(role: IamRole, resource: str, service: str) -> list[str]:
     return out
 
 
-def _trusting_roles(aws: AwsReads, w: Workload) -> list[IamRole]:
-    return [r for r in aws.roles() if trusts_service_account(r.trust, w.namespace, w.service_account)]
+def _trusting_roles(aws: AwsReads, w: Workload) -> list[str]:
+    """ARNs of the roles whose trust policy lets this workload's ServiceAccount assume them."""
+    return sorted(arn for arn, trust in aws.trusts().items()
+                  if trusts_service_account(trust, w.namespace, w.service_account))
 
 
 # ------------------------------------------------------------------------------------------ AWS
@@ -163,7 +165,7 @@ def _annotation_fix(aws: AwsReads, w: Workload) -> list[Remediation]:
     roles = _trusting_roles(aws, w)
     if len(roles) != 1:
         return []
-    return [Remediation("sa-aws-role", {"name": w.service_account, "namespace": w.namespace, "role_arn": roles[0].arn})]
+    return [Remediation("sa-aws-role", {"name": w.service_account, "namespace": w.namespace, "role_arn": roles[0]})]
 
 
 def _no_irsa(aws: AwsReads, w: Workload, who: str, action: str, target: str) -> Diagnosis:

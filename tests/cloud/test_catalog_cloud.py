@@ -33,7 +33,8 @@ CRDS = {("s3.services.k8s.aws/v1alpha1", "Bucket"): ROOT.parent / "shared" / "sc
         ("storage.azure.com/v1api20230101", "StorageAccount"):
             ROOT / "tests/fixtures/crds/storage.azure.com_storageaccounts.yaml",
         ("authorization.azure.com/v1api20220401", "RoleAssignment"):
-            ROOT / "tests/fixtures/crds/authorization.azure.com_roleassignments.yaml"}
+            ROOT / "tests/fixtures/crds/authorization.azure.com_roleassignments.yaml",
+        ("rds.services.k8s.aws/v1alpha1", "DBInstance"): ROOT / "tests/fixtures/crds/rds.services.k8s.aws_dbinstances.yaml"}
 
 
 def assert_valid(manifest: dict[str, Any]) -> None:
@@ -96,6 +97,21 @@ def test_unknown_cloud_resources_are_said_plainly(access: CloudAccess) -> None:
     _s, _p, rendered = plan("grant-iam-permissions", {"role": "ghost", "namespace": "x", "policy_name": "p",
                                                       "actions": ["s3:GetObject"], "resources": ["*"]}, cluster)
     assert rendered.notes == ["There is no IAM role ghost in AWS account 123456789012."]
+
+
+def test_taking_a_database_off_the_internet_adopts_it_with_its_identity_fields(access: CloudAccess) -> None:
+    cluster = with_cloud(MemoryCluster(), access)
+    spec, p, rendered = plan("secure-rds-instance", {"identifier": "orders-db", "namespace": "shop",
+                                                     "publicly_accessible": False}, cluster)
+    [db] = rendered.manifests
+    assert_valid(db)
+    assert json.loads(db["metadata"]["annotations"]["services.k8s.aws/adoption-fields"]) == {
+        "dbInstanceIdentifier": "orders-db"}
+    s = db["spec"]
+    assert (s["dbInstanceIdentifier"], s["engine"], s["dbInstanceClass"]) == ("orders-db", "postgres", "db.t3.micro")
+    assert s["publiclyAccessible"] is False and s["storageEncrypted"] is False  # kept as it is: cannot change in place
+    assert spec.risk_of(p, cluster) == "high"  # clients outside the VPC lose access
+    assert any("Before: publicly accessible True" in n for n in rendered.notes)
 
 
 def test_hardening_a_storage_account_adopts_it_detached_on_delete(access: CloudAccess) -> None:

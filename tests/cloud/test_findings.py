@@ -65,8 +65,11 @@ def test_storage_and_database_rules_and_merged_remediations() -> None:
     assert sorted(f.severity for f in found) == ["high", "high", "medium"]
     assert rules.remediations(found) == [Remediation("harden-storage-account", {"name": "media", "namespace": "shop"})]
     db = rules.db_findings(DbInstance("orders", "postgres", "available", publicly_accessible=True, encrypted=False,
-                                      backup_retention_days=0))
-    assert [f.severity for f in db] == ["high", "high", "medium"] and all(f.remediation is None and f.advice for f in db)
+                                      backup_retention_days=0), "shop")
+    assert [f.severity for f in db] == ["high", "high", "medium"]
+    assert db[1].remediation is None and "snapshot" in db[1].advice  # encryption cannot be turned on in place
+    assert rules.remediations(db) == [Remediation("secure-rds-instance", {
+        "identifier": "orders", "namespace": "shop", "publicly_accessible": False, "backup_retention_days": 7})]
     bucket = rules.bucket_findings(Bucket("data", encryption=None, versioning=None), "shop")
     assert rules.remediations(bucket) == [Remediation("secure-s3-bucket", {
         "bucket": "data", "namespace": "shop", "block_public_access": True, "encryption": "AES256",
@@ -92,7 +95,9 @@ def test_reviewing_the_fake_aws_account(access: CloudAccess) -> None:
     hub = next(f for f in review.findings if f.source == "AWS Security Hub")
     assert hub.resource == "arn:aws:s3:::shop-assets"
     fixes = rules.remediations(review.findings)
-    assert {f.params["bucket"] for f in fixes} == {"invoices", "shop-assets"}
+    assert {f.params["bucket"] for f in fixes if f.action == "secure-s3-bucket"} == {"invoices", "shop-assets"}
+    assert Remediation("secure-rds-instance", {"identifier": "orders-db", "namespace": "shop",
+                                               "publicly_accessible": False}) in fixes
 
 
 def test_reviewing_the_fake_azure_subscription(access: CloudAccess) -> None:

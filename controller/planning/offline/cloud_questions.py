@@ -114,7 +114,7 @@ def _review(ctx: Ctx, cloud: CloudAccess, which: set[str], text: str) -> Outcome
 
 
 def _fix_label(r: Remediation) -> str:
-    target = r.params.get("bucket") or r.params.get("name") or r.params.get("role") or ""
+    target = r.params.get("bucket") or r.params.get("name") or r.params.get("role") or r.params.get("identifier") or ""
     return f"{r.action} {target}".strip()
 
 
