@@ -278,7 +278,7 @@ class Kubelet(Controller):
                         if (p.get("spec") or {}).get("nodeName") == node and (p.get("status") or {}).get("podIP"))
         existing = (pod.get("status") or {}).get("podIP")
         prefix = f"10.244.{index}."
-        if existing and existing.startswith(prefix) and existing not in used:
+        if existing and existing.startswith(prefix):  # after a restart of the sandbox: the pod keeps its IP
             ip = existing
         else:
             ip = next((f"{prefix}{n}" for n in range(2, 255) if f"{prefix}{n}" not in used), f"{prefix}255")

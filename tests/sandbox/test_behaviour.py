@@ -127,11 +127,11 @@ def test_python_is_read_not_run() -> None:
 
 
 def test_env_requirements_of_database_images() -> None:
-    """postgres without POSTGRES_PASSWORD prints its famous error and exits 1; with it, it serves 5432."""
-    bare = plan("postgres:16", [])
-    assert bare.exit_code == 1 and "superuser password is not specified" in bare.log_lines(0)[0].text
-    ready = plan("postgres:16", [], {"POSTGRES_PASSWORD": "secret"})
-    assert ready.listen == {5432} and ready.exit_at is None
+    """mysql without a root password option prints its entrypoint's error and exits 1; with one it serves."""
+    bare = plan("mysql:8.4", [])
+    assert bare.exit_code == 1 and "password option is not specified" in bare.log_lines(0)[0].text
+    ready = plan("mysql:8.4", [], {"MYSQL_ROOT_PASSWORD": "secret"})
+    assert ready.listen == {3306, 33060} and ready.exit_at is None
 
 
 def test_file_operations_are_timed() -> None:

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-kubectl create secret generic postgres-auth -n data --from-literal=POSTGRES_PASSWORD=change-me
-kubectl set env deployment/postgres -n data --from=secret/postgres-auth
+kubectl create secret generic mysql-auth -n data --from-literal=MYSQL_ROOT_PASSWORD=change-me
+kubectl set env deployment/mysql -n data --from=secret/mysql-auth

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-kubectl get secret postgres-auth -n data -o name | grep -q postgres-auth || exit 1
-kubectl get deploy postgres -n data -o json | grep -q '"postgres-auth"' || exit 1
-kubectl rollout status deployment/postgres -n data --timeout=30s || exit 1
-kubectl logs -n data deployment/postgres | grep -q "ready to accept connections"
+kubectl get secret mysql-auth -n data -o name | grep -q mysql-auth || exit 1
+kubectl get deploy mysql -n data -o json | grep -q '"mysql-auth"' || exit 1
+kubectl rollout status deployment/mysql -n data --timeout=30s || exit 1
+kubectl logs -n data deployment/mysql | grep -q "ready for connections"
