@@ -6,6 +6,7 @@ the driver's; the driver acts as the demo user through the custom resources, lik
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,3 +61,11 @@ def demo_with_controller(extra_env: dict[str, str] | None = None) -> Iterator[Be
         finally:
             controller.terminate()
             controller.wait(timeout=20)
+
+
+def write_result(name: str, result: dict[str, object]) -> None:
+    """Print a benchmark's figures and keep them in bench/results/<name>.json."""
+    print(json.dumps(result, indent=2))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -17,15 +17,13 @@ Prints the figures and writes bench/results/load.json.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from bench.harness import Bench, demo_with_controller, pct, rss_kb
+from bench.harness import Bench, demo_with_controller, pct, rss_kb, write_result
 from controller.adapters.kube import KubeError
 from controller.client import settled
 
@@ -140,10 +138,7 @@ def main() -> None:
         "contended_approvals": {"threads": min(args.contended, len(ready)), **contended},
         "controller_rss_mb": round(rss / 1024), "controller_peak_rss_mb": round(peak / 1024),
     }
-    print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "load.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("load", result)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,8 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
-from bench.harness import demo_with_controller, rss_kb
+from bench.harness import demo_with_controller, rss_kb, write_result
 
 
 def main() -> None:
@@ -46,10 +45,7 @@ def main() -> None:
         "messages_in_status": len(status.get("messages") or []), "message_count": status.get("messageCount"),
         "controller_rss_mb": round(rss / 1024),
     }
-    print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "long_thread.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("long_thread", result)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ def needs_attention(body: dict[str, Any]) -> bool:
     """The thread has work left: something written is not handled yet (a change kopf may have missed
     while a watch was down), or it waits for something that is not a change of spec."""
     status = body.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == ConditionType.READY.value), {})
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or []
+                                  if c.get("type") == ConditionType.READY.value), {})
     if ready.get("reason") in _STUCK:
         return False  # nothing more happens until someone changes the object
     if not settled(body):

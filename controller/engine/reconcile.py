@@ -162,6 +162,7 @@ class Reconciler:
         self.status = ConversationStatus()
         self.spec: ConversationSpec | None = None
         self.written = ConversationStatus()
+        self.resource_version: str = meta.get("resourceVersion", "")
         self.requeue: float | None = None  # seconds until this object wants another look
 
     @property
@@ -620,25 +621,45 @@ class Reconciler:
         self.status = self.status.model_copy(update={"observed_generation": generation})
         if self.status == self.written:
             return
+        patch: dict[str, Any] = {"status": self.status.wire()}
+        if self.resource_version:  # never over a newer status: a conflict re-reads and runs again
+            patch["metadata"] = {"resourceVersion": self.resource_version}
         try:
-            self.svc.kube.merge_patch(self.api_version, self.kind, self.name, self.namespace,
-                                      {"status": self.status.wire()}, subresource="status")
+            written = self.svc.kube.merge_patch(self.api_version, self.kind, self.name, self.namespace, patch,
+                                                subresource="status")
         except KubeError as exc:
             if exc.transient:
                 raise transient_from(exc, "writing the thread's status") from exc
             raise
+        self.resource_version = (written.get("metadata") or {}).get("resourceVersion", "")
         self.written = self.status
 
 
 def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
-    """One reconcile, serialized per object (kopf's handlers and timers may both call it)."""
-    uid = body.get("metadata", {}).get("uid", "") or body["metadata"]["name"]
+    """One reconcile, serialized per object (kopf's handlers and timers may both call it).
+
+    It starts from the object as the API server has it now, not as the watch last delivered it: after a
+    dropped watch kopf's copy can be older than our own last status write, and acting on it would
+    repeat handled steps. Status is then written with that resourceVersion as a precondition.
+    """
+    meta = body.get("metadata", {})
+    uid = meta.get("uid", "") or meta["name"]
     with svc.serial.hold(uid) as held:
         if not held:
             return 1.0  # another reconcile of this object is running; look again shortly
         if svc.crash_hook is not None:
             svc.crash_hook("start")
-        return Reconciler(svc, body).run()
+        try:
+            fresh = svc.kube.get(body["apiVersion"], body["kind"], meta["name"], meta.get("namespace"))
+        except KubeError as exc:
+            if exc.transient:
+                raise transient_from(exc, "reading the thread") from exc
+            raise
+        if fresh is None or (fresh.get("metadata") or {}).get("uid", uid) != uid:
+            return None  # deleted (or re-created: that is another object's reconcile)
+        fresh.setdefault("apiVersion", body["apiVersion"])
+        fresh.setdefault("kind", body["kind"])
+        return Reconciler(svc, fresh).run()
 
 
 def record_retry(svc: Services, body: dict[str, Any], message: str, delay: float) -> None:

@@ -78,6 +78,15 @@ def shop_objects() -> list[dict[str, Any]]:
             *_without_approve(bootstrap.conversation_rights(DAVE.user, "shop"))]
 
 
+def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
+    """A plain Deployment in shop, for tests that need one object per thread."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "shop", "labels": {"app": name}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": name, "image": "nginx:1.27"}]}}}}
+
+
 def _without_approve(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for obj in objects:
         for rule in obj.get("rules", []):

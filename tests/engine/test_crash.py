@@ -22,7 +22,7 @@ from controller.adapters.forge import LocalForge
 from controller.api.constants import Phase
 from controller.engine.reconcile import Crash
 from controller.planning.types import ActionCall, PlanningResult
-from tests.engine.conftest import ALICE, Loop, start_loop
+from tests.engine.conftest import ALICE, Loop, deployment, start_loop
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -31,17 +31,10 @@ CASES = [(when, effect, ending) for effect, ending in (
     ("Restore", "restore")) for when in ("before", "after")]
 
 
-def _deployment(name: str) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "shop", "labels": {"app": name}},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": name, "image": "nginx:1.27"}]}}}}
-
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    extra = [_deployment(f"crash-{i}") for i in range(len(CASES))]
+    extra = [deployment(f"crash-{i}") for i in range(len(CASES))]
     yield from start_loop(tmp_path_factory.mktemp("aiop-crash"), extra_objects=extra)
 
 
@@ -81,12 +74,12 @@ def settle(loop: Loop, name: str, kill: OneKill, timeout: float = 90) -> dict[st
 def test_killed_at_an_effect_boundary_resumes_without_duplicates(loop: Loop, when: str, effect: str,
                                                                  ending: str) -> None:
     index = CASES.index((when, effect, ending))
-    name, deployment = f"crash-{when}-{effect.lower()}", f"crash-{index}"
+    name, target = f"crash-{when}-{effect.lower()}", f"crash-{index}"
     kill = OneKill(f"{when}:{effect}")
     loop.services.crash_hook = kill
     loop.backend.enqueue(*[PlanningResult(kind="plan", actions=[ActionCall(
-        action="scale", params={"name": deployment, "namespace": "shop", "replicas": 3})])] * 3)
-    loop.client.say("shop", name, f"scale {deployment} to 3", ALICE)
+        action="scale", params={"name": target, "namespace": "shop", "replicas": 3})])] * 3)
+    loop.client.say("shop", name, f"scale {target} to 3", ALICE)
     obj = settle(loop, name, kill)
     assert obj["status"]["phase"] == Phase.AWAITING_APPROVAL
     loop.client.approve("shop", name, ALICE)
@@ -117,7 +110,7 @@ def test_killed_at_an_effect_boundary_resumes_without_duplicates(loop: Loop, whe
     if ending == "restore":
         restores = repo.git.log(branch, "--grep=Aiop-Restore", "--format=%H").split()
         assert len(restores) == 1
-        assert loop.deployment(deployment)["spec"]["replicas"] == 1
+        assert loop.deployment(target)["spec"]["replicas"] == 1
     if ending == "rate":
         prs = [p for p in LocalForge(loop.settings.local_repo).list() if p.head == branch]
         assert len(prs) == 1, prs

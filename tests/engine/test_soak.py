@@ -28,7 +28,7 @@ from controller.adapters.kube import KubeError
 from controller.api.constants import Phase
 from controller.client import settled
 from controller.planning.types import ActionCall, ClusterReader, PlanningRequest, PlanningResult
-from tests.engine.conftest import ALICE, Loop, start_loop
+from tests.engine.conftest import ALICE, Loop, deployment, start_loop
 
 pytestmark = [pytest.mark.timeout(1500), pytest.mark.slow]
 
@@ -55,17 +55,10 @@ FAULTS = {"rules": [
 ]}
 
 
-def _deployment(name: str) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "shop", "labels": {"app": name}},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": name, "image": "nginx:1.27"}]}}}}
-
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    extra = [_deployment(f"soak-{i}") for i in range(_threads())]
+    extra = [deployment(f"soak-{i}") for i in range(_threads())]
     yield from start_loop(tmp_path_factory.mktemp("aiop-soak"), extra_objects=extra)
 
 
