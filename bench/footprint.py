@@ -82,7 +82,10 @@ def main() -> None:
             env["AIOP_ONNX_MODEL_DIR"] = args.onnx_dir
         if args.image:
             env.pop("AIOP_EMBEDDER")  # the image's own defaults: ONNX from the exported model
-            (home / "sandbox").chmod(0o755)
+            for folder in server.kubeconfig_path.parents:  # the image's user (65532) reads the kubeconfig
+                if folder == home.parent:
+                    break
+                folder.chmod(0o777 if folder == home else 0o755)
             server.kubeconfig_path.chmod(0o644)
             container = subprocess.run(["buildah", "--storage-driver", "vfs", "from", args.image],
                                        capture_output=True, text=True, check=True).stdout.strip()
