@@ -29,6 +29,7 @@ class Event:
     message: str
     type: str = NORMAL
     field_path: str = ""
+    on_node: bool = False  # the kubelet's OOM watcher reports on the Node, not the pod
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,11 @@ class Container:
         if self.memory_limit is not None:
             oom = run.process.peak_memory_time(self.memory_limit)
             if oom is not None and run.started + oom <= t:
+                program = (self.spec.get("command") or self.spec.get("args") or [self.name])[0].rsplit("/", 1)[-1]
+                rss = int(run.process.memory_at(t - run.started) * 1024)
+                events.append(Event(t, "OOMKilling", f"Memory cgroup out of memory: Killed process 1 ({program}) "
+                                    f"total-vm:{rss + 4096}kB, anon-rss:{rss}kB, file-rss:0kB, shmem-rss:0kB, "
+                                    "UID:0 pgtables:512kB oom_score_adj:999", WARNING, on_node=True))
                 self._terminate(t, 137, "OOMKilled", ctx, events)
                 return
         for kind, due in sorted(run.next_probe.items(), key=lambda kv: kv[1]):

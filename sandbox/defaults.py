@@ -7,6 +7,7 @@ whether a re-apply is a no-op. Only the defaults that clients and tests notice a
 
 from __future__ import annotations
 
+import base64
 import copy
 import itertools
 from typing import Any
@@ -61,6 +62,16 @@ def _job_defaults(job: dict[str, Any], spec: dict[str, Any]) -> None:
         labels.setdefault(key, value)
 
 
+def _merge_string_data(secret: dict[str, Any]) -> None:
+    """`stringData` is write-only: the API server merges it into `data` (base64) and drops it."""
+    string_data = secret.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = secret.setdefault("data", {}) or {}
+        secret["data"] = data
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+
+
 def _cronjob_defaults(spec: dict[str, Any]) -> None:
     spec.setdefault("concurrencyPolicy", "Allow")
     spec.setdefault("suspend", False)
@@ -108,6 +119,7 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
             port.setdefault("targetPort", port.get("port"))
     elif key == "/Secret":
         obj.setdefault("type", "Opaque")
+        _merge_string_data(obj)
     elif key == "/Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         labels = obj.setdefault("metadata", {}).setdefault("labels", {})

@@ -291,8 +291,10 @@ class Kubelet(Controller):
 
     def _publish(self, pod: dict[str, Any], runtime: PodRuntime, events: list[Event], now: float) -> None:
         for event in events:
-            self.recorder.record(pod, event.reason, event.message, event.type, "kubelet", runtime.node,
-                                 event.field_path, at=event.at)
+            involved = self.get("", "nodes", "", runtime.node) if event.on_node else pod
+            if involved is not None:
+                self.recorder.record(involved, event.reason, event.message, event.type, "kubelet", runtime.node,
+                                     event.field_path, at=event.at)
         current = self.get("", "pods", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
         if current is None or current["metadata"]["uid"] != runtime.uid:
             return

@@ -132,6 +132,27 @@ def test_memory_over_the_limit_is_oom_killed(kubectl: Kubectl) -> None:
     assert status["lastState"]["terminated"]["exitCode"] == 137
     assert status["restartCount"] >= 1
     assert get(kubectl, "pod", "memory-demo")["status"]["qosClass"] == "Burstable"
+    node_events = get(kubectl, "events", "-n", "default", "--field-selector", "reason=OOMKilling")["items"]
+    assert node_events and node_events[0]["involvedObject"]["kind"] == "Node"  # the kubelet's OOM watcher
+    assert node_events[0]["message"].startswith("Memory cgroup out of memory: Killed process 1 (stress)")
+
+
+def test_a_secrets_string_data_reaches_the_environment(kubectl: Kubectl) -> None:
+    """Real cluster: `stringData` is merged into base64 `data`; a pod reading the key through secretKeyRef
+    starts and sees the value."""
+    apply(kubectl, """
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {ROOT_PASSWORD: s3cret}
+""")
+    secret = get(kubectl, "secret", "db")
+    assert secret["data"] == {"ROOT_PASSWORD": "czNjcmV0"} and "stringData" not in secret
+    env = ('    command: ["sh", "-c", "echo pw=$PW; sleep 3600"]\n'
+           "    env: [{name: PW, valueFrom: {secretKeyRef: {name: db, key: ROOT_PASSWORD}}}]")
+    apply(kubectl, pod("reader", "busybox:1.36", env))
+    kubectl("wait", "--for=condition=Ready", "pod/reader", "--timeout=10s")
+    assert kubectl("logs", "reader").stdout == "pw=s3cret\n"
 
 
 def test_a_readiness_probe_on_a_port_nobody_listens_on_keeps_the_pod_unready(kubectl: Kubectl) -> None:
