@@ -259,6 +259,43 @@ def as_text_messages(messages: list[Msg]) -> list[Msg]:
     return out
 
 
+def close_truncated(raw: str) -> str | None:
+    """JSON cut off by the output-token limit, closed where it stopped (open string, arrays, objects).
+
+    What was written stays as written; what is missing stays missing, and validation says so. A
+    trailing half pair (`"key":` or `"key"`) is dropped, since it has no value yet.
+    """
+    stack: list[str] = []
+    in_string = escaped = False
+    for char in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            stack.append("}" if char == "{" else "]")
+        elif char in "}]" and stack:
+            stack.pop()
+    if not stack:
+        return None
+    text = raw[:-1] if escaped else raw
+    text += '"' if in_string else ""
+    text = re.sub(r'(,\s*"(?:[^"\\]|\\.)*"\s*:?\s*|,\s*|:\s*)$', "", text.rstrip())
+    if text.endswith(":"):
+        return None
+    candidate = text + "".join(reversed(stack))
+    try:
+        json.loads(candidate)
+    except json.JSONDecodeError:
+        return None
+    return candidate
+
+
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 

@@ -9,8 +9,9 @@ of what the chat handler refuses, the parsing and the error handling are the sam
 What differs, and is handled here:
 - the model is loaded once per process and file (an eval worker or a controller that builds its
   backends again reuses it), and calls are serialised on it (a llama.cpp context is not re-entrant);
-- a time limit: generation stops at `timeout_s` (checked at every sampled token; prompt evaluation
-  itself is not interruptible), and the call is a `TransientError` like an HTTP time-out;
+- a time limit: the call returns a `TransientError` at `timeout_s`, like an HTTP time-out; llama.cpp
+  cannot be interrupted, so the generation finishes in the background (bounded by `max_output_tokens`)
+  and holds the model until then, as a model server would;
 - llama-cpp-python spells a JSON-schema'd reply `{"type": "json_object", "schema": ...}`, so the
   standard `json_schema` form is translated;
 - a chat handler that is not one of llama-cpp-python's tool-calling handlers ignores `tools`
@@ -36,10 +37,6 @@ TOOL_CALLING_FORMATS = ("chatml-function-calling", "functionary", "functionary-v
 
 _models: dict[tuple[str, int, int | None, str | None], tuple[Any, threading.Lock]] = {}
 _loading = threading.Lock()
-
-
-class _Deadline(Exception):
-    """Raised from inside the sampler when the call's time is up."""
 
 
 def load_model(cfg: LocalConfig) -> tuple[Any, threading.Lock]:
@@ -83,32 +80,35 @@ class LocalChat(OpenAIChat):
                                                  "the GGUF template handler ignores tools")
 
     def send(self, body: dict[str, Any], stream: bool) -> Reply:
-        from llama_cpp import LogitsProcessorList
-
-        args = {k: v for k, v in body.items() if k != "model"}
+        args = dict(body)  # `model` names the answer's model: the configured name, not the file's path
         fmt = args.get("response_format") or {}
         if fmt.get("type") == "json_schema":
             args["response_format"] = {"type": "json_object", "schema": fmt["json_schema"]["schema"]}
-        deadline = time.monotonic() + self.config.timeout_s
+        timeout = self.config.timeout_s
+        started = time.monotonic()
+        if not self._lock.acquire(timeout=timeout):
+            raise TransientError(f"timed out after {timeout:g}s waiting for the local model (busy with another call)")
+        outcome: dict[str, Any] = {}
 
-        def stop_at_deadline(input_ids: Any, scores: Any) -> Any:
-            if time.monotonic() > deadline:
-                raise _Deadline()
-            return scores
-
-        with self._lock:
+        def generate() -> None:
             try:
-                raw = self.llama.create_chat_completion(
-                    **args, logits_processor=LogitsProcessorList([stop_at_deadline]))
-            except _Deadline as exc:
-                raise TransientError(f"timed out after {self.config.timeout_s:g}s") from exc
-            except ValueError as exc:
-                if "exceed context window" in str(exc):
-                    raise compat.TooLong(400, f"{exc} (context_tokens: {self.context_tokens})") from exc
-                raise compat.Refused(500, f"{type(exc).__name__}: {exc}") from exc
-            except Exception as exc:  # the chat handler refuses a shape (an assertion, a template error)
-                raise compat.Refused(500, f"{type(exc).__name__}: {exc}"[:300]) from exc
+                outcome["raw"] = self.llama.create_chat_completion(**args)
+            except Exception as exc:
+                outcome["error"] = exc
+            finally:
+                self._lock.release()
+
+        worker = threading.Thread(target=generate, name="local-llama", daemon=True)
+        worker.start()
+        worker.join(max(0.0, timeout - (time.monotonic() - started)))
+        if worker.is_alive():  # llama.cpp cannot be interrupted: it finishes (max_tokens) and frees the lock
+            raise TransientError(f"timed out after {timeout:g}s")
+        exc = outcome.get("error")
+        if isinstance(exc, ValueError) and "exceed context window" in str(exc):
+            raise compat.TooLong(400, f"{exc} (context_tokens: {self.context_tokens})") from exc
+        if exc is not None:  # the chat handler refuses a shape (an assertion, a template error)
+            raise compat.Refused(500, f"{type(exc).__name__}: {exc}"[:300]) from exc
         try:
-            return self._parse(self._openai.types.chat.ChatCompletion.model_validate(raw))
+            return self._parse(self._openai.types.chat.ChatCompletion.model_validate(outcome["raw"]))
         except (ValueError, TypeError) as exc:
             raise InvalidOutput(f"llama.cpp's answer could not be read: {exc}") from exc

@@ -47,11 +47,14 @@ def _to_wire(system: str, messages: list[Msg]) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_call(call_id: str, name: str, raw: str) -> ToolCall:
+def _tool_call(call_id: str, name: str, raw: str, finish: str = "") -> ToolCall:
     try:
         args = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
-        return ToolCall(call_id, name, {}, raw, f"the arguments of {name} are not valid JSON: {exc.msg}")
+        closed = compat.close_truncated(raw) if finish == "length" else None
+        if closed is None:
+            return ToolCall(call_id, name, {}, raw, f"the arguments of {name} are not valid JSON: {exc.msg}")
+        args = json.loads(closed)  # cut off by max_tokens: what was written, closed (validation follows)
     if not isinstance(args, dict):
         return ToolCall(call_id, name, {}, raw, f"the arguments of {name} must be a JSON object")
     return ToolCall(call_id, name, args, raw)
@@ -128,7 +131,8 @@ class OpenAIChat:
                 continue
             via = shape.name
             if force_tool and not reply.tool_calls:
-                calls = compat.calls_from_text(reply.text)
+                text = (compat.close_truncated(reply.text.strip()) or reply.text) if reply.finish == "length" else reply.text
+                calls = compat.calls_from_text(text)
                 if calls:
                     reply, via = dataclasses.replace(reply, tool_calls=calls), via + "+calls-from-text"
                 elif shape.native_tools and any(not s.native_tools for s in shapes[index:]):
@@ -215,13 +219,15 @@ class OpenAIChat:
             raise InvalidOutput("the server's answer has no choices")
         choice = response.choices[0]
         message = choice.message
-        calls = [_tool_call(c.id, c.function.name, c.function.arguments or "") for c in message.tool_calls or []]
+        finish = choice.finish_reason or ""
+        calls = [_tool_call(c.id, c.function.name, c.function.arguments or "", finish)
+                 for c in message.tool_calls or []]
         text = message.content or ""
         usage = response.usage
         return Reply(text=text, tool_calls=calls,
                      input_tokens=usage.prompt_tokens if usage else 0,
                      output_tokens=usage.completion_tokens if usage else estimate_tokens(text),
-                     model=response.model or self.model, finish=choice.finish_reason or "")
+                     model=response.model or self.model, finish=finish)
 
     def _streamed(self, kwargs: dict[str, Any]) -> Reply:
         stream = self.client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
@@ -248,7 +254,8 @@ class OpenAIChat:
         joined = "".join(text)
         if not joined and not parts and not finish:
             raise compat.Refused(500, "the stream ended without an answer")
-        calls = [_tool_call(p["id"] or f"call_{i}", p["name"], p["arguments"]) for i, p in sorted(parts.items())]
+        calls = [_tool_call(p["id"] or f"call_{i}", p["name"], p["arguments"], finish)
+                 for i, p in sorted(parts.items())]
         return Reply(text=joined, tool_calls=calls, input_tokens=tokens_in,
                      output_tokens=tokens_out or estimate_tokens(joined), model=model, finish=finish)
 

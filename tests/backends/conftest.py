@@ -1,7 +1,9 @@
-"""Shared pieces of the backend tests: the shop cluster, a requester, a planning request."""
+"""Shared pieces of the backend tests: the shop cluster, a requester, a planning request, the real model."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from controller.api.types import Identity
 from controller.planning.memory_cluster import MemoryCluster
 from controller.planning.types import PlanningRequest
+from tests.backends.llama_server import LlamaServer, gguf
 
 ALICE = Identity(user="alice@example.com", groups=["devs"])
 
@@ -34,3 +37,16 @@ def shop() -> MemoryCluster:
 
 def request(text: str, thread: str = "t1", **extra: Any) -> PlanningRequest:
     return PlanningRequest(thread_id=thread, turns=[text], requester=ALICE, namespace="shop", **extra)
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Gemma 3 270M GGUF, assembled once per test session (per xdist worker) into a temporary cache."""
+    return gguf(tmp_path_factory.getbasetemp() / "gguf-cache")
+
+
+@pytest.fixture(scope="session")
+def llama_server(gemma_gguf: Path) -> Iterator[LlamaServer]:
+    """One llama.cpp server for every test that needs it (they share the `llama` xdist group)."""
+    with LlamaServer(gemma_gguf) as server:
+        yield server
