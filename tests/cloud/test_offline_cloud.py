@@ -3,6 +3,7 @@ catalog calls. A table of requests, each checked for its route, the words of the
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -131,3 +132,18 @@ def test_a_read_only_request_gets_no_fix(access: CloudAccess) -> None:
     routed = route(ctx, "question", reader, read_only=True)
     assert routed is not None and routed[1].kind == "answer" and not routed[1].actions
     assert "invoices has no default encryption" in routed[1].answer
+
+
+def test_cloud_text_is_redacted_before_it_is_stored(clouds: Any, access: CloudAccess) -> None:
+    iam = clouds.aws.admin("iam")
+    iam.create_role(RoleName="leaky-admin", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                                                "Statement": []}))
+    iam.put_role_policy(RoleName="leaky-admin", PolicyName="password=hunter2", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    try:
+        routed = ask("which IAM roles in aws are risky?", access)
+    finally:
+        iam.delete_role_policy(RoleName="leaky-admin", PolicyName="password=hunter2")
+        iam.delete_role(RoleName="leaky-admin")
+    assert routed is not None and "IAM role leaky-admin may do everything" in routed[1].answer
+    assert "hunter2" not in routed[1].answer and "hunter2" not in " ".join(routed[1].findings)

@@ -27,6 +27,7 @@ from controller.cloud.troubleshoot import blob_access, ecr_pull, s3_access, work
 from controller.planning.offline import cloud_text as words
 from controller.planning.offline.context import Ctx, Outcome
 from controller.planning.types import ActionCall, ClusterReader
+from controller.redact import redact_text
 
 # Intents whose own builders handle the request (creating resources, ServiceAccount annotations).
 OWN_BUILDERS = ("create-s3-bucket", "create-azure-resource-group", "create-azure-storage-account", "sa-aws-role",
@@ -61,6 +62,10 @@ def route(ctx: Ctx, intent: str, cluster: ClusterReader, read_only: bool = False
         return None
     if read_only and outcome.actions:
         outcome = Outcome(answer=outcome.answer, findings=outcome.findings, kind="answer")
+    # cloud text (Security Hub descriptions, policy documents) is redacted like cluster data before it is stored
+    outcome.answer = redact_text(outcome.answer)
+    outcome.question = redact_text(outcome.question)
+    outcome.findings = [redact_text(f) for f in outcome.findings]
     return f"cloud-{kind}", outcome
 
 
