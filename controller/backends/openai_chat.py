@@ -47,11 +47,11 @@ def _to_wire(system: str, messages: list[Msg]) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_call(call_id: str, name: str, raw: str, finish: str = "") -> ToolCall:
+def _tool_call(call_id: str, name: str, raw: str, cut_off: bool = False) -> ToolCall:
     try:
         args = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
-        closed = compat.close_truncated(raw) if finish == "length" else None
+        closed = compat.close_truncated(raw) if cut_off else None
         if closed is None:
             return ToolCall(call_id, name, {}, raw, f"the arguments of {name} are not valid JSON: {exc.msg}")
         args = json.loads(closed)  # cut off by max_tokens: what was written, closed (validation follows)
@@ -131,8 +131,9 @@ class OpenAIChat:
                 continue
             via = shape.name
             if force_tool and not reply.tool_calls:
-                text = (compat.close_truncated(reply.text.strip()) or reply.text) if reply.finish == "length" else reply.text
-                calls = compat.calls_from_text(text)
+                calls = compat.calls_from_text(reply.text)
+                if not calls and (reply.finish == "length" or reply.output_tokens >= self.config.max_output_tokens):
+                    calls = compat.calls_from_text(compat.close_truncated(reply.text.strip()) or "")
                 if calls:
                     reply, via = dataclasses.replace(reply, tool_calls=calls), via + "+calls-from-text"
                 elif shape.native_tools and any(not s.native_tools for s in shapes[index:]):
@@ -220,10 +221,12 @@ class OpenAIChat:
         choice = response.choices[0]
         message = choice.message
         finish = choice.finish_reason or ""
-        calls = [_tool_call(c.id, c.function.name, c.function.arguments or "", finish)
+        usage = response.usage
+        # llama.cpp reports "tool_calls" even when max_tokens cut the arguments off: count the tokens too
+        cut_off = finish == "length" or bool(usage and usage.completion_tokens >= self.config.max_output_tokens)
+        calls = [_tool_call(c.id, c.function.name, c.function.arguments or "", cut_off)
                  for c in message.tool_calls or []]
         text = message.content or ""
-        usage = response.usage
         return Reply(text=text, tool_calls=calls,
                      input_tokens=usage.prompt_tokens if usage else 0,
                      output_tokens=usage.completion_tokens if usage else estimate_tokens(text),
@@ -254,7 +257,8 @@ class OpenAIChat:
         joined = "".join(text)
         if not joined and not parts and not finish:
             raise compat.Refused(500, "the stream ended without an answer")
-        calls = [_tool_call(p["id"] or f"call_{i}", p["name"], p["arguments"], finish)
+        cut_off = finish == "length" or tokens_out >= self.config.max_output_tokens
+        calls = [_tool_call(p["id"] or f"call_{i}", p["name"], p["arguments"], cut_off)
                  for i, p in sorted(parts.items())]
         return Reply(text=joined, tool_calls=calls, input_tokens=tokens_in,
                      output_tokens=tokens_out or estimate_tokens(joined), model=model, finish=finish)

@@ -46,5 +46,6 @@ def test_cost_of_one_planning_round(shop: MemoryCluster, capsys: pytest.CaptureF
         for name, (n, tin, tout) in [("planner only", planner_only), ("planner + one read", with_read),
                                      ("all four roles + one read", all_roles)]:
             print(f"\n{name}: {n} calls, {tin} input tokens, {tout} output tokens")
-    assert planner_only[0] == 1 and 3000 < planner_only[1] < 9000
-    assert all_roles[0] == 5 and all_roles[1] < 25000
+    # the catalog's tool schemas are most of a planner call (53 tools, ~9,000 tokens at 4 characters each)
+    assert planner_only[0] == 1 and 3000 < planner_only[1] < 15000
+    assert all_roles[0] == 5 and all_roles[1] < 32000
