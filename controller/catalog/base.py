@@ -54,6 +54,19 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class AtRisk:
+    """Data a step can lose (issue 14): a volume (its PersistentVolumeClaim) or an RDS instance (named by the
+    ACK DBInstance object). The engine snapshots it before the first change; `required` steps may not run
+    without that snapshot (deletes, irreversible upgrades)."""
+
+    kind: Literal["volume", "db-instance"]
+    ref: ObjectRef
+    why: str
+    cloud_id: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class Check:
     """One thing verify looks at after sync.
 
@@ -183,7 +196,7 @@ def manifest_ref(manifest: dict[str, Any]) -> ObjectRef:
 
 def expectation(manifest: dict[str, Any]) -> dict[str, Any]:
     """The fields a rendered manifest sets, as a subset to find on the live object after sync."""
-    out = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}
+    out = _without_deletions({k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")})
     meta = {k: v for k, v in (manifest.get("metadata") or {}).items() if k not in ("name", "namespace")}
     meta = {k: _without_nones(v) for k, v in meta.items()}
     meta = {k: v for k, v in meta.items() if v}
@@ -195,6 +208,21 @@ def expectation(manifest: dict[str, Any]) -> dict[str, Any]:
 def _without_nones(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nones(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _without_deletions(value: Any) -> Any:
+    """The manifest without `{..., $patch: delete}` list items: they remove, they set nothing to find."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            kept = _without_deletions(item)
+            if isinstance(item, list) and item and kept == []:
+                continue  # every item of the list was a deletion
+            out[key] = kept
+        return out
+    if isinstance(value, list):
+        return [_without_deletions(v) for v in value if not (isinstance(v, dict) and v.get("$patch") == "delete")]
     return value
 
 
@@ -292,6 +320,10 @@ class ActionSpec(Generic[P]):
     def backup_targets(self, params: P, cluster: ClusterReader) -> list[ObjectRef]:
         """Targets that exist now: their full state is saved before the change and re-applied on restore."""
         return [r for r in self.targets(params, cluster) if live_object(cluster, r) is not None]
+
+    def data_at_risk(self, params: P, cluster: ClusterReader) -> list[AtRisk]:
+        """Volumes and databases this step can lose data of (snapshotted before it runs); none by default."""
+        return []
 
     # -- the change itself
 

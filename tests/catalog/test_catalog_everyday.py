@@ -474,3 +474,13 @@ def test_a_role_needs_every_permission_it_grants(everyday: MemoryCluster) -> Non
         "name": "r", "namespace": "shop", "rules": [{"resources": ["secrets"], "verbs": ["*"]}]}))
     assert "* secrets (core) in namespace shop" in [p.describe() for p in spec.permissions(params, everyday)]
     assert spec.risk_of(params, everyday) == "high"
+
+
+def test_verify_does_not_look_for_a_removed_env_var(everyday: MemoryCluster) -> None:
+    """What verify (and the engine's fingerprints) expect from a removal holds once the var is gone."""
+    from controller.catalog.base import expectation
+
+    spec, params = validate_call(ActionCall(action="remove-env", params={"name": "api", "namespace": "shop",
+                                                                          "container": "api", "names": ["DEBUG"]}))
+    wanted = expectation(spec.render(params, everyday).manifests[0])
+    assert wanted == {"spec": {"template": {"spec": {"containers": [{"name": "api"}]}}}}
