@@ -114,7 +114,11 @@ class Harden(ContainerChange[HardenParams]):
                  "(CreateContainerConfigError); restore re-applies the saved workload."]
         if params.read_only_root_filesystem:
             notes.append("With a read-only root filesystem, writes outside mounted volumes (e.g. /tmp) fail.")
-        items = [{"name": name, "securityContext": context} for name in chosen]
+        privileged = {str(c.get("name")) for c in containers_of(live) if (c.get("securityContext") or {}).get("privileged")}
+        if privileged & set(chosen):  # allowPrivilegeEscalation false is invalid next to privileged true
+            notes.append(f"Containers {', '.join(sorted(privileged & set(chosen)))} run privileged: that is turned off.")
+        items = [{"name": name, "securityContext": {**context, **({"privileged": False} if name in privileged else {})}}
+                 for name in chosen]
         return Rendered(manifests=[_containers_manifest(params.kind, params.name, params.namespace, items)],
                         notes=notes)
 

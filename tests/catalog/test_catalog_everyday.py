@@ -484,3 +484,17 @@ def test_verify_does_not_look_for_a_removed_env_var(everyday: MemoryCluster) -> 
                                                                           "container": "api", "names": ["DEBUG"]}))
     wanted = expectation(spec.render(params, everyday).manifests[0])
     assert wanted == {"spec": {"template": {"spec": {"containers": [{"name": "api"}]}}}}
+
+
+def test_hardening_a_privileged_container_turns_privileged_off(everyday: MemoryCluster) -> None:
+    """allowPrivilegeEscalation false next to privileged true is refused by the API server: both change."""
+    for obj in everyday.objects:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "api":
+            obj["spec"]["template"]["spec"]["containers"][1]["securityContext"] = {"privileged": True}
+    spec, params = validate_call(ActionCall(action="harden-workload", params={"name": "api", "namespace": "shop"}))
+    rendered = spec.render(params, everyday)
+    contexts = {c["name"]: c["securityContext"] for c in rendered.manifests[0]["spec"]["template"]["spec"]["containers"]}
+    assert contexts["proxy"]["privileged"] is False and "privileged" not in contexts["api"]
+    assert any("run privileged" in n for n in rendered.notes)
+    merged = apply_preview(everyday.get("apps/v1", "Deployment", "api", "shop"), rendered.manifests[0])
+    kubernetes_validate.validate(merged, K8S_VERSION, strict=True)

@@ -127,3 +127,16 @@ def test_pvc_stuck_pending_names_the_missing_storage_class(backend: OfflineBacke
     result = backend.propose(request("the scratch volume claim never binds, why?"), cluster)
     assert "fast-ssd" in result.answer and "not found" in result.answer
     assert "StorageClass fast-ssd does not exist; the cluster has gp3" in result.answer and result.actions == []
+
+
+def test_security_review_proposes_hardening_for_root_and_escalation(backend: OfflineBackend) -> None:
+    """The review offers the securityContext hardening for workloads that may run as root (issue 13 §4)."""
+    worker = deployment("worker", "shop", "busybox:1.36", 1)
+    worker["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": True}
+    cluster = shop_cluster()
+    cluster.objects = [o for o in cluster.objects if not (o["kind"] == "Deployment" and o["metadata"]["name"] == "worker")]
+    cluster.add(worker)
+    result = backend.propose(request("run a security review of shop"), cluster)
+    hardened = {a.params["name"] for a in result.actions if a.action == "harden-workload"}
+    assert {"worker", "web", "api"} <= hardened and "securityContext hardening" in result.answer
+    _valid(backend, result.actions)

@@ -3,8 +3,9 @@
 Why: the checks are few and mechanical (privileged, root, privilege escalation, missing limits,
 `:latest`/untagged images, hostPath, host namespaces, added capabilities), so they are code over
 the live specs. Each finding names the object, the container and the finding word. Remediation is
-proposed only where the catalog can express it: limits on Deployments/StatefulSets, and pinning a
-`:latest` image to the digest a running pod actually pulled.
+proposed only where the catalog can express it: hardening the securityContext of a workload whose
+containers run as root, privileged or with escalation; limits on Deployments/StatefulSets; and pinning
+a `:latest` image to the digest a running pod actually pulled.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from controller.planning.types import ActionCall
 REVIEWED_KINDS: tuple[tuple[str, str], ...] = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
                                               ("apps/v1", "DaemonSet"))
 DEFAULT_LIMITS = {"cpu": "500m", "memory": "512Mi"}
+HARDENED_BY = frozenset({"root", "privileged", "allowPrivilegeEscalation", "capabilities"})
 _DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "NET_RAW", "DAC_READ_SEARCH"}
 
 
@@ -114,7 +116,8 @@ def review_namespace(grounder: Grounder, namespace: str) -> Review:
               + " ".join(s.rstrip(".") + "." for s in shown))
     if actions:
         answer += (f" Proposed remediation: {len(actions)} change(s) the catalog can make "
-                   "(resource limits, image pinning); the other findings need manifest changes by the owners.")
+                   "(securityContext hardening, resource limits, image pinning); the other findings (host "
+                   "namespaces, hostPath) need manifest changes by the owners.")
     else:
         answer += " None of these can be fixed by a catalog action; they need changes to the manifests."
     return Review(answer, findings, actions)
@@ -126,6 +129,11 @@ def _remediate(grounder: Grounder, ref: Ref, checks: list[tuple[str, str, str]])
     actions: list[ActionCall] = []
     containers = _pod_spec(ref).get("containers") or []
     single = len(containers) == 1
+    risky = sorted({cn for cn, w, _ in checks if w in HARDENED_BY})
+    if risky:  # one securityContext change for the whole workload: runAsNonRoot, no escalation, drop ALL
+        actions.append(ActionCall(action="harden-workload",
+                                  params={"kind": ref.kind, "name": ref.name, "namespace": ref.namespace},
+                                  reason=f"containers {', '.join(risky)} run as root, privileged or with escalation"))
     for c in containers:
         name = str(c.get("name"))
         words = {w for cn, w, _ in checks if cn == name}
