@@ -196,7 +196,8 @@ def manifest_ref(manifest: dict[str, Any]) -> ObjectRef:
 
 def expectation(manifest: dict[str, Any]) -> dict[str, Any]:
     """The fields a rendered manifest sets, as a subset to find on the live object after sync."""
-    out = _without_deletions({k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")})
+    out: dict[str, Any] = _without_deletions({k: v for k, v in manifest.items()
+                                              if k not in ("apiVersion", "kind", "metadata")})
     meta = {k: v for k, v in (manifest.get("metadata") or {}).items() if k not in ("name", "namespace")}
     meta = {k: _without_nones(v) for k, v in meta.items()}
     meta = {k: v for k, v in meta.items() if v}
