@@ -3,7 +3,9 @@
 Why: a PVC that never binds hides every storage problem and makes expansion untestable. As in a
 real cluster: the behaviour file's classes exist (one default); a claim without a class gets the
 default; an Immediate class provisions a PV `pvc-<uid>` at once, a WaitForFirstConsumer class
-when the scheduler picks a node for the first pod; a claim that fits an Available PV binds to it;
+when the scheduler picks a node for the first pod (only the provisioners named by the behaviour file's
+classes run: a class naming another leaves its claims waiting, ExternalProvisioning); a claim that fits
+an Available PV binds to it;
 an unknown class leaves the claim Pending with ProvisioningFailed
 (`storageclass.storage.k8s.io "x" not found`); a bigger request expands the PV when the class
 allows it (otherwise the API server refuses the update, as the PersistentVolumeClaimResize
@@ -144,6 +146,15 @@ class StorageController(Controller):
             self._status(claim, "Pending")
             return None
         node = (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE)
+        provisioner = str(sc.get("provisioner", ""))
+        if provisioner not in {c.provisioner for c in self.behaviour.storage_classes}:
+            # No such provisioner runs in this cluster (or none: kubernetes.io/no-provisioner): the claim
+            # waits for one, or for an administrator's PV, as the PV controller says.
+            self._event(claim, "ExternalProvisioning", f'Waiting for a volume to be created either by the external '
+                        f'provisioner "{provisioner}" or manually by the system administrator. If volume creation is '
+                        "delayed, please verify that the provisioner is running and correctly registered.", NORMAL)
+            self._status(claim, "Pending")
+            return None
         if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not node:
             self._event(claim, "WaitForFirstConsumer", "waiting for first consumer to be created before binding",
                         NORMAL)
@@ -194,6 +205,12 @@ class StorageController(Controller):
         meta = claim["metadata"]
         provisioner = str(sc.get("provisioner", ""))
         namespace = meta.get("namespace", "")
+        problem, files = _snapshot_source(self.sim, claim)  # a claim restored from a VolumeSnapshot
+        if problem:
+            self._event(claim, "ProvisioningFailed", f'failed to provision volume with StorageClass '
+                        f'"{sc["metadata"]["name"]}": {problem}', WARNING, provisioner)
+            self._status(claim, "Pending")
+            return
         self._event(claim, "ExternalProvisioning", f'Waiting for a volume to be created either by the external '
                     f'provisioner "{provisioner}" or manually by the system administrator. If volume creation is '
                     f"delayed, please verify that the provisioner is running and correctly registered.", NORMAL)
@@ -220,6 +237,10 @@ class StorageController(Controller):
             self._event(claim, "ProvisioningFailed", f'failed to provision volume with StorageClass '
                         f'"{sc["metadata"]["name"]}"', WARNING, provisioner)
             return
+        if files is not None:
+            from sandbox.controllers.snapshots import seed_volume
+
+            seed_volume(self.sim, name, files)
         self._event(claim, "ProvisioningSucceeded", f"Successfully provisioned volume {name}", NORMAL, provisioner)
         self._bind(claim, pv, provisioned=True, provisioner=provisioner)
 
@@ -277,6 +298,13 @@ class StorageController(Controller):
                 self.delete(rt, pv)
             elif (pv.get("status") or {}).get("phase") != "Released":
                 self.write_status(rt, pv, {"phase": "Released"})
+
+
+def _snapshot_source(sim: Any, claim: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
+    """Why a claim restored from a snapshot cannot be provisioned yet, or the files it starts with
+    (sandbox/controllers/snapshots.py; ('', None) for a claim without a snapshot source)."""
+    controller = next((c for c in sim.controllers if c.name == "snapshot-controller"), None)
+    return controller.restore_source(claim) if controller is not None else ("", None)
 
 
 def register_admission(controller: StorageController, hooks: list[Any]) -> None:

@@ -412,3 +412,34 @@ spec:
     assert "wget: bad address 'nowhere'" in unknown.stderr
     ip = jsonpath(kubectl, "svc/web", "{.spec.clusterIP}")
     assert f"Address: {ip}" in kubectl("exec", "client", "--", "nslookup", "web").stdout
+
+
+def test_a_class_whose_provisioner_does_not_run_leaves_claims_waiting(kubectl: Kubectl) -> None:
+    """Real cluster: a StorageClass naming a provisioner nobody runs (here: one the behaviour file does not
+    declare) leaves its claims Pending with ExternalProvisioning; an administrator's matching PV binds."""
+    apply(kubectl, """
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: ebs}
+provisioner: ebs.csi.aws.com
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: orphan}
+spec: {accessModes: [ReadWriteOnce], storageClassName: ebs, resources: {requests: {storage: 1Gi}}}
+""")
+    assert jsonpath(kubectl, "pvc/orphan", "{.status.phase}") == "Pending"
+    assert any(r.startswith('ExternalProvisioning: Waiting for a volume to be created either by the external '
+                            'provisioner "ebs.csi.aws.com"') for r in reasons(kubectl, "orphan"))
+    apply(kubectl, """
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: manual}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: ebs
+  hostPath: {path: /mnt/manual}
+""")
+    kubectl("wait", "--for=jsonpath={.status.phase}=Bound", "pvc/orphan", "--timeout=10s")
+    assert jsonpath(kubectl, "pvc/orphan", "{.spec.volumeName}") == "manual"
