@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.planning.offline import quantities
-from controller.planning.offline.diagnose_more import probe_finding, requests_text, scheduling_causes
+from controller.planning.offline.diagnose_more import (
+    fit_requests,
+    probe_finding,
+    requests_text,
+    scheduling_causes,
+)
 from controller.planning.offline.grounding import Grounder, Ref
 from controller.planning.types import ActionCall
 
@@ -86,6 +91,11 @@ def diagnose(grounder: Grounder, namespace: str, target: Ref | None,
         actions, fix_text = _propose_fix(grounder, target, unwell)
         if not actions and probes.actions:
             actions, fix_text = probes.actions, " ".join(probes.fixes)
+        scheduling = " ".join(str(e.get("message", "")) for r in unwell for e in r.events
+                              if e.get("reason") == "FailedScheduling")
+        fit = fit_requests(grounder, target, scheduling) if not actions and scheduling else None
+        if fit is not None and fit.actions:
+            actions, fix_text = fit.actions, " ".join([*fit.lines, *fit.fixes])
         if fix_text:
             answer += " " + fix_text
     return Diagnosis(answer, findings, actions)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from controller.kubevalues import quantity
 from controller.planning.offline.grounding import Grounder, Ref
 from controller.planning.types import ActionCall
 
@@ -183,3 +185,49 @@ def pvc_finding(grounder: Grounder, claim: Ref) -> Finding:
         out.lines.append("A claim's class cannot be changed: create a new claim with an existing class (and delete "
                          "this one) once you have chosen it.")
     return out
+
+
+def fit_requests(grounder: Grounder, workload: Ref, message: str) -> Finding:
+    """For "Insufficient cpu/memory": when no node could ever fit a request, offer requests that fit.
+
+    Only when the nodes can be read (the requester may not list them) and the request is larger than
+    every node's allocatable: then waiting cannot help. The offer is three quarters of the largest node,
+    said plainly, because the application may not run with less than it asked for.
+    """
+    out = Finding()
+    short = [m.group(1) for m in re.finditer(r"\d+ Insufficient (cpu|memory)", message)]
+    nodes = grounder.objects("v1", "Node", None)
+    if not short or not nodes:
+        return out
+    containers = workload.obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    for resource in dict.fromkeys(short):
+        largest = max((quantity((n.get("status") or {}).get("allocatable", {}).get(resource)) or Decimal(0)
+                       for n in nodes), default=Decimal(0))
+        for c in containers:
+            asked = quantity(((c.get("resources") or {}).get("requests") or {}).get(resource))
+            if largest <= 0 or asked is None or asked <= largest:
+                continue
+            value = _format(resource, largest * Decimal("0.75"))
+            limit = quantity(((c.get("resources") or {}).get("limits") or {}).get(resource))
+            out.lines.append(f"No node has more than {_format(resource, largest)} of {resource} to give; container "
+                             f"{c.get('name')} requests {((c.get('resources') or {}).get('requests') or {})[resource]}, "
+                             "so it can never be scheduled.")
+            out.fixes.append(f"Proposed fix, if the application can run with less: lower the {resource} request of "
+                             f"{workload.kind} {workload.label} container {c.get('name')} to {value} (three quarters "
+                             "of the largest node).")
+            params: dict[str, Any] = {"kind": workload.kind, "name": workload.name, "namespace": workload.namespace,
+                                      "requests": {resource: value}}
+            if limit is not None and limit > largest:
+                params["limits"] = {resource: value}
+            if len(containers) > 1:
+                params["container"] = c.get("name")
+            out.actions.append(ActionCall(action="set-resources", params=params,
+                                          reason=f"the {resource} request is larger than any node"))
+    return out
+
+
+def _format(resource: str, value: Decimal) -> str:
+    if resource == "cpu":
+        return f"{int(value * 1000)}m"
+    mib = int(value / (2 ** 20))
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
