@@ -23,8 +23,10 @@ $(VENV)/bin/python:
 	$(PY_SYS) -m venv $(VENV)
 
 # The lock pins every package exactly (so pip never backtracks) and torch to the CPU build.
-$(STAMP): $(VENV)/bin/python requirements.lock pyproject.toml
+$(STAMP): $(VENV)/bin/python requirements.lock requirements-local-model.lock pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
+	@echo "Building llama-cpp-python from source (the local AI backend and the real-model tests; ~5 min on 2 cores)"
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-local-model.lock
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $(STAMP)
 

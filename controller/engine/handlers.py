@@ -43,7 +43,7 @@ from controller.settings import Settings
 
 log = logging.getLogger("aiop.handlers")
 FOLLOW_INTERVAL_S = 60.0
-TICK_S = 1.0
+TICK_S = 2.0
 _WAITING_PHASES = {Phase.EXECUTING.value, Phase.SYNCING.value, Phase.RESTORING.value}
 _STUCK = {Reason.THREAD_ID_TAKEN.value, Reason.TURNS_REWRITTEN.value, "InvalidSpec"}
 

@@ -30,7 +30,7 @@ from controller.client import settled
 from controller.planning.types import ActionCall, ClusterReader, PlanningRequest, PlanningResult
 from tests.engine.conftest import ALICE, Loop, deployment, start_loop
 
-pytestmark = [pytest.mark.timeout(1500), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(3600), pytest.mark.slow]
 
 
 def _threads() -> int:
@@ -90,9 +90,11 @@ def wait_all(loop: Loop, names: list[str], done: Callable[[dict[str, Any]], bool
             return ready
         if time.monotonic() > deadline:
             late = [n for n in names if n not in {o["metadata"]["name"] for o in ready}]
-            sample = objects.get(late[0], {}).get("status", {})
-            raise TimeoutError(f"{len(late)} threads did not converge, e.g. {late[0]}: phase "
-                               f"{sample.get('phase')}, {sample.get('conditions')}")
+            sample = objects.get(late[0], {})
+            st = sample.get("status", {})
+            raise TimeoutError(f"{len(late)} threads did not converge, e.g. {late[0]}: phase {st.get('phase')}, "
+                               f"conditions {st.get('conditions')}, rating {sample.get('spec', {}).get('rating')}, "
+                               f"seen {st.get('seenRating')}, last message {(st.get('messages') or [{}])[-1]}")
         time.sleep(0.5)
 
 
@@ -103,13 +105,13 @@ def test_threads_converge_under_faults_without_duplicates(loop: Loop) -> None:
     try:
         for name in names:
             retrying(lambda name=name: loop.client.say("shop", name, f"scale {name} to 2", ALICE))
-        wait_all(loop, names, lambda o: o["status"]["phase"] == Phase.AWAITING_APPROVAL, 900)
+        wait_all(loop, names, lambda o: o["status"]["phase"] == Phase.AWAITING_APPROVAL, 1500)
         for name in names:
             retrying(lambda name=name: loop.client.approve("shop", name, ALICE))
-        wait_all(loop, names, lambda o: o["status"]["phase"] == Phase.AWAITING_RATING, 900)
+        wait_all(loop, names, lambda o: o["status"]["phase"] == Phase.AWAITING_RATING, 1500)
         for name in names:
             retrying(lambda name=name: loop.client.rate("shop", name, ALICE, 100))
-        finished = wait_all(loop, names, lambda o: o["status"]["phase"] == Phase.COMPLETED, 900)
+        finished = wait_all(loop, names, lambda o: o["status"]["phase"] == Phase.COMPLETED, 1500)
         injected = loop.server.cluster.faults.counts()
     finally:
         loop.server.set_faults(None)
