@@ -220,6 +220,26 @@ class CloudSettings(BaseModel):
     graph_url: str = env("AIOP_GRAPH_URL", "", "'' = https://graph.microsoft.com")
 
 
+class SnapshotSettings(BaseModel):
+    """Snapshots of the data a plan puts at risk, taken after approval and before the first change (issue 14).
+
+    Volumes: `auto` takes a CSI VolumeSnapshot when a VolumeSnapshotClass serves the claim's driver, else
+    a Velero Backup when Velero has an Available storage location, else an EBS / Azure disk snapshot
+    through the cloud SDK when that cloud is configured (`cloud` above). RDS instances: an RDS DB snapshot
+    when AWS is configured.
+    """
+
+    model_config = _FROZEN
+
+    volumes: Literal["auto", "csi", "velero", "cloud", "none"] = env(
+        "AIOP_SNAPSHOT_VOLUMES", "auto", "how volumes are snapshotted (auto = csi, then velero, then cloud)")
+    timeout_s: float = env("AIOP_SNAPSHOT_TIMEOUT", 900.0, "a snapshot not ready by then fails the thread before "
+                                                         "anything changed", gt=0)
+    grace_hours: float = env("AIOP_SNAPSHOT_GRACE_HOURS", 168.0, "kept this long after the thread is closed "
+                                                               "(pull requests merged or closed, or restored)", ge=0)
+    velero_namespace: str = env("AIOP_VELERO_NAMESPACE", "velero")
+
+
 _ENV: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("aiop_env", default=None)
 
 
@@ -250,6 +270,7 @@ class Settings(NamedEnvSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
     cloud: CloudSettings = Field(default_factory=CloudSettings)
+    snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     knowledge_url: str = env("AIOP_KNOWLEDGE_URL", "", "central PostgreSQL + pgvector; '' = DuckDB under home")
     cloud_provider: Literal["none", "eks", "aks"] = env("AIOP_CLOUD_PROVIDER", "none",
                                                         "which cloud's CRDs `aiop doctor` looks for")

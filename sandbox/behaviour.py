@@ -178,6 +178,7 @@ class Timing(_Model):
     back_off_base_seconds: float = 10
     back_off_max_seconds: float = 300
     back_off_reset_seconds: float = 600
+    snapshot_seconds: float = 0  # how long a CSI driver takes to cut a snapshot, and Velero a backup or restore
 
 
 class Registry(_Model):

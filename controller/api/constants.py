@@ -127,3 +127,5 @@ class Reason(StrEnum):
     THREAD_ID_TAKEN = "ThreadIdTaken"
     RETRYING = "Retrying"
     VERIFYING = "Verifying"
+    WAITING_FOR_SNAPSHOTS = "WaitingForSnapshots"
+    RESTORING_DATA = "RestoringData"

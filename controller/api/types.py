@@ -115,6 +115,7 @@ class ConversationSpec(ApiModel):
     approval: Approval | None = None
     rating: Rating | None = None
     restore: RestoreRequest | None = None
+    keep_snapshots: bool = Field(default=False, description="Keep the thread's snapshots after it is closed.")
 
 
 class RequestSpec(ApiModel):
@@ -127,6 +128,7 @@ class RequestSpec(ApiModel):
     approval: Approval | None = None
     rating: Rating | None = None
     restore: RestoreRequest | None = None
+    keep_snapshots: bool = Field(default=False, description="Keep the thread's snapshots after it is closed.")
 
     def as_conversation(self) -> ConversationSpec:
         """An AIRequest is handled exactly like a conversation with one turn."""
@@ -138,6 +140,7 @@ class RequestSpec(ApiModel):
             approval=self.approval,
             rating=self.rating,
             restore=self.restore,
+            keep_snapshots=self.keep_snapshots,
         )
 
 
@@ -229,6 +232,40 @@ class PlannedAction(ApiModel):
     deferred: bool = Field(default=False, description="Rendered when the plan runs (see the diff's note).")
 
 
+SnapshotProviderName = Literal["csi", "velero", "aws-ebs", "aws-rds", "azure-disk", "none"]
+
+
+class PlannedSnapshot(ApiModel):
+    """Data a plan puts at risk, and the snapshot taken of it before anything runs (issue 14).
+
+    Shown with the plan and covered by its digest: approving the plan approves the snapshot step,
+    its provider and class. `provider: none` says the data is not snapshotted, and `note` why.
+    """
+
+    kind: Literal["volume", "db-instance"]
+    source: ObjectRef = Field(description="The PersistentVolumeClaim, or the ACK DBInstance object.")
+    cloud_id: str = Field(default="", description="RDS instance identifier, EBS volume id or Azure disk id.")
+    size: str = ""
+    why: str = ""
+    actions: list[str] = Field(default_factory=list, description="Ids of the plan steps that endanger it.")
+    required: bool = Field(default=False, description="The steps may not run without this snapshot.")
+    provider: SnapshotProviderName = "none"
+    snapshot_class: str = Field(default="", description="VolumeSnapshotClass, Velero storage location, ...")
+    name: str = Field(default="", description="The snapshot's name (per thread and source).")
+    note: str = ""
+
+    def describe(self) -> str:
+        """`snapshot PVC billing/data-pg-0 (20Gi, VolumeSnapshotClass ebs-csi)`."""
+        what = (f"PVC {self.source.namespace}/{self.source.name}" if self.kind == "volume"
+                else f"RDS instance {self.cloud_id}")
+        if self.provider == "none":
+            return f"NOT snapshotted: {what} ({self.note or 'no snapshot provider'})"
+        label = {"csi": "VolumeSnapshotClass", "velero": "Velero storage location", "aws-ebs": "EBS snapshot",
+                 "aws-rds": "RDS DB snapshot", "azure-disk": "Azure managed-disk snapshot"}[self.provider]
+        detail = ", ".join(p for p in (self.size, f"{label} {self.snapshot_class}".strip()) if p)
+        return f"snapshot {what} ({detail})"
+
+
 class PlanRevision(ApiModel):
     """Revision N of the plan. Its digest is what an approval must name."""
 
@@ -250,6 +287,7 @@ class PlanRevision(ApiModel):
     created_at: str | None = None
     targets: list[TargetState] = Field(default_factory=list)
     shaped_by: list[str] = Field(default_factory=list, description="Users whose turns shaped this plan.")
+    snapshots: list[PlannedSnapshot] = Field(default_factory=list, description="Taken before the first change.")
     archived: bool = Field(default=False, description="Details moved to the thread's history in git.")
 
 
@@ -287,6 +325,30 @@ class RepoRecord(ApiModel):
     objects: list[str] = Field(default_factory=list, description="Keys of the manifests routed here.")
 
 
+class SnapshotRecord(ApiModel):
+    """A snapshot the thread took: what of, where, when it was ready, and its restore's progress."""
+
+    name: str
+    provider: SnapshotProviderName
+    kind: Literal["volume", "db-instance"]
+    source: ObjectRef
+    cloud_id: str = ""
+    snapshot_class: str = ""
+    size: str = ""
+    revision: int = Field(default=1, ge=1, description="The revision whose execution took it.")
+    handle: str = Field(default="", description="VolumeSnapshotContent, snapshot id or ARN, Velero backup.")
+    state: Literal["Pending", "Ready", "Failed", "Deleted"] = "Pending"
+    message: str = ""
+    requested_at: str = ""
+    ready_at: str = ""
+    used: bool = Field(default=False, description="A change was applied after it was taken: restore uses it.")
+    restore_phase: str = Field(default="", description="'' | a step name | Done | Failed")
+    restore_message: str = ""
+    restore_detail: dict[str, str] = Field(default_factory=dict, description="What restore made (ids, names).")
+    expires_at: str = ""
+    deleted_at: str = ""
+
+
 class ExecutionRecord(ApiModel):
     """The one record of an execution that every later step reads (sync, verify, promote, restore).
 
@@ -306,7 +368,7 @@ class ExecutionRecord(ApiModel):
     sync_engine: str = ""
     sync_objects: str = ""
     sync_started: str = ""
-    snapshots: list[dict[str, Any]] = Field(default_factory=list)
+    snapshots: list[SnapshotRecord] = Field(default_factory=list)
 
 
 class ConversationStatus(ApiModel):

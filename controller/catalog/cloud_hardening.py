@@ -27,6 +27,7 @@ from controller.api.types import ObjectRef
 from controller.catalog.base import (
     NOW_PLACEHOLDER,
     ActionSpec,
+    AtRisk,
     Check,
     Rendered,
     Risk,
@@ -316,6 +317,10 @@ class SecureRdsInstance(ActionSpec[RdsSettingsParams]):
 
     def checks(self, params: RdsSettingsParams, cluster: ClusterReader) -> list[Check]:
         return [Check(ref=self.targets(params, cluster)[0], expect={"spec": self._settings(params)})]
+
+    def data_at_risk(self, params: RdsSettingsParams, cluster: ClusterReader) -> list[AtRisk]:
+        return [AtRisk("db-instance", self.targets(params, cluster)[0], "ACK changes the instance's settings",
+                       cloud_id=params.identifier)]
 
     def restore(self, params: RdsSettingsParams, cluster: ClusterReader) -> str:
         if self.creates(params, cluster):

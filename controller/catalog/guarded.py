@@ -17,6 +17,7 @@ from controller.api.types import ObjectRef, Permission
 from controller.catalog.base import (
     NOW_PLACEHOLDER,
     ActionSpec,
+    AtRisk,
     CatalogError,
     Check,
     Rendered,
@@ -26,6 +27,7 @@ from controller.catalog.base import (
     permission,
     ref,
 )
+from controller.catalog.data_risk import deleted_at_risk
 from controller.catalog.params import DeleteParams, ReadSecretParams
 from controller.planning.types import ClusterReader
 
@@ -63,7 +65,11 @@ class DeleteObject(ActionSpec[DeleteParams]):
 
     def restore(self, params: DeleteParams, cluster: ClusterReader) -> str:
         r = self.targets(params, cluster)[0]
-        return f"Revert the thread commit and re-create {describe_ref(r)} from its backup."
+        data = " (its volumes from the snapshots taken before the delete)" if self.data_at_risk(params, cluster) else ""
+        return f"Revert the thread commit and re-create {describe_ref(r)} from its backup{data}."
+
+    def data_at_risk(self, params: DeleteParams, cluster: ClusterReader) -> list[AtRisk]:
+        return deleted_at_risk(cluster, self.targets(params, cluster)[0])
 
 
 class ReadSecret(ActionSpec[ReadSecretParams]):

@@ -21,6 +21,7 @@ from controller.catalog import (
     cloud_grants,
     cloud_hardening,
     config,
+    databases,
     guarded,
     identity,
     manifest,
@@ -38,7 +39,7 @@ from controller.planning.types import ActionCall
 CATALOG: dict[str, ActionSpec[Any]] = {
     spec.name: spec
     for module in (workloads, podspec, namespaces, config, availability, networking, traffic, storage, batch,
-                   identity, cloud, cloud_hardening, cloud_grants, guarded, manifest)
+                   identity, cloud, cloud_hardening, cloud_grants, databases, guarded, manifest)
     for spec in module.ACTIONS
 }
 

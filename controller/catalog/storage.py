@@ -14,6 +14,7 @@ from controller.api.types import ObjectRef
 from controller.catalog.base import (
     NOW_PLACEHOLDER,
     ActionSpec,
+    AtRisk,
     Check,
     Rendered,
     describe_ref,
@@ -22,6 +23,7 @@ from controller.catalog.base import (
     nothing,
     ref,
 )
+from controller.catalog.data_risk import claim_at_risk
 from controller.catalog.params_everyday import ExpandPvcParams, PvcParams
 from controller.kubevalues import quantity
 from controller.planning.types import ClusterReader
@@ -70,8 +72,12 @@ class ExpandPvc(ActionSpec[ExpandPvcParams]):
         return [ref("v1", "PersistentVolumeClaim", params.name, params.namespace)]
 
     def restore(self, params: ExpandPvcParams, cluster: ClusterReader) -> str:
-        return ("A volume cannot shrink: restore reverts the thread commit, but the claim keeps its new size "
-                "(the API server refuses a smaller request).")
+        return ("A volume cannot shrink: restore re-creates the claim at its old size from the snapshot taken before "
+                "the change (without a snapshot it keeps its new size: the API server refuses a smaller request).")
+
+    def data_at_risk(self, params: ExpandPvcParams, cluster: ClusterReader) -> list[AtRisk]:
+        return claim_at_risk(cluster, params.name, params.namespace, "the volume is resized (a failed file-system "
+                             "resize can leave it unreadable)")
 
     def render(self, params: ExpandPvcParams, cluster: ClusterReader, now: str = NOW_PLACEHOLDER) -> Rendered:
         r = self.targets(params, cluster)[0]

@@ -19,6 +19,7 @@ from controller.api.types import ObjectRef, Permission
 from controller.catalog.base import (
     NOW_PLACEHOLDER,
     ActionSpec,
+    AtRisk,
     Check,
     Rendered,
     Risk,
@@ -28,6 +29,7 @@ from controller.catalog.base import (
     nothing,
     ref,
 )
+from controller.catalog.data_risk import workload_volumes
 from controller.catalog.params import (
     RestartParams,
     RollbackParams,
@@ -105,6 +107,18 @@ class Scale(ActionSpec[ScaleParams]):
         if live_object(cluster, r) is None:
             return []
         return [Check(ref=r, expect={"spec": {"replicas": params.replicas}}, rollout=True)]
+
+    def data_at_risk(self, params: ScaleParams, cluster: ClusterReader) -> list[AtRisk]:
+        """Scaling a StatefulSet down deletes the removed pods' claims when its policy says `whenScaled: Delete`."""
+        r = self.targets(params, cluster)[0]
+        live = live_object(cluster, r) or {}
+        spec = live.get("spec") or {}
+        current = int(spec.get("replicas", 1) or 0)
+        if params.kind != "StatefulSet" or params.replicas >= current or \
+                (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenScaled") != "Delete":
+            return []
+        return workload_volumes(cluster, r, "scaling down deletes this claim (whenScaled: Delete)",
+                                ordinals=range(params.replicas, current))
 
 
 class Restart(ActionSpec[RestartParams]):
@@ -224,6 +238,9 @@ class Rollback(ActionSpec[RollbackParams]):
         return [Check(ref=self.targets(params, cluster)[0],
                       expect={"spec": {"template": {"spec": {"containers": containers}}}}, rollout=True)]
 
+    def data_at_risk(self, params: RollbackParams, cluster: ClusterReader) -> list[AtRisk]:
+        return workload_volumes(cluster, self.targets(params, cluster)[0], "an older version runs on this data")
+
 
 class SetImage(ActionSpec[SetImageParams]):
     def title(self, params: SetImageParams, cluster: ClusterReader | None = None) -> str:
@@ -255,6 +272,11 @@ class SetImage(ActionSpec[SetImageParams]):
                                    namespace=params.namespace,
                                    containers=[{"name": container["name"], "image": params.image}])
         return Rendered(manifests=[manifest], notes=notes)
+
+    def data_at_risk(self, params: SetImageParams, cluster: ClusterReader) -> list[AtRisk]:
+        """A new image may migrate the data it finds (a database upgrade) in a way the old one cannot read."""
+        return workload_volumes(cluster, self.targets(params, cluster)[0],
+                                f"the image changes to {params.image} (an upgrade may rewrite the data)")
 
 
 def _quantities(values: Any) -> dict[str, str]:

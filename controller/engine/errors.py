@@ -9,6 +9,7 @@ is lost. A permanent error becomes the condition that explains it.
     Exception
      ├── KubeError (adapters.kube)   .transient: HTTP 0/408/425/429/5xx, timeouts, 409 "modified"
      ├── GitError (adapters.gitrepo) .transient: a remote that cannot be reached or is busy
+     ├── SnapshotError (adapters.snapshots.base) .transient: a cloud API throttled, 5xx or unreachable
      └── Transient                   raised by the engine: retry later; never a refusal, an alert
                                      or a terminal phase
 """
@@ -19,6 +20,7 @@ import random
 
 from controller.adapters.gitrepo import GitError
 from controller.adapters.kube import KubeError
+from controller.adapters.snapshots.base import SnapshotError
 
 
 class Transient(Exception):
@@ -33,7 +35,7 @@ class Transient(Exception):
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, Transient):
         return True
-    if isinstance(exc, KubeError | GitError):
+    if isinstance(exc, KubeError | GitError | SnapshotError):
         return exc.transient
     return isinstance(exc, TimeoutError | ConnectionError)
 

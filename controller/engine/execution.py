@@ -23,6 +23,7 @@ from controller.adapters.backups import BackupStore, clean_for_backup
 from controller.adapters.forge import OPEN, PullRequest, PullRequestStatus
 from controller.adapters.gitrepo import GitError, ThreadRepo
 from controller.adapters.kube import Kube, KubeError, NotFound
+from controller.adapters.snapshots.base import SnapshotError
 from controller.adapters.sync.base import Expected, SyncOutcome, SyncRequest, SyncState
 from controller.adapters.sync.direct import DirectSync
 from controller.api.constants import FIELD_MANAGER_PREFIX, LABEL_THREAD, THREADS_DIR
@@ -33,12 +34,15 @@ from controller.api.types import (
     Permission,
     PlanRevision,
     RepoRecord,
+    SnapshotRecord,
     TargetState,
 )
 from controller.catalog.base import expectation, manifest_ref
 from controller.catalog.registry import CATALOG, validate_call
+from controller.engine.data_restore import DataRestore, restored_keys
 from controller.engine.live import LiveClusterReader
 from controller.engine.planning import labelled
+from controller.engine.snapshots import Snapshots
 from controller.engine.targets import changed_since, merge_by_object, observe
 from controller.knowledge.base import KnowledgeStore, ThreadRecord
 from controller.planning.types import ActionCall
@@ -100,6 +104,7 @@ class ExecutionContext:
     turns: list[str]
     revision: PlanRevision
     context: str = ""  # the conversation's context (k8s, cloud-aws...), for routing to target repos
+    snapshots: tuple[SnapshotRecord, ...] = ()  # taken by earlier executions of this thread (the first one wins)
 
     @property
     def contexts(self) -> frozenset[str]:
@@ -125,7 +130,8 @@ class Executor:
                  knowledge: KnowledgeStore, cluster_id: str, field_manager: str = "ai-operator",
                  verify_timeout_s: float = 60.0, sync_engine: SyncEngine | None = None,
                  targets: tuple[TargetRepo, ...] = (), instructions: TargetRepo | None = None,
-                 sync_repo_url: str = "") -> None:
+                 sync_repo_url: str = "", snapshots: Snapshots | None = None,
+                 data_restore: DataRestore | None = None) -> None:
         self.kube = kube
         self.repo = repo
         self.forge = forge
@@ -139,6 +145,8 @@ class Executor:
         self.targets = targets  # the other target repos, besides the primary
         self.instructions = instructions
         self.sync_repo_url = sync_repo_url  # where the GitOps tool fetches the primary repo, if not repo.url
+        self.snapshots = snapshots  # issue 14: the snapshot step (None: no snapshots are taken)
+        self.data_restore = data_restore
 
     # ---------------------------------------------------------------------------------- routing
 
@@ -202,6 +210,11 @@ class Executor:
             backup = self.backups.capture(ctx.thread_id, pre_chat, targets)
             backed_up = True
             pre_chat = backup.pre_chat_commit or pre_chat
+            # --- snapshots (issue 14; controller/engine/snapshots.py): taken after the backup, recorded, noted in
+            # git; the Sync step waits until every one is ready before anything is applied
+            snapshots = (self.snapshots.take(ctx.thread_id, rev, ctx.snapshots, now) if self.snapshots is not None
+                         else list(ctx.snapshots))
+            # --- end snapshots
             routed = self.route(manifests, ctx.contexts)
             elsewhere = {manifest_ref(mf).key() for t, mfs in routed if t is not self.primary for mf in mfs}
             repos: list[RepoRecord] = []
@@ -213,6 +226,8 @@ class Executor:
                 files = _relocate(render_thread_folder(self._thread_render(ctx, objects, created, now, subset)),
                                   ctx.thread_id, target.folder)
                 folder = folder_of(ctx.thread_id, target.folder)
+                if primary and snapshots:
+                    files[f"{folder}/backup/snapshots.yaml"] = Snapshots.notes(snapshots)
                 result = target.repo.commit_thread(
                     ctx.thread_id, rev.digest, files, folder,
                     subject=f"{ctx.thread_id}: {rev.summary}"[:72],
@@ -221,7 +236,7 @@ class Executor:
                 repos.append(RepoRecord(name=target.name, url=url, branch=ThreadRepo.branch(ctx.thread_id),
                                         folder=folder, commit=result.sha, files=sorted(files),
                                         objects=sorted(keys)))
-        except (GitError, KubeError) as exc:
+        except (GitError, KubeError, SnapshotError) as exc:
             if exc.transient:
                 raise
             log.error("execution failed", extra={"thread_id": ctx.thread_id, "error": str(exc)})
@@ -229,7 +244,7 @@ class Executor:
         record = ExecutionRecord(
             revision=rev.revision, digest=rev.digest, field_manager=field_manager_of(ctx.thread_id, rev.revision),
             pre_chat_commit=pre_chat, executed_by=ctx.requester, manifests=manifests, deletes=list(rev.deletes),
-            repos=repos, sync_engine=self.sync_engine.name)
+            repos=repos, sync_engine=self.sync_engine.name, snapshots=snapshots)
         return m.ExecutionDone(commit=repos[0].commit), record
 
     def _thread_render(self, ctx: ExecutionContext, backups: list[dict[str, Any]], created: list[ObjectRef],
@@ -383,13 +398,16 @@ class Executor:
                            f"applied it{who}")
         return out
 
-    def restore_needs(self, thread_id: str) -> list[Permission]:
+    def restore_needs(self, thread_id: str, record: ExecutionRecord | None = None) -> list[Permission]:
         """What restoring asks of the person who presses the button: update what was backed up, delete
-        what the thread created (restore runs as that person, so their RBAC decides)."""
+        what the thread created, bring the data back from the snapshots (restore runs as that person, so
+        their RBAC decides)."""
         backup = self.backups.load(thread_id)
         if backup is None:
             return []
         needs: list[Permission] = []
+        if record is not None and self.data_restore is not None:
+            needs.extend(self.data_restore.needs(list(record.snapshots)))
         for verb, refs in (("update", [_ref_of(o) for o in backup.objects]), ("delete", backup.created)):
             for ref in refs:
                 info = self.kube.resource(ref.api_version, ref.kind)
@@ -416,15 +434,18 @@ class Executor:
             self.sync_engine.remove(thread_id)  # before re-applying: a GitOps tool must not fight the restore
             if backup is None:
                 return m.RestoreDone(message="nothing had been applied")
+            from_snapshots = restored_keys(list(record.snapshots)) if record is not None else set()
             for ref in reversed(backup.created):
                 as_restorer.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None)
-            for saved in backup.objects:
+            reapplied = [o for o in backup.objects if _key_of(o) not in from_snapshots]  # claims from snapshots stay
+            for saved in reapplied:
                 self._reapply(as_restorer, saved)
         except (KubeError, GitError) as exc:
             if exc.transient:
                 raise
             return m.RestoreFailed(message=f"restore as {restorer.user} failed: {getattr(exc, 'message', exc)}")
-        return m.RestoreDone(message=f"re-applied {len(backup.objects)} object(s), deleted {len(backup.created)}")
+        data = f"; {len(from_snapshots)} claim(s) came back from their snapshots" if from_snapshots else ""
+        return m.RestoreDone(message=f"re-applied {len(reapplied)} object(s), deleted {len(backup.created)}{data}")
 
     def _reapply(self, kube: Kube, saved: dict[str, Any]) -> None:
         meta = saved["metadata"]

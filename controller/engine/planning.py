@@ -29,6 +29,7 @@ from controller.api.types import (
     ObjectRef,
     Permission,
     PlannedAction,
+    PlannedSnapshot,
     PlanRevision,
     TargetState,
     Turn,
@@ -40,6 +41,7 @@ from controller.cloud.permissions import CloudCheck, check_plan
 from controller.cloud.seam import NO_CLOUD, CloudAccess, CloudTransient
 from controller.engine.errors import Transient, transient_from
 from controller.engine.live import LiveClusterReader
+from controller.engine.snapshots import Snapshots, merge_planned
 from controller.engine.targets import observe
 from controller.knowledge.base import KnowledgeStore
 from controller.planning import coverage
@@ -77,11 +79,15 @@ CONTEXT_TURNS = 20  # turns given to a planner: the first (the request) and the 
 
 
 def plan_digest(thread_id: str, revision: int, actions: list[dict[str, Any]], manifests: list[dict[str, Any]],
-                deletes: list[dict[str, Any]], targets: list[dict[str, Any]] | None = None) -> str:
-    """sha256 over the canonical JSON of exactly what would run and the state it was planned against."""
-    canonical = json.dumps({"thread": thread_id, "revision": revision, "actions": actions,
-                            "manifests": manifests, "deletes": deletes, "targets": targets or []},
-                           sort_keys=True, separators=(",", ":"))
+                deletes: list[dict[str, Any]], targets: list[dict[str, Any]] | None = None,
+                snapshots: list[dict[str, Any]] | None = None) -> str:
+    """sha256 over the canonical JSON of exactly what would run (snapshots first, when the plan takes any)
+    and the state it was planned against."""
+    content: dict[str, Any] = {"thread": thread_id, "revision": revision, "actions": actions,
+                               "manifests": manifests, "deletes": deletes, "targets": targets or []}
+    if snapshots:
+        content["snapshots"] = snapshots
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -118,7 +124,7 @@ class Planner:
 
     def __init__(self, backend: Backend, kube: Kube, knowledge: KnowledgeStore, policy: PolicySettings,
                  field_manager: str = "ai-operator", allow_collaborators: bool = False,
-                 cloud: CloudAccess | None = None) -> None:
+                 cloud: CloudAccess | None = None, snapshots: Snapshots | None = None) -> None:
         self.backend = backend
         self.cloud = cloud or NO_CLOUD  # the cloud half: reads for planners, cloud permission checks
         self.kube = kube
@@ -126,6 +132,7 @@ class Planner:
         self.policy = policy
         self.field_manager = field_manager
         self.allow_collaborators = allow_collaborators
+        self.snapshots = snapshots  # issue 14: resolves the data each step puts at risk to a snapshot
 
     # ----------------------------------------------------------------------------- entry point
 
@@ -210,6 +217,7 @@ class Planner:
         notes: list[str] = list(problems)
         missing: list[Permission] = []
         restore_warnings: list[str] = []
+        snapshots: list[PlannedSnapshot] = []
         takes_over: dict[str, list[str]] = {}
         shapers = [requester] + [Identity(user=a) for a in authors if a != requester.user]
         as_requester = self.kube.as_user(requester)
@@ -227,6 +235,18 @@ class Planner:
             if invalid:
                 notes.extend(invalid)
                 continue
+            # --- data at risk (issue 14; controller/engine/snapshots.py): what the step can lose is snapshotted
+            # before the first change, and the plan shows how; a step whose required snapshot cannot be taken
+            # is not offered
+            at_risk = spec.data_at_risk(params, reader) if self.snapshots is not None else []
+            planned = self.snapshots.plan(thread.thread_id, f"a{index}", at_risk) if self.snapshots and at_risk else []
+            impossible = [p for p in planned if p.required and p.provider == "none"]
+            if impossible:
+                notes.append(f"{spec.title(params, reader)}: not offered, because it needs a snapshot first and none "
+                             "can be taken: " + "; ".join(p.describe() for p in impossible))
+                continue
+            snapshots.extend(planned)
+            # --- end data at risk
             perms = spec.permissions(params, reader)
             for who in shapers:
                 missing.extend(self._missing_for(who, p, requester) for p in perms if not self._allowed(who, p))
@@ -257,16 +277,17 @@ class Planner:
         if notes and not actions:
             answer = (answer + "\n\n" if answer else "") + "I cannot propose a change: " + "; ".join(notes)
         states = self._target_states(manifests, deletes, actions, takes_over) if mutating else []
+        snapshots = merge_planned(snapshots) if mutating else []
         digest = plan_digest(thread.thread_id, revision_no,
                              [{"action": a.action, "params": a.params} for a in actions], manifests,
-                             [d.wire() for d in deletes], [t.wire() for t in states])
+                             [d.wire() for d in deletes], [t.wire() for t in states], [p.wire() for p in snapshots])
         revision = PlanRevision(
             revision=revision_no, digest=digest, based_on_turn=max(turn, 1), summary=self._summary(actions, result),
             answer=answer, mutating=mutating, actions=actions, graph=workflow_dot(self._steps(actions)),
             findings=findings + [f"note: {n}" for n in notes if n not in answer], reused_from=result.reused_from,
             manifests=manifests, deletes=deletes, restore_warnings=restore_warnings,
             backend=getattr(self.backend, "name", ""), ai_calls=list(result.calls), created_at=now,
-            targets=states, shaped_by=authors)
+            targets=states, shaped_by=authors, snapshots=snapshots)
         missing = unique_permissions(missing)
         if missing or cloud_check.missing:
             message = answer
@@ -409,6 +430,8 @@ class Planner:
             parts.append(f"Plan revision {revision.revision}:\n{steps}")
             if revision.reused_from:
                 parts.append("Built on past thread(s): " + ", ".join(revision.reused_from))
+            if revision.snapshots:
+                parts.append("Before running:\n" + "\n".join(f"- {s.describe()}" for s in revision.snapshots))
             if revision.restore_warnings:
                 parts.append("Warning: " + "; ".join(revision.restore_warnings))
             parts.append(f"Nothing runs until you approve revision {revision.revision} (digest {revision.digest}).")

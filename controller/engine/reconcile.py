@@ -56,12 +56,14 @@ from controller.api.types import (
     PullRequestLink,
     RequestSpec,
 )
+from controller.engine.data_restore import to_restore
 from controller.engine.errors import Transient, is_transient, transient_from
 from controller.engine.execution import ExecutionContext, Executor
 from controller.engine.history import History
 from controller.engine.locks import Holder, TargetLocks, ThreadIds
 from controller.engine.planning import Planner, ThreadView
 from controller.engine.serial import KeyedLocks
+from controller.engine.snapshots import Snapshots
 from controller.engine.targets import lock_keys
 from controller.redact import redact_text
 from controller.textclean import clean_text
@@ -201,6 +203,7 @@ class Reconciler:
                 self._feed(event)
         if self.status.phase is Phase.COMPLETED:
             self._follow_pull_requests()
+        self._retain_snapshots()
         self.status = _drop_condition(self.status, ConditionType.RECONCILING)  # a whole pass succeeded
         self._commit()
         return self.requeue
@@ -336,7 +339,7 @@ class Reconciler:
             return m.RestoreRequested(by=who.user if who else "", authorized=False,
                                       refusal="" if who else "no one is named (spec.restore.requestedBy)")
         if self.status.phase not in {Phase.RESTORING, Phase.RESTORED} and self.status.has_backup:
-            lacking = self._lacking(who, self.svc.executor.restore_needs(self.status.thread_id))
+            lacking = self._lacking(who, self.svc.executor.restore_needs(self.status.thread_id, self.status.execution))
             if lacking:
                 self._seen(seen_restore=cause.fingerprint)
                 return m.RestoreRequested(by=who.user, authorized=False,
@@ -485,9 +488,10 @@ class Reconciler:
     def _context(self, revision_no: int) -> ExecutionContext:
         assert self.spec is not None
         approver = self.spec.approval.approver.user if self.spec.approval and self.spec.approval.approver else ""
+        earlier = tuple(self.status.execution.snapshots) if self.status.execution else ()
         return ExecutionContext(self.status.thread_id, self.namespace, self.spec.requester, approver,
                                 [redact_text(clean_text(t.text)) for t in self.spec.turns],
-                                self._revision(revision_no), str(self.spec.context or ""))
+                                self._revision(revision_no), str(self.spec.context or ""), earlier)
 
     def _execute(self, effect: m.Execute) -> m.Event:
         ctx = self._context(effect.revision)
@@ -523,11 +527,30 @@ class Reconciler:
         revision = self._revision(effect.revision)
         executor = self.svc.executor
         req = executor.sync_request(self.status.thread_id, record, revision)
+        # --- snapshots (issue 14; controller/engine/snapshots.py): nothing is applied before every snapshot of this
+        # execution is ready; one that fails or is late fails the thread with nothing changed
+        snapshots = executor.snapshots
+        if not record.sync_started and snapshots is not None and any(s.state == "Pending" for s in record.snapshots):
+            wait = snapshots.wait(record, now_rfc3339())
+            record = record.model_copy(update={"snapshots": wait.records})
+            self.status = self.status.model_copy(update={"execution": record})
+            if wait.failed:
+                return self._sync_said(m.SyncFailed(message=f"{wait.failed}. Nothing was applied"), effect.revision)
+            if not wait.ready:
+                self._condition(ConditionType.SYNCED, "Unknown", Reason.WAITING_FOR_SNAPSHOTS, wait.message)
+                self.requeue = 1.0
+                return None
+        failed = next((s for s in record.snapshots if s.state == "Failed" and s.revision == record.revision), None)
+        if not record.sync_started and failed is not None:
+            return self._sync_said(m.SyncFailed(message=f"snapshot {failed.name} failed: {failed.message}. "
+                                                        "Nothing was applied"), effect.revision)
+        # --- end snapshots
         if not record.sync_started:
             outcome = executor.start_sync(req)
             if not outcome.ok:
                 return self._sync_said(m.SyncFailed(message=outcome.message), effect.revision)
             record = record.model_copy(update={"sync_started": now_rfc3339(),
+                                               "snapshots": Snapshots.mark_used(list(record.snapshots)),
                                                "sync_objects": executor.sync_objects(req)})
             self.status = self.status.model_copy(update={"execution": record})
             if record.sync_objects:
@@ -583,17 +606,58 @@ class Reconciler:
         text = "Thank you. " + (f"Opened pull request {prs[0].url}." if prs else "Stored as knowledge.")
         self._say("assistant", text, effect.revision)
 
-    def _restore(self) -> m.Event:
+    def _restore(self) -> m.Event | None:
         assert self.spec is not None
         restore = self.spec.restore
         restorer = restore.requested_by if restore and restore.requested_by else self.spec.requester
         record: ExecutionRecord | None = self.status.execution
+        # --- data restore (issue 14; controller/engine/data_restore.py): volumes and databases come back from their
+        # snapshots first, one round of steps per reconcile (nothing blocks), then the revert and the object backups
+        data = self.svc.executor.data_restore
+        if record is not None and data is not None and to_restore(list(record.snapshots)):
+            self.svc.executor.sync_engine.remove(self.status.thread_id)  # a GitOps tool must not fight the restore
+            progress = data.step(self.status.thread_id, list(record.snapshots), restorer)
+            record = record.model_copy(update={"snapshots": progress.records})
+            self.status = self.status.model_copy(update={"execution": record})
+            if progress.failed:
+                self._say("assistant", f"Restore failed: {progress.failed}")
+                return m.RestoreFailed(message=progress.failed)
+            if not progress.done:
+                self._condition(ConditionType.RESTORED, "Unknown", Reason.RESTORING_DATA, progress.message)
+                self.requeue = 1.0
+                return None
+            self._say("assistant", f"Data restored: {progress.message}.")
+        # --- end data restore
         event = self.svc.executor.restore(self.status.thread_id, record, restorer, self.status.links.pre_chat_commit)
         if isinstance(event, m.RestoreDone):
             self._release_locks()
         message = event.message if isinstance(event, (m.RestoreDone, m.RestoreFailed)) else ""
         self._say("assistant", ("Restored: " if isinstance(event, m.RestoreDone) else "Restore failed: ") + message)
         return event
+
+    def _retain_snapshots(self) -> None:
+        """Retention (issue 14): a closed thread's snapshots go `AIOP_SNAPSHOT_GRACE_HOURS` after it closed —
+        Completed with every pull request merged or closed, or Restored — unless `spec.keepSnapshots`."""
+        record, snapshots, spec = self.status.execution, self.svc.executor.snapshots, self.spec
+        if record is None or snapshots is None or spec is None or not any(s.state != "Deleted"
+                                                                          for s in record.snapshots):
+            return
+        prs = self.status.links.pull_requests
+        closed = (self.status.phase is Phase.RESTORED or (self.status.phase is Phase.COMPLETED and prs
+                                                          and all(p.state != "open" for p in prs)))
+        if not closed or (spec.restore is not None and spec.restore.fingerprint() != self.status.seen_restore):
+            return
+        stamps = [c.last_transition_time for c in self.status.conditions
+                  if c.type in (ConditionType.READY, ConditionType.RESTORED) and c.last_transition_time]
+        kept = snapshots.retain(list(record.snapshots), max(stamps) if stamps else now_rfc3339(), spec.keep_snapshots,
+                                now_rfc3339())
+        if kept != list(record.snapshots):
+            self.status = self.status.model_copy(update={"execution": record.model_copy(update={"snapshots": kept})})
+            gone = [s.name for s, old in zip(kept, record.snapshots, strict=True)
+                    if s.state == "Deleted" and old.state != "Deleted"]
+            if gone:
+                self._say("assistant", "Deleted the snapshots taken before the change (the thread is closed): "
+                                       + ", ".join(gone) + ".")
 
     # ----------------------------------------------------------------------------- status
 

@@ -10,14 +10,17 @@ from controller.adapters.forge import LocalForge
 from controller.adapters.forge_auth import git_auth_env, load_credentials, project_of
 from controller.adapters.gitrepo import ThreadRepo, ensure_bare_repo
 from controller.adapters.kube import Kube, load_api_client
+from controller.adapters.snapshots.select import make_providers
 from controller.adapters.sync.select import make_engine
 from controller.adapters.telemetry import Alerts
 from controller.cloud.access import cloud_access
+from controller.engine.data_restore import DataRestore
 from controller.engine.execution import Executor, Forge, TargetRepo
 from controller.engine.history import History
 from controller.engine.locks import TargetLocks, ThreadIds
 from controller.engine.planning import Planner
 from controller.engine.reconcile import Services
+from controller.engine.snapshots import Snapshots
 from controller.knowledge.base import KnowledgeStore
 from controller.planning.types import Backend
 from controller.policy import PolicySettings
@@ -120,13 +123,18 @@ def build_services(settings: Settings, backend: Backend | None = None,
     store = knowledge if knowledge is not None else open_knowledge(settings)
     policy = PolicySettings(protected_namespaces=frozenset(settings.planning.protected_namespaces),
                             operator_namespace=settings.kube.operator_namespace)
+    providers = make_providers(kube, settings)  # issue 14: CSI, Velero, AWS, Azure snapshots
+    snapshots = Snapshots(kube, providers, settings.snapshots.timeout_s, settings.snapshots.grace_hours)
     planner = Planner(backend or default_backend(settings), kube, store, policy, settings.kube.field_manager,
-                      allow_collaborators=settings.planning.allow_collaborators, cloud=cloud_access(settings))
+                      allow_collaborators=settings.planning.allow_collaborators, cloud=cloud_access(settings),
+                      snapshots=snapshots)
     engine = make_engine(kube, settings.sync, settings.kube.field_manager)
-    executor = Executor(kube, repo, forge, BackupStore(kube, settings.kube.operator_namespace), store,
+    backups = BackupStore(kube, settings.kube.operator_namespace)
+    executor = Executor(kube, repo, forge, backups, store,
                         settings.planning.cluster_id, settings.kube.field_manager, settings.sync.verify_timeout_s,
                         sync_engine=engine, targets=build_targets(settings, author),
-                        instructions=build_instructions(settings, author), sync_repo_url=settings.sync.repo_url)
+                        instructions=build_instructions(settings, author), sync_repo_url=settings.sync.repo_url,
+                        snapshots=snapshots, data_restore=DataRestore(kube, providers, backups))
     alerts = Alerts(kube, settings.alerts.webhook_url, settings.alerts.events)
     namespace = settings.kube.operator_namespace
     return Services(kube=kube, planner=planner, executor=executor, alerts=alerts, locks=TargetLocks(kube, namespace),

@@ -15,7 +15,14 @@ from typing import Any
 import yaml
 
 from controller.adapters.kube import Conflict, Kube, KubeError
-from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST, VERB_APPROVE, VERB_RATE, VERB_RESTORE
+from controller.api.constants import (
+    GROUP,
+    PLURAL_CONVERSATION,
+    PLURAL_REQUEST,
+    VERB_APPROVE,
+    VERB_RATE,
+    VERB_RESTORE,
+)
 from controller.api.crds import all_crds
 
 THIRD_PARTY_CRDS = Path(__file__).resolve().parents[2] / "sandbox" / "crds"
@@ -41,8 +48,11 @@ def create_object(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
         except Conflict:  # the sandbox's simulated kubelet or controllers wrote it first: stage over them
             meta = created["metadata"]
             created = kube.get(created["apiVersion"], created["kind"], meta["name"], meta.get("namespace")) or created
-        except KubeError:
-            break  # kinds without a status subresource keep status as stored
+        except KubeError:  # a kind without a status subresource (Velero's CRDs): status is written with the object
+            try:
+                return kube.replace({**created, "status": status})
+            except KubeError:
+                break
     return created
 
 

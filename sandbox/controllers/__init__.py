@@ -19,10 +19,12 @@ def all_controllers() -> list[type[Controller]]:
     from sandbox.controllers.nodes import NodeController
     from sandbox.controllers.replicasets import ReplicaSetController
     from sandbox.controllers.scheduling import Scheduler
+    from sandbox.controllers.snapshots import SnapshotController
     from sandbox.controllers.statefulsets import StatefulSetController
     from sandbox.controllers.storage import StorageController
+    from sandbox.controllers.velero import VeleroController
     from sandbox.kubelet import Kubelet
 
     return [NodeController, StorageController, DeploymentController, ReplicaSetController, StatefulSetController,
             DaemonSetController, CronJobController, JobController, Scheduler, Kubelet, EndpointsController,
-            HorizontalPodAutoscalerController]
+            HorizontalPodAutoscalerController, SnapshotController, VeleroController]
