@@ -53,7 +53,7 @@ class OneKill:
             raise Crash(where)
 
 
-def settle(loop: Loop, name: str, kill: OneKill, timeout: float = 90) -> dict[str, Any]:
+def settle(loop: Loop, name: str, kill: OneKill, timeout: float = 240) -> dict[str, Any]:
     """Wait until the thread settles; when the kill happened, restart the controller (once) first."""
     deadline = time.monotonic() + timeout
     restarted = False

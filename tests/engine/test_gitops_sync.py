@@ -84,7 +84,7 @@ def approve_and_wait_for_sync(loop: Loop, name: str, replicas: int) -> tuple[str
     loop.client.say("shop", name, f"scale web to {replicas}", ALICE)
     assert loop.client.wait_settled("shop", name)["status"]["phase"] == Phase.AWAITING_APPROVAL
     loop.client.approve("shop", name, ALICE)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         obj = loop.client.get("shop", name) or {}
         if (obj.get("status") or {}).get("phase") == Phase.SYNCING and obj["status"]["links"].get("commits"):
