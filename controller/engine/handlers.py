@@ -101,6 +101,14 @@ def needs_attention(body: dict[str, Any]) -> bool:
     return any(c.get("type") in waiting and c.get("status") == "True" for c in status.get("conditions") or [])
 
 
+def following(status: dict[str, Any]) -> bool:
+    """Completed (pull requests to follow), or Restored with snapshots not deleted yet (retention, issue 14)."""
+    if status.get("phase") == Phase.COMPLETED.value:
+        return True
+    snapshots = (status.get("execution") or {}).get("snapshots") or []
+    return status.get("phase") == Phase.RESTORED.value and any(s.get("state") != "Deleted" for s in snapshots)
+
+
 def _run(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
     services: Services = memo.services
     try:
@@ -131,9 +139,10 @@ for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
         _run(memo, body, int(kwargs.get("retry") or 0))
 
     @kopf.timer(GROUP, VERSION, _plural, id="follow", interval=FOLLOW_INTERVAL_S, initial_delay=FOLLOW_INTERVAL_S,
-                when=lambda status, **_: (status or {}).get("phase") == "Completed")
+                when=lambda status, **_: following(dict(status or {})))
     def _follow(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        """Completed threads: follow their pull requests' review and merge state back into the thread."""
+        """Completed threads: follow their pull requests' review and merge state back into the thread;
+        closed threads with snapshots left: delete them once their grace period is over."""
         _run(memo, body, int(kwargs.get("retry") or 0))
 
     @kopf.on.delete(GROUP, VERSION, _plural, id="release", optional=True)

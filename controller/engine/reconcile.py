@@ -642,7 +642,8 @@ class Reconciler:
         if record is None or snapshots is None or spec is None or not any(s.state != "Deleted"
                                                                           for s in record.snapshots):
             return
-        prs = self.status.links.pull_requests
+        runbooks = self.svc.executor.instructions  # the operator's own runbook PR does not hold a restore open
+        prs = [p for p in self.status.links.pull_requests if runbooks is None or p.repo != runbooks.forge.name]
         closed = (self.status.phase is Phase.RESTORED or (self.status.phase is Phase.COMPLETED and prs
                                                           and all(p.state != "open" for p in prs)))
         if not closed or (spec.restore is not None and spec.restore.fingerprint() != self.status.seen_restore):
