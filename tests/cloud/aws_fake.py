@@ -62,6 +62,7 @@ class FakeAws:
         # moto loads them at the first IAM call (~3 s)
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        _automated_snapshots_to_the_second()
         from moto.server import ThreadedMotoServer
 
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -171,6 +172,23 @@ class FakeAws:
             kind = "aws-managed" if arn.startswith("arn:aws:iam::aws:") else "user-managed"
             out.append((attached["PolicyName"], kind, doc if isinstance(doc, dict) else json.loads(doc)))
         return out
+
+
+def _automated_snapshots_to_the_second() -> None:
+    """moto names an instance's automated snapshot `rds:<id>-<YYYY-MM-DD-HH-MM>`, so restoring a DB snapshot
+    into an identifier within the minute its previous instance was created collides with that name (real
+    RDS keeps automated backups per instance resource, and the restore succeeds). The fake names them to
+    the microsecond; nothing else of moto changes."""
+    from moto.core.utils import utcnow
+    from moto.rds import models
+
+    def save_automated_backup(self: Any) -> None:
+        self.add_event("DB_INSTANCE_BACKUP_START")
+        stamp = utcnow().strftime("%Y-%m-%d-%H-%M-%S-%f")
+        self.backend.create_auto_snapshot(self.db_instance_identifier, f"rds:{self.db_instance_identifier}-{stamp}")
+        self.add_event("DB_INSTANCE_BACKUP_FINISH")
+
+    models.DBInstance.save_automated_backup = save_automated_backup  # type: ignore[method-assign]
 
 
 def evaluate(sources: list[tuple[str, str, dict[str, Any]]], action: str, resource: str,
