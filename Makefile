@@ -12,10 +12,8 @@ APT_PACKAGES := git chromium
 
 .PHONY: up test install lint eval bench clean image wheelhouse
 
-# The issue-13 public scenarios that pass. 32-expand-pvc and 36-set-env-var wait for their cluster to be
-# complete now that the sandbox simulates it: 32 has no StorageClass gp3 (the API server refuses to grow
-# the claim) and its StatefulSet creates the claim first; 36 has no Secret forum-db, so no pod can start.
-NEXT_EVALS := $(filter-out %/32-expand-pvc.yaml %/36-set-env-var.yaml,$(wildcard ../shared/eval/next/*.yaml))
+# The issue-13 public scenarios.
+NEXT_EVALS := $(wildcard ../shared/eval/next/*.yaml)
 
 $(VENV)/bin/python:
 	@if [ -z "$(PY_SYS)" ]; then echo "No Python 3.11, 3.12 or 3.13 found: install one (e.g. apt-get install python3.11-venv) or run make PY_SYS=/path/to/python3.12"; exit 1; fi

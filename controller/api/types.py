@@ -365,6 +365,8 @@ class ExecutionRecord(ApiModel):
     deletes: list[ObjectRef] = Field(default_factory=list)
     repos: list[RepoRecord] = Field(default_factory=list)
     applied: list[TargetState] = Field(default_factory=list, description="Targets as this thread left them.")
+    unready_before: list[str] = Field(default_factory=list,
+                                      description="Workloads whose pods were not ready before the change.")
     sync_engine: str = ""
     sync_objects: str = ""
     sync_started: str = ""

@@ -180,6 +180,22 @@ class Executor:
             manifests.extend(labelled(mf, ctx.thread_id) for mf in rendered.manifests)
         return merge_by_object(manifests), ""
 
+    def _unready(self, manifests: list[dict[str, Any]]) -> list[str]:
+        """Workloads the plan changes whose pods were not all ready before the change: verification asks
+        that the new template rolls out, not that the change heals what was broken before."""
+        out = []
+        for manifest in manifests:
+            ref = manifest_ref(manifest)
+            if ref.kind not in ROLLOUT_KINDS:
+                continue
+            live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
+            if live is None:
+                continue
+            wanted = (live.get("spec") or {}).get("replicas", 1)
+            if wanted and (live.get("status") or {}).get("readyReplicas", 0) < wanted:
+                out.append(ref.key())
+        return out
+
     def read_redacted(self, ref: ObjectRef) -> dict[str, Any] | None:
         """A target as planners saw it (redacted), read with the operator's own rights."""
         live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
@@ -244,7 +260,8 @@ class Executor:
         record = ExecutionRecord(
             revision=rev.revision, digest=rev.digest, field_manager=field_manager_of(ctx.thread_id, rev.revision),
             pre_chat_commit=pre_chat, executed_by=ctx.requester, manifests=manifests, deletes=list(rev.deletes),
-            repos=repos, sync_engine=self.sync_engine.name, snapshots=snapshots)
+            repos=repos, sync_engine=self.sync_engine.name,
+            unready_before=self._unready(manifests), snapshots=snapshots)
         return m.ExecutionDone(commit=repos[0].commit), record
 
     def _thread_render(self, ctx: ExecutionContext, backups: list[dict[str, Any]], created: list[ObjectRef],
@@ -265,7 +282,8 @@ class Executor:
 
     def sync_request(self, thread_id: str, record: ExecutionRecord, revision: PlanRevision) -> SyncRequest:
         """What the sync engine needs, entirely from the execution record."""
-        expected = tuple(Expected(manifest_ref(mf), expectation(mf), manifest_ref(mf).kind in ROLLOUT_KINDS)
+        expected = tuple(Expected(manifest_ref(mf), expectation(mf), manifest_ref(mf).kind in ROLLOUT_KINDS,
+                                  manifest_ref(mf).key() not in record.unready_before)
                          for mf in record.manifests)
         synced = [r for r in record.repos if r.objects] or record.repos[:1]  # repos that got manifests
         sources = tuple(GitSource(name="" if r.name == self.primary.name else r.name, repo_url=r.url,
@@ -285,7 +303,13 @@ class Executor:
         return self.sync_engine.status(req)
 
     def describe_sync(self, req: SyncRequest, state: SyncState) -> str:
-        return self.sync_engine.describe(req, state)
+        text = self.sync_engine.describe(req, state)
+        broken = [e.ref for e in req.expected if e.rollout and not e.ready]
+        if state.done and broken:
+            names = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in broken)
+            text += (f" ({names} had pods that were not ready before this change either; its rollout cannot "
+                     "finish until that is fixed)")
+        return text
 
     def sync_objects(self, req: SyncRequest) -> str:
         """The engine's objects followed for this thread ("argocd/Application/aiop-thread-x"), or ''."""

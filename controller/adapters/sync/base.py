@@ -35,6 +35,7 @@ class Expected:
     ref: ObjectRef
     fields: dict[str, Any]
     rollout: bool = False  # a Deployment/StatefulSet/DaemonSet: wait until the rollout finished
+    ready: bool = True  # ... with its pods ready; False when they were not ready before the change either
 
 
 @dataclass(frozen=True)

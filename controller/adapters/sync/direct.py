@@ -92,7 +92,7 @@ class DirectSync:
             if mismatch:
                 return f"{ref.key()}: {mismatch}"
             if item.rollout:
-                waiting = rollout_waiting(live)
+                waiting = rollout_waiting(live, item.ready)
                 if waiting:
                     return f"{ref.key()}: {waiting}"
         for ref in deletes:
@@ -104,16 +104,22 @@ class DirectSync:
 ROLLOUT_FAILED = "ProgressDeadlineExceeded"
 
 
-def rollout_waiting(live: dict[str, Any]) -> str:
+def rollout_waiting(live: dict[str, Any], ready: bool = True) -> str:
+    """'' when the rollout is done; `ready=False` (the pods were not ready before the change either) asks
+    only that the new template started rolling out: the Deployment controller cannot replace pods that
+    are not available within maxUnavailable, so a workload broken before never finishes a rollout."""
     status = live.get("status") or {}
     spec = live.get("spec") or {}
     generation = live.get("metadata", {}).get("generation", 0)
     if status.get("observedGeneration", 0) < generation:
         return "the rollout has not been observed yet"
-    for cond in status.get("conditions") or []:
+    for cond in status.get("conditions") or [] if ready else []:
         if cond.get("type") == "Progressing" and cond.get("status") == "False":
             return f"rollout failed ({cond.get('reason', ROLLOUT_FAILED)}): {cond.get('message', '')}"
     wanted = spec.get("replicas", 1)
+    if not ready:  # a rollout of a workload that was broken before cannot finish: it must have started
+        started = status.get("updatedReplicas", 0) >= min(1, wanted)
+        return "" if started else "the new template has not started rolling out"
     for field_name in ("updatedReplicas", "readyReplicas"):
         if field_name in status and status.get(field_name, 0) < wanted:
             return f"rollout in progress ({field_name} {status.get(field_name, 0)}/{wanted})"
