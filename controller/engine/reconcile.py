@@ -22,6 +22,7 @@ failed or went stale before anything of it was applied.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ from controller.workflow.causes import (
 
 log = logging.getLogger("aiop.reconcile")
 LOCK_RETRY_S = 3.0
+INLINE_VERIFY_S = 2.0  # verification polled in the reconcile before leaving it to the timer
 
 
 def now_rfc3339() -> str:
@@ -556,6 +558,11 @@ class Reconciler:
             if record.sync_objects:
                 self._links(argo_application=record.sync_objects)
         state = executor.sync_state(req)
+        waited = 0.0
+        while not (state.done or state.failed) and waited < INLINE_VERIFY_S:  # a quick rollout needs no tick
+            time.sleep(0.25)
+            waited += 0.25
+            state = executor.sync_state(req)
         if state.done:
             applied = executor.applied_states(record)
             self.status = self.status.model_copy(update={"execution": record.model_copy(update={"applied": applied})})
