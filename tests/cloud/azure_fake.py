@@ -12,7 +12,16 @@ the documented JSON casing, `{"value": [...]}` lists, `{"error": {"code", "messa
   own actions/notActions/dataActions, computed from its role assignments at that scope or above; 404
   `ResourceGroupNotFound`/`ResourceNotFound` when the scope does not exist), AKS managed clusters and
   agent pools, managed disks (Microsoft.Compute), Defender for Cloud assessments (Microsoft.Security);
-- Graph: `POST /v1.0/directoryObjects/getByIds` (types: group) → `{"value": [{"@odata.type", id, displayName}]}`.
+- Graph: `POST /v1.0/directoryObjects/getByIds` (types: group) → `{"value": [{"@odata.type", id, displayName}]}`;
+- writes (issue 14, managed-disk snapshots): `PUT` and `DELETE` of `Microsoft.Compute/snapshots/{name}` and
+  `Microsoft.Compute/disks/{name}` as ARM long-running operations — the PUT answers 202 (200 for an existing
+  one) with the resource in `provisioningState: Creating` and `Azure-AsyncOperation` and `Location` headers
+  (with `Retry-After`), as the Compute REST reference documents them; polling that URL
+  answers `{"status": "InProgress"}` once, then `Succeeded`, and the resource is `Succeeded` (a snapshot's
+  `completionPercent` 100); DELETE answers 202 the same way and the resource is gone when the operation
+  succeeded. `createOption: Copy` must name an existing disk or snapshot (else 404 `ResourceNotFound`), and
+  `location` is required (400 `LocationRequired`). A single resource is read back by its id. Role
+  assignments are not enforced on these writes.
 
 The built-in role definitions carry their documented ids and permissions (the table of
 `controller/cloud/azure_roles.py`: Owner, Contributor, Reader, Storage Blob Data Reader/Contributor,
@@ -61,6 +70,7 @@ class FakeAzure:
     principals: dict[str, str] = field(default_factory=dict)  # client id -> principal (object) id
     groups: dict[str, str] = field(default_factory=dict)  # group object id -> display name
     faults: list[tuple[str, int]] = field(default_factory=list)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)  # async operation id -> state
     seen: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, principal)
     _tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (principal, audience)
 
@@ -188,6 +198,15 @@ class FakeAzure:
         if "api-version" not in request.query:
             return _error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is "
                                                              "required for all requests.")
+        # --- writes and long-running operations (managed-disk snapshots)
+        if "/providers/microsoft.compute/asyncoperations/" in path.lower():
+            return self._operation(path.rsplit("/", 1)[1])
+        if request.method in ("PUT", "DELETE") and _COMPUTE_WRITE.match(path):
+            body = await request.json() if request.method == "PUT" else {}
+            return self._compute_write(request.method, path, body, str(request.url.origin()))
+        if request.method == "GET" and path.lower().rstrip("/") in self.resources:
+            return web.json_response(self.resources[path.lower().rstrip("/")])
+        # --- end writes
         if request.method != "GET":
             return _error(405, "MethodNotAllowed", f"{request.method} is not served by this fake")
         return self._arm(path, dict(request.query), principal)
@@ -239,6 +258,58 @@ class FakeAzure:
             return self._list("Microsoft.ContainerService/managedClusters/agentPools", path[: -len("/agentPools")])
         return _error(404, "NotFound", f"No route for {path} in the fake Azure Resource Manager.")
 
+    def _compute_write(self, method: str, path: str, body: dict[str, Any], origin: str) -> web.Response:
+        """A PUT or DELETE of a snapshot or disk, answered as an ARM long-running operation."""
+        key = path.lower().rstrip("/")
+        op = uuid.uuid4().hex
+        location = path.split("/providers/")[0].split("/resourceGroups/")[0]
+        headers = {"Azure-AsyncOperation": f"{origin}{location}/providers/Microsoft.Compute/asyncOperations/{op}"
+                                           "?api-version=2024-03-02", "Retry-After": "1"}
+        if method == "DELETE":
+            if key not in self.resources:
+                return web.Response(status=204)
+            self.operations[op] = {"polls": 1, "done": lambda: self.resources.pop(key, None)}
+            return web.Response(status=202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
+        if not body.get("location"):
+            return _error(400, "LocationRequired", "The location property is required for this definition.")
+        props = dict(body.get("properties") or {})
+        creation = props.get("creationData") or {}
+        source = self.resources.get(str(creation.get("sourceResourceId", "")).lower())
+        if creation.get("createOption") == "Copy" and source is None:
+            return _error(404, "ResourceNotFound", f"The Resource '{creation.get('sourceResourceId')}' was not found.")
+        kind = "Microsoft.Compute/snapshots" if "/snapshots/" in key else "Microsoft.Compute/disks"
+        size = ((source or {}).get("properties") or {}).get("diskSizeGB") or props.get("diskSizeGB") or 32
+        resource = {"id": path, "name": path.rsplit("/", 1)[1], "type": kind, "location": body["location"],
+                    "tags": body.get("tags") or {}, **({"sku": body["sku"]} if body.get("sku") else {}),
+                    **({"zones": body["zones"]} if body.get("zones") else {}),
+                    "properties": {**props, "diskSizeGB": size, "provisioningState": "Creating",
+                                   "timeCreated": "2026-01-01T00:00:00Z"}}
+        existed = key in self.resources
+        self.resources[key] = resource
+
+        def done() -> None:
+            resource["properties"]["provisioningState"] = "Succeeded"
+            if kind == "Microsoft.Compute/snapshots" and props.get("incremental"):
+                resource["properties"]["completionPercent"] = 100.0
+        self.operations[op] = {"polls": 1, "done": done}
+        return web.json_response(resource, status=200 if existed else 202,
+                                 headers={**headers, "Location": headers["Azure-AsyncOperation"]})
+
+    def _operation(self, op: str) -> web.Response:
+        """An Azure-AsyncOperation status: InProgress for the first poll(s), then Succeeded."""
+        state = self.operations.get(op)
+        if state is None:
+            return _error(404, "NotFound", f"The operation {op} was not found.")
+        if state["polls"] > 0:
+            state["polls"] -= 1
+            return web.json_response({"name": op, "status": "InProgress", "startTime": "2026-01-01T00:00:00Z"},
+                                     headers={"Retry-After": "1"})
+        finish = state.pop("done", None)
+        if finish is not None:
+            finish()
+        return web.json_response({"name": op, "status": "Succeeded", "startTime": "2026-01-01T00:00:00Z",
+                                  "endTime": "2026-01-01T00:00:01Z"})
+
     def _role_definition(self, guid: str) -> web.Response:
         for name, role in BUILTIN_ROLES.items():
             if role["id"] == guid:
@@ -282,6 +353,10 @@ class FakeAzure:
             return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects",
                                       "value": value})
         return _error(404, "Request_ResourceNotFound", f"Resource '{path}' does not exist.")
+
+
+_COMPUTE_WRITE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/"
+                            r"(snapshots|disks)/[^/]+/?$", re.I)
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
