@@ -1,6 +1,6 @@
-"""The `local` backend: llama.cpp embedded in the process, with the Gemma 3 270M GGUF from PyPI.
+"""The `local` backend: llama.cpp in a child process of the controller, with the Gemma 3 270M GGUF from PyPI.
 
-Real: llama-cpp-python and the model, in this process. The GGUF's own chat template (Gemma's) is
+Real: llama-cpp-python and the model, in the child process the adapter starts. The GGUF's own chat template (Gemma's) is
 used, which knows no tools: the adapter starts such a backend at the named-tool and JSON shapes,
 and llama.cpp constrains the reply to the schema by a grammar. What the model says is its own, so
 the tests assert what holds whatever it says.
@@ -8,7 +8,10 @@ the tests assert what holds whatever it says.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -60,16 +63,45 @@ def test_the_planner_gets_schema_constrained_calls(gemma_gguf: Path) -> None:
 
 
 def test_a_time_limit_stops_generation_and_frees_the_model(gemma_gguf: Path) -> None:
+    """At the time limit the model's process is killed (llama.cpp cannot be interrupted), so no generation
+    goes on holding the CPU; the next call starts a fresh one."""
     slow = local(gemma_gguf, timeout_s=0.05, max_output_tokens=400)
+    child = slow.worker._process
+    assert child is not None and child.is_alive()
     with pytest.raises(TransientError, match=r"timed out after 0\.05s"):
         slow.complete("You write long stories.", [Msg("user", "Tell a long story about a ship.")], [], False)
+    assert not child.is_alive()
     assert local(gemma_gguf, max_output_tokens=16).complete("Be brief.", [Msg("user", "Say OK.")], [], False).text
+
+
+def test_a_crash_of_llama_cpp_is_a_transient_error_not_a_dead_controller(gemma_gguf: Path) -> None:
+    """llama.cpp's sampler has died of SIGSEGV in a real run: that must end one call, not this process."""
+    client = local(gemma_gguf, max_output_tokens=400)
+    child = client.worker._process
+    assert child is not None and child.pid is not None and child.pid != os.getpid()
+    errors: list[Exception] = []
+
+    def ask() -> None:
+        try:
+            client.complete("You write long stories.", [Msg("user", "Tell a long story about a ship.")], [], False)
+        except Exception as exc:  # the test looks at what the call raised
+            errors.append(exc)
+
+    caller = threading.Thread(target=ask)
+    caller.start()
+    time.sleep(0.5)
+    os.kill(child.pid, signal.SIGSEGV)
+    caller.join(60)
+    assert len(errors) == 1 and isinstance(errors[0], TransientError)
+    assert "the local model's process ended (signal SIGSEGV)" in str(errors[0])
+    again = client.complete("Be brief.", [Msg("user", "Say OK.")], [], False)  # a fresh child
+    assert again.text.strip() and client.worker._process is not child
 
 
 def test_one_model_per_process_and_calls_in_turn(gemma_gguf: Path) -> None:
     """Two backends over one file share the loaded model; concurrent calls wait for each other."""
     a, b = local(gemma_gguf, max_output_tokens=16), local(gemma_gguf, max_output_tokens=16)
-    assert a.llama is b.llama
+    assert a.worker is b.worker
     answers: list[str] = []
     threads = [threading.Thread(target=lambda c=c: answers.append(
         c.complete("Be brief.", [Msg("user", "Name a colour.")], [], False).text)) for c in (a, b)]
