@@ -2,7 +2,8 @@
 
 Loads the Gemma 3 270M GGUF (from PyPI) through `LocalChat`, as a controller with a `local`
 backend would, and measures in this process:
-- RSS (from /proc) before `llama_cpp` is imported, after the model is loaded, after a planner call;
+- RSS (from /proc) of the controller before a `local` backend exists, and of the controller plus the
+  model's child process after the model is loaded and after a planner call;
 - prompt evaluation (tokens/s): a long prompt, one output token, no prefix shared with the last call;
 - generation (tokens/s): a short prompt, `--tokens` output tokens, without a grammar;
 - one planner call end to end (the catalog's tools in the prompt, a grammar-constrained JSON reply).
@@ -27,11 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "local_model.json"
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mb(*pids: int | None) -> float:
+    """The resident memory of this process and of the given children, in MiB."""
+    total = 0.0
+    for pid in ("self", *(p for p in pids if p)):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def main() -> None:
@@ -51,7 +55,8 @@ def main() -> None:
                                           "max_output_tokens": args.tokens, "timeout_s": 600})
         client = LocalChat(cfg)
         out["load_s"] = round(time.monotonic() - started, 2)
-        out["rss_loaded_mb"] = round(rss_mb())
+        child = client.worker._process.pid if client.worker._process else None
+        out["rss_loaded_mb"] = round(rss_mb(child))
         filler = " ".join(f"item{i} is ready." for i in range(400))
         prompt_rates, gen_rates = [], []
         for run in range(args.runs):
@@ -75,7 +80,7 @@ def main() -> None:
         out["planner_output_tokens"] = reply.output_tokens
         out["planner_via"] = reply.via
         out["planner_calls"] = ", ".join(f"{c.name}({json.dumps(c.arguments)})" for c in reply.tool_calls)[:300]
-        out["rss_after_planner_mb"] = round(rss_mb())
+        out["rss_after_planner_mb"] = round(rss_mb(child))
     for key, value in out.items():
         print(f"{key}: {value}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
