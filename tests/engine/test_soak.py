@@ -8,7 +8,10 @@ rated 100. What a user would notice is checked: all threads converge to Complete
 request or message appears twice, and no transient fault became a PermissionsMissing or an alert.
 The AI backend is scripted at the `Backend` seam; git and the local forge are real.
 
-`AIOP_SOAK_THREADS` (default 100) and `AIOP_SOAK_SEED` (default 7) replay a run exactly.
+`AIOP_SOAK_THREADS` (default 20) and `AIOP_SOAK_SEED` (default 7) replay a run exactly. `make test`
+runs 20 threads (the same faults and checks; CI must finish within 90 minutes on 2 cores); the issue's
+100-thread run is `AIOP_SOAK_THREADS=100 pytest tests/engine/test_soak.py`, and its figures are in the
+README's Benchmarks table.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ pytestmark = [pytest.mark.timeout(3600), pytest.mark.slow]
 
 
 def _threads() -> int:
-    return int(os.environ.get("AIOP_SOAK_THREADS", "100"))
+    return int(os.environ.get("AIOP_SOAK_THREADS", "20"))
 
 
 def _seed() -> int:
