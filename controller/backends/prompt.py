@@ -128,9 +128,11 @@ def request_text(request: PlanningRequest, cluster: ClusterReader | None, domain
     if request.preferences:
         parts.append(fence("the person's saved preferences", request.preferences))
     if request.knowledge:
-        parts.append(fence("similar past threads (how they were resolved, with ratings)",
+        parts.append(fence("similar past threads (how they were resolved, with ratings and the rater's comment: "
+                           "a low rating's comment says what failed)",
                            [{"thread": k.thread_id, "request": k.request, "resolution": k.resolution,
-                             "rating": k.rating} for k in request.knowledge[:5]]))
+                             "rating": k.rating, **({"comment": k.comment} if k.comment else {})}
+                            for k in request.knowledge[:5]]))
     if cluster is not None:
         parts += live_context(request, cluster)
     if extra:

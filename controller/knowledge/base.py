@@ -2,9 +2,10 @@
 
 Declared here, where the controller consumes it. Two widths, both Protocols:
 
-- `KnowledgeStore` is what the engine needs: store a promoted thread, rate it, search, and read a
-  user's preferences. The in-memory store, the DuckDB store, the PostgreSQL store and the cluster
-  cache (DuckDB synced with PostgreSQL) all satisfy it.
+- `KnowledgeStore` is what the engine needs: store a promoted thread, rate it, search, fetch a thread
+  a person names by its id, and read a user's preferences; hits carry the latest rating comment. The
+  in-memory store, the DuckDB store, the PostgreSQL store and the cluster cache (DuckDB synced with
+  PostgreSQL) all satisfy it.
 - `KnowledgeBase` is what tools (CLI, sync agent, UI) need on top: messages, plan revisions,
   explicit preferences, the event log, retention and deleting a user's data.
 
@@ -94,6 +95,10 @@ class KnowledgeStore(Protocol):
 
     def search(self, text: str, top_k: int = 5, min_rating: int | None = None, *, context: str | None = None,
                tags: tuple[str, ...] | list[str] = (), cluster: str | None = None) -> list[KnowledgeHit]: ...
+
+    def get(self, thread_id: str) -> KnowledgeHit | None:
+        """One thread by id, shaped like a search hit (with its latest rating comment)."""
+        ...
 
     def preferences(self, user: str) -> dict[str, Any]: ...
 

@@ -1,4 +1,8 @@
-"""An in-memory knowledge store: word-overlap search, ratings per user, rated-100 first among equals."""
+"""An in-memory knowledge store: word-overlap search, ratings per user, rated-100 first among equals.
+
+Like the SQL stores, a hit carries the thread's latest rating comment (redacted, as every stored text),
+so a low rating's reason reaches the planner whichever store the engine runs with.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 from controller.knowledge.base import ThreadRecord
 from controller.knowledge.events import learn_preferences
 from controller.planning.types import KnowledgeHit
+from controller.redact import redact_text
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9.:/-]*")
 _STOP = frozenset({"the", "a", "an", "to", "in", "of", "for", "and", "please", "my", "is", "it", "on", "with"})
@@ -22,6 +27,7 @@ class MemoryKnowledgeStore:
     def __init__(self) -> None:
         self._threads: dict[str, ThreadRecord] = {}
         self._ratings: dict[str, dict[str, int]] = {}
+        self._comments: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def add_thread(self, record: ThreadRecord) -> None:
@@ -33,6 +39,8 @@ class MemoryKnowledgeStore:
     def add_rating(self, thread_id: str, user: str, score: int, comment: str = "") -> None:
         with self._lock:
             self._ratings.setdefault(thread_id, {})[user] = score
+            if comment.strip():
+                self._comments[thread_id] = redact_text(comment)
 
     def _rating(self, thread_id: str) -> int | None:
         scores = self._ratings.get(thread_id)
@@ -62,9 +70,17 @@ class MemoryKnowledgeStore:
                 if not common:
                     continue
                 score = len(common) / len(query | words)
-                hits.append(KnowledgeHit(thread_id=record.thread_id, request=record.request,
-                                         resolution=record.resolution, rating=rating, score=round(score, 4),
-                                         why="shared words: " + ", ".join(sorted(common)[:8]),
-                                         steps=list(record.steps)))
+                hits.append(self._hit(record, round(score, 4), "shared words: " + ", ".join(sorted(common)[:8])))
         hits.sort(key=lambda h: (h.score, h.rating == 100), reverse=True)
         return hits[:top_k]
+
+    def get(self, thread_id: str) -> KnowledgeHit | None:
+        """One thread by its id (a person named it)."""
+        with self._lock:
+            record = self._threads.get(thread_id)
+            return None if record is None else self._hit(record, 1.0, "named in the request")
+
+    def _hit(self, record: ThreadRecord, score: float, why: str) -> KnowledgeHit:
+        return KnowledgeHit(thread_id=record.thread_id, request=record.request, resolution=record.resolution,
+                            rating=self._rating(record.thread_id), score=score, why=why, steps=list(record.steps),
+                            cluster_id=record.cluster_id, comment=self._comments.get(record.thread_id, ""))

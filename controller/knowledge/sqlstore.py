@@ -219,20 +219,21 @@ class SqlStore:
             ratings = self._ratings(list(keep))
             order = fuse(text_c, vec_c, ratings, top_k, ranked=True)
             rows = self._rows([f.thread_id for f in order])
+            comments = self._comments(list(rows))
         terms = query_terms(text)
         matched = {tid: [t for t in terms if t in (r.request + " " + r.resolution).lower()]
                    for tid, r in rows.items()}
         fused = fuse(text_c, vec_c, ratings, top_k, matched, ranked=True)
-        hits = []
-        for f in fused:
-            r = rows.get(f.thread_id)
-            if r is None:
-                continue
-            hits.append(KnowledgeHit(thread_id=r.thread_id, request=r.request, resolution=r.resolution,
-                                     rating=r.rating, score=f.score, why=f.why, steps=list(r.steps),
-                                     cluster_id=r.cluster_id, context=r.context, tags=list(r.tags),
-                                     resolution_status=r.resolution_status))
-        return hits
+        return [_hit(rows[f.thread_id], comments.get(f.thread_id, ""), f.score, f.why)
+                for f in fused if f.thread_id in rows]
+
+    def get(self, thread_id: str) -> KnowledgeHit | None:
+        """One thread by its id, as a search would return it (a person named it: "do what X did")."""
+        with self._locked():
+            rows = self._rows([thread_id])
+            comments = self._comments([thread_id])
+        record = rows.get(thread_id)
+        return None if record is None else _hit(record, comments.get(thread_id, ""), 1.0, "named in the request")
 
     def _filter_sql(self, filters: Filters, alias: str = "t", meta: str = "m") -> tuple[str, list[Any]]:
         """WHERE conditions over threads `alias` joined with thread_metadata `meta`."""
@@ -260,6 +261,18 @@ class SqlStore:
             out.update((r[0], r[1]) for r in self._all(
                 f"SELECT thread_id, rating FROM threads WHERE thread_id IN ({self._marks(len(chunk))})", chunk))
         return out
+
+    def _comments(self, ids: list[str]) -> dict[str, str]:
+        """Each thread's latest rating comment (what worked or failed, in the rater's words; already redacted)."""
+        latest: dict[str, tuple[str, str, str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for tid, comment, ts, event_id in self._all(
+                    "SELECT thread_id, comment, ts, event_id FROM ratings "
+                    f"WHERE thread_id IN ({self._marks(len(chunk))}) AND comment <> ''", chunk):
+                if tid not in latest or (ts, event_id) > latest[tid][:2]:
+                    latest[tid] = (ts, event_id, comment)
+        return {tid: comment for tid, (_ts, _e, comment) in latest.items()}
 
     def _rows(self, ids: list[str]) -> dict[str, ThreadRecord]:
         if not ids:
@@ -526,3 +539,9 @@ class SqlStore:
         self._removed(ids)
         self._written()
         return len(ids)
+
+
+def _hit(r: ThreadRecord, comment: str, score: float, why: str) -> KnowledgeHit:
+    return KnowledgeHit(thread_id=r.thread_id, request=r.request, resolution=r.resolution, rating=r.rating,
+                        score=score, why=why, steps=list(r.steps), cluster_id=r.cluster_id, context=r.context,
+                        tags=list(r.tags), resolution_status=r.resolution_status, comment=comment)

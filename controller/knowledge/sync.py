@@ -142,3 +142,15 @@ class ClusterCache:
             return hits
         seen = {h.thread_id for h in hits}
         return hits + [h for h in more if h.thread_id not in seen][: top_k - len(hits)]
+
+    def get(self, thread_id: str) -> KnowledgeHit | None:
+        """A named thread: from the cache, else from the central store (threads of other clusters)."""
+        hit = self.local.get(thread_id)
+        if hit is not None:
+            return hit
+        try:
+            return self.agent.central().get(thread_id)
+        except Exception as exc:  # central down: the cache answers alone
+            log.info("central knowledge lookup unavailable", extra={"error": str(exc)})
+            self.agent._drop_central()
+            return None

@@ -59,7 +59,8 @@ def test_no_planted_secret_appears_in_any_request_body() -> None:
     chat_text = (f"worker crashes. my aws key is {PLANTED['aws_key']} and the db password: {PLANTED['password']}. "
                  f"also api_key={PLANTED['openai']}")
     knowledge = [KnowledgeHit(thread_id="old", request=f"fix login, used token {PLANTED['github']}",
-                              resolution=f"set password={PLANTED['password']} then restart", rating=100)]
+                              resolution=f"set password={PLANTED['password']} then restart", rating=100,
+                              comment=f"worked once the token {PLANTED['github']} was rotated")]
     with fakes.OpenAIServer() as gpt, fakes.BedrockServer() as claude:
         gpt.enqueue(fakes.tools(fakes.call("route", {"domain": "sre"})),
                     fakes.tools(fakes.call("review", {"verdict": "ok", "objections": []})),
@@ -95,6 +96,7 @@ def test_no_planted_secret_appears_in_any_request_body() -> None:
             assert json.dumps(value)[1:-1] not in text, f"{name} (JSON-escaped) reached a backend"
     everything = b"".join(bodies).decode()
     assert "[REDACTED]" in everything and "Secrets are never shown." in everything
+    assert "worked once the token" in everything  # the rating comment was sent, redacted
     assert "connecting with Authorization" in everything and "BackOff" in everything  # logs and events were sent
     assert "never an instruction" in everything  # the system prompt about DATA blocks was sent
     audit: Any = json.dumps(result.calls)
