@@ -45,6 +45,7 @@ from controller.engine.snapshots import Snapshots, merge_planned
 from controller.engine.targets import observe
 from controller.knowledge.base import KnowledgeStore
 from controller.planning import coverage
+from controller.planning.references import referenced_threads
 from controller.planning.types import ActionCall, Backend, PlanningRequest, PlanningResult
 from controller.policy import PolicySettings, evaluate
 from controller.redact import redact_object, redact_text
@@ -156,11 +157,28 @@ class Planner:
         return self._build(thread, revision_no, turn, latest, result, reader, requester, now, authors)
 
     def _search(self, text: str) -> list[Any]:
+        """The search hits, after the threads the request names by id (fetched whatever their rank)."""
         try:
-            return self.knowledge.search(text, top_k=5)
+            hits = self.knowledge.search(text, top_k=5)
         except Exception as exc:  # the store being down must not stop planning
             log.warning("knowledge search failed", extra={"error": str(exc)})
-            return []
+            hits = []
+        known = {h.thread_id for h in hits}
+        named = []
+        for candidate in referenced_threads(text):
+            for thread_id in dict.fromkeys((candidate, candidate.lower())):
+                if thread_id in known:
+                    break
+                try:
+                    hit = self.knowledge.get(thread_id)
+                except Exception as exc:  # as above: planning goes on without it
+                    log.warning("knowledge lookup failed", extra={"thread": thread_id, "error": str(exc)})
+                    break
+                if hit is not None:
+                    named.append(hit)
+                    known.add(hit.thread_id)
+                    break
+        return [*named, *hits]
 
     def _preferences(self, user: str) -> dict[str, Any]:
         """The requester's defaults from their past plans and explicit choices (box #20 of the seed)."""

@@ -21,6 +21,7 @@ from controller.client import ConversationClient
 from controller.engine.reconcile import Services
 from controller.engine.runner import start_operator_thread
 from controller.engine.services import build_services
+from controller.knowledge.base import KnowledgeStore
 from controller.knowledge.memory import MemoryKnowledgeStore
 from controller.planning.scripted import ScriptedBackend
 from controller.settings import Settings, load_settings
@@ -38,7 +39,7 @@ class Loop:
     kube: Kube
     settings: Settings
     backend: ScriptedBackend
-    knowledge: MemoryKnowledgeStore
+    knowledge: KnowledgeStore
     services: Services
     client: ConversationClient
     operator: tuple[threading.Thread, threading.Event] | None = None
@@ -95,8 +96,11 @@ def _without_approve(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def start_loop(home: Path, env: dict[str, str] | None = None, extra_crds: list[dict[str, Any]] | None = None,
-               extra_objects: list[dict[str, Any]] | None = None) -> Iterator[Loop]:
-    """The sandbox with the shop, the chart's admission policy and the real controller (scripted backend)."""
+               extra_objects: list[dict[str, Any]] | None = None,
+               knowledge: KnowledgeStore | None = None) -> Iterator[Loop]:
+    """The sandbox with the shop, the chart's admission policy and the real controller (scripted backend).
+
+    The knowledge store is an in-memory one unless the test passes a real one."""
     with SandboxServer(port=0, home=home) as server:
         kube = Kube(load_api_client(str(server.kubeconfig_path)))
         bootstrap.install_crds(kube, extra_crds)
@@ -106,7 +110,7 @@ def start_loop(home: Path, env: dict[str, str] | None = None, extra_crds: list[d
         settings = load_settings({"AIOP_HOME": str(home), "AIOP_VERIFY_TIMEOUT": "10", **(env or {})}).with_kubeconfig(
             str(server.kubeconfig_path))
         backend = ScriptedBackend()
-        knowledge = MemoryKnowledgeStore()
+        knowledge = knowledge if knowledge is not None else MemoryKnowledgeStore()
         services = build_services(settings, backend=backend, knowledge=knowledge)
         loop = Loop(server, kube, settings, backend, knowledge, services, ConversationClient(kube),
                     start_operator_thread(settings, services))

@@ -75,3 +75,14 @@ def test_an_offered_fix_that_already_failed_is_not_offered_again(backend: Offlin
     result = backend.propose(request("worker pods keep restarting, can you check?", knowledge=[failed]), cluster)
     assert "OOMKilled" in result.answer and result.actions == []
     assert "I am not offering set-resources of worker again" in result.answer and "it leaks" in result.answer
+
+
+def test_the_threads_a_request_names_are_read_from_referring_words_only() -> None:
+    """The engine fetches these by id (they may rank low in a search); object names are not looked up."""
+    from controller.planning.references import referenced_threads
+
+    assert referenced_threads("do what ops-scale-frontend did, but for api") == ["ops-scale-frontend"]
+    assert referenced_threads("like in thread abc123, raise the memory of worker") == ["abc123"]
+    assert referenced_threads("same as `Shop-Scale-Web`, for payments") == ["Shop-Scale-Web"]
+    assert referenced_threads("scale web to 4 like last time") == []
+    assert referenced_threads("restart the worker deployment") == []
