@@ -125,7 +125,7 @@ class Snapshots:
         base = PlannedSnapshot(kind="volume", source=item.ref, cloud_id=handle, size=size, why=item.why,
                                required=item.required)
         if not spec.get("volumeName"):
-            return base.model_copy(update={"note": "the claim is not bound: it holds no data yet"})
+            return None  # not bound to a volume: it holds no data yet
         reasons = []
         for choice in (("csi", "velero", "cloud") if self.providers.volumes == "auto" else (self.providers.volumes,)):
             found, why = self._choose(choice, thread_id, base, driver, handle)

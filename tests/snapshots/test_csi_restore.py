@@ -17,18 +17,29 @@ from typing import Any
 import pytest
 
 from controller.api.constants import Phase
+from controller.api.types import Identity
 from controller.planning.types import ActionCall, PlanningResult
 from controller.tools import bootstrap
 from tests.engine.conftest import ALICE, Loop, start_loop
 from tests.snapshots import objects as o
 
 pytestmark = pytest.mark.timeout(240)
-FOREIGN = "ebs.csi.aws.com"  # a driver no StorageClass of the sandbox provisions with: no snapshotter cuts it
+FOREIGN = "pd.csi.storage.gke.io"  # a driver no StorageClass of the sandbox provisions with: no snapshotter cuts it
+ERIN = Identity(user="erin@example.com", groups=["devs"])  # may edit shop and restore, may not read VolumeSnapshots
+
+
+def erin() -> list[dict[str, Any]]:
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "editor-erin", "namespace": "shop"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "editor"},
+               "subjects": [{"kind": "User", "name": ERIN.user, "apiGroup": "rbac.authorization.k8s.io"}]}
+    return [binding, *bootstrap.conversation_rights(ERIN.user, "shop")]
 
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    extra = [o.snapshot_class(), o.snapshot_class("ebs", FOREIGN, default=False), *o.storage_rights(ALICE.user)]
+    extra = [o.snapshot_class(), o.snapshot_class("gke-pd", FOREIGN, default=False), *o.storage_rights(ALICE.user),
+             *erin()]
     yield from start_loop(tmp_path_factory.mktemp("aiop-csi"), env={"AIOP_SNAPSHOT_TIMEOUT": "10"},
                           extra_crds=o.snapshot_crds(), extra_objects=extra)
 
@@ -39,6 +50,15 @@ def plan(action: str, **params: Any) -> PlanningResult:
 
 def status(obj: dict[str, Any]) -> dict[str, Any]:
     return obj.get("status") or {}
+
+
+def applied(loop: Loop, thread: str, text: str, planned: PlanningResult) -> dict[str, Any]:
+    """Alice asks, the backend answers with `planned`, she approves it; the thread once it settled."""
+    loop.backend.enqueue(planned)
+    loop.client.say("shop", thread, text, ALICE)
+    loop.client.wait_settled("shop", thread)
+    loop.client.approve("shop", thread, ALICE)
+    return loop.client.wait_settled("shop", thread)
 
 
 def ready(loop: Loop, kind: str, name: str, replicas: int = 1, timeout: float = 60) -> None:
@@ -146,11 +166,11 @@ def test_statefulset_upgrade_with_two_replicas_restores_both_claims(loop: Loop) 
         assert run(loop, f"pg-{i}", "cat", "/var/lib/postgresql/data/PG_VERSION") == f"pg16-data-{i}\n"
 
 
-def _static_claim(loop: Loop, name: str, handle: str) -> None:
+def _static_claim(loop: Loop, name: str, handle: str, driver: str = FOREIGN) -> None:
     bootstrap.create_object(loop.kube, {
         "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"pv-{name}"},
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
-                 "csi": {"driver": FOREIGN, "volumeHandle": handle}, "claimRef": {"namespace": "shop", "name": name}}})
+                 "csi": {"driver": driver, "volumeHandle": handle}, "claimRef": {"namespace": "shop", "name": name}}})
     body = o.claim(name, storage_class="")
     body["spec"]["volumeName"] = f"pv-{name}"
     bootstrap.create_object(loop.kube, body)
@@ -160,36 +180,36 @@ def _static_claim(loop: Loop, name: str, handle: str) -> None:
 
 
 def test_a_snapshot_never_ready_fails_the_thread_before_any_change(loop: Loop) -> None:
-    """The EBS driver has no snapshotter in this cluster: the VolumeSnapshot is never ready; after
+    """The GKE PD driver has no snapshotter in this cluster: the VolumeSnapshot is never ready; after
     AIOP_SNAPSHOT_TIMEOUT the thread fails, says why, and the claim is unchanged."""
-    _static_claim(loop, "ebsdata", "vol-0abc")
-    loop.backend.enqueue(plan("delete-object", api_version="v1", kind="PersistentVolumeClaim", name="ebsdata",
+    _static_claim(loop, "pddata", "vol-0abc")
+    loop.backend.enqueue(plan("delete-object", api_version="v1", kind="PersistentVolumeClaim", name="pddata",
                               namespace="shop"))
-    loop.client.say("shop", "stuck", "delete ebsdata", ALICE)
+    loop.client.say("shop", "stuck", "delete pddata", ALICE)
     obj = loop.client.wait_settled("shop", "stuck")
     revision = status(obj)["revisions"][-1]
-    assert revision["snapshots"][0]["required"] is True and revision["snapshots"][0]["snapshotClass"] == "ebs"
+    assert revision["snapshots"][0]["required"] is True and revision["snapshots"][0]["snapshotClass"] == "gke-pd"
     loop.client.approve("shop", "stuck", ALICE)
     obj = loop.client.wait_settled("shop", "stuck", timeout=60)
     assert status(obj)["phase"] == Phase.FAILED
     synced = next(c for c in status(obj)["conditions"] if c["type"] == "Synced")
     assert "not ready after 10s" in synced["message"] and "Nothing was applied" in synced["message"]
     assert "waiting for the CSI driver" in synced["message"]
-    assert claim(loop, "ebsdata")["metadata"].get("deletionTimestamp") is None
+    assert claim(loop, "pddata")["metadata"].get("deletionTimestamp") is None
 
 
 def test_a_failed_snapshot_fails_the_thread_with_the_controllers_words(loop: Loop) -> None:
     """The test plays the snapshot controller: it writes `status.error` on the thread's VolumeSnapshot."""
-    _static_claim(loop, "ebsdata2", "vol-0def")
-    loop.backend.enqueue(plan("delete-object", api_version="v1", kind="PersistentVolumeClaim", name="ebsdata2",
+    _static_claim(loop, "pddata2", "vol-0def")
+    loop.backend.enqueue(plan("delete-object", api_version="v1", kind="PersistentVolumeClaim", name="pddata2",
                               namespace="shop"))
-    loop.client.say("shop", "broken", "delete ebsdata2", ALICE)
+    loop.client.say("shop", "broken", "delete pddata2", ALICE)
     loop.client.wait_settled("shop", "broken")
     loop.client.approve("shop", "broken", ALICE)
     deadline = time.monotonic() + 30
     snap = None
     while snap is None and time.monotonic() < deadline:
-        snap = loop.kube.get("snapshot.storage.k8s.io/v1", "VolumeSnapshot", "aiop-shop-broken-ebsdata2", "shop")
+        snap = loop.kube.get("snapshot.storage.k8s.io/v1", "VolumeSnapshot", "aiop-shop-broken-pddata2", "shop")
         time.sleep(0.1)
     assert snap is not None
     snap["status"] = {**(snap.get("status") or {}), "readyToUse": False,
@@ -199,4 +219,55 @@ def test_a_failed_snapshot_fails_the_thread_with_the_controllers_words(loop: Loo
     assert status(obj)["phase"] == Phase.FAILED
     synced = next(c for c in status(obj)["conditions"] if c["type"] == "Synced")
     assert "quota exceeded" in synced["message"] and "Nothing was applied" in synced["message"]
-    assert claim(loop, "ebsdata2")["metadata"].get("deletionTimestamp") is None
+    assert claim(loop, "pddata2")["metadata"].get("deletionTimestamp") is None
+
+
+def test_a_delete_that_cannot_be_snapshotted_is_not_offered(loop: Loop) -> None:
+    """Deleting a claim needs a snapshot first; with no provider for its driver the step is not offered."""
+    _static_claim(loop, "nfsdata", "share-1", driver="nfs.csi.k8s.io")
+    loop.backend.enqueue(plan("delete-object", api_version="v1", kind="PersistentVolumeClaim", name="nfsdata",
+                              namespace="shop"))
+    loop.client.say("shop", "nfs", "delete nfsdata", ALICE)
+    obj = loop.client.wait_settled("shop", "nfs")
+    revision = status(obj)["revisions"][-1]
+    assert revision["mutating"] is False and status(obj)["phase"] != Phase.AWAITING_APPROVAL
+    assert "needs a snapshot first and none can be taken" in revision["answer"]
+    assert "no VolumeSnapshotClass for driver nfs.csi.k8s.io" in revision["answer"]
+
+
+def test_restore_asks_the_restorer_for_the_rights_the_data_restore_uses(loop: Loop) -> None:
+    """Erin may edit shop and press restore, but may not read VolumeSnapshots: restore is refused up front,
+    naming what is missing, and nothing is touched."""
+    bootstrap.create_object(loop.kube, o.claim("orders", size="1Gi"))
+    applied(loop, "grow-orders", "grow orders to 2Gi", plan("expand-pvc", name="orders", namespace="shop", size="2Gi"))
+    loop.client.restore("shop", "grow-orders", ERIN)
+    obj = loop.client.wait_settled("shop", "grow-orders")
+    assert status(obj)["phase"] == Phase.AWAITING_RATING
+    refused = next(c for c in status(obj)["conditions"] if c["type"] == "Restored")
+    assert refused["reason"] == "RestoreUnauthorized"
+    assert 'get volumesnapshots "aiop-shop-grow-orders-orders" (snapshot.storage.k8s.io) in namespace shop' in \
+        refused["message"]
+    assert claim(loop, "orders")["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+def test_a_controller_restarted_in_the_middle_of_a_data_restore_finishes_it(loop: Loop) -> None:
+    for obj in (o.claim("journal", size="1Gi"), o.writer("journal", "journal", "j1")):
+        bootstrap.create_object(loop.kube, obj)
+    ready(loop, "Deployment", "journal")
+    applied(loop, "journal-up", "upgrade journal", plan("set-image", name="journal", namespace="shop", image="busybox:1.37"))
+    ready(loop, "Deployment", "journal")
+    run(loop, pods(loop, "journal")[0], "sh", "-c", "echo j2 > /data/version")
+    loop.client.restore("shop", "journal-up", ALICE)
+    deadline = time.monotonic() + 60
+    phase = ""
+    while time.monotonic() < deadline and phase not in ("Saving", "Deleting", "Provisioning"):
+        snaps = status(loop.client.get("shop", "journal-up") or {}).get("execution", {}).get("snapshots") or [{}]
+        phase = snaps[0].get("restorePhase", "")
+        time.sleep(0.05)
+    assert phase in ("Saving", "Deleting", "Provisioning"), phase
+    loop.restart_controller()  # killed mid-way: the new one resumes from the record in status
+    obj = loop.client.wait_settled("shop", "journal-up")
+    assert status(obj)["phase"] == Phase.RESTORED, status(obj)["conditions"]
+    ready(loop, "Deployment", "journal")
+    assert run(loop, pods(loop, "journal")[0], "cat", "/data/version") == "j1\n"
+    assert claim(loop, "journal")["spec"]["dataSource"]["name"] == "aiop-shop-journal-up-journal"

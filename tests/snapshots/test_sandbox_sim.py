@@ -96,18 +96,18 @@ def test_snapshot_becomes_ready_and_a_claim_restores_its_data(cluster: tuple[San
 
 def test_not_ready_and_failed_snapshots(cluster: tuple[SandboxServer, Kube]) -> None:
     server, kube = cluster
-    foreign = "ebs.csi.aws.com"  # no StorageClass provisions with it here: no snapshotter runs for it
-    bootstrap.create_object(kube, o.snapshot_class("ebs", foreign, default=False))
-    bootstrap.create_object(kube, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-ebs"},
+    foreign = "pd.csi.storage.gke.io"  # no StorageClass provisions with it here: no snapshotter runs for it
+    bootstrap.create_object(kube, o.snapshot_class("gke-pd", foreign, default=False))
+    bootstrap.create_object(kube, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-pd"},
                                    "spec": {"capacity": {"storage": "2Gi"}, "accessModes": ["ReadWriteOnce"],
                                             "storageClassName": "", "csi": {"driver": foreign, "volumeHandle": "vol-1"},
-                                            "claimRef": {"namespace": "shop", "name": "ebs-data"}}})
-    ebs = o.claim("ebs-data", size="2Gi", storage_class="")
-    ebs["spec"]["volumeName"] = "pv-ebs"
-    bootstrap.create_object(kube, ebs)
-    wait_for(kube, "v1", "PersistentVolumeClaim", "ebs-data", "shop", lambda c: c["status"]["phase"] == "Bound", "bound")
-    for name, cls, source in (("stuck", "ebs", "ebs-data"), ("no-class", "missing", "ebs-data"),
-                              ("no-claim", "ebs", "nothing")):
+                                            "claimRef": {"namespace": "shop", "name": "pd-data"}}})
+    pd = o.claim("pd-data", size="2Gi", storage_class="")
+    pd["spec"]["volumeName"] = "pv-pd"
+    bootstrap.create_object(kube, pd)
+    wait_for(kube, "v1", "PersistentVolumeClaim", "pd-data", "shop", lambda c: c["status"]["phase"] == "Bound", "bound")
+    for name, cls, source in (("stuck", "gke-pd", "pd-data"), ("no-class", "missing", "pd-data"),
+                              ("no-claim", "gke-pd", "nothing")):
         kube.create({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
                      "metadata": {"name": name, "namespace": "shop"},
                      "spec": {"volumeSnapshotClassName": cls, "source": {"persistentVolumeClaimName": source}}})

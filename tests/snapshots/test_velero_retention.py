@@ -22,7 +22,7 @@ from controller.engine.reconcile import reconcile
 from controller.tools import bootstrap
 from tests.engine.conftest import ALICE, Loop, start_loop
 from tests.snapshots import objects as o
-from tests.snapshots.test_csi_restore import claim, plan, pods, ready, run, status
+from tests.snapshots.test_csi_restore import applied, claim, plan, pods, ready, run, status
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -96,11 +96,7 @@ def test_image_change_backed_up_by_velero_and_restored_from_it(loop: Loop) -> No
 
 def test_snapshots_stay_while_a_restore_is_possible_and_go_once_the_pull_request_is_merged(loop: Loop) -> None:
     bootstrap.create_object(loop.kube, o.claim("cache", size="1Gi"))
-    loop.backend.enqueue(plan("expand-pvc", name="cache", namespace="shop", size="3Gi"))
-    loop.client.say("shop", "grow-cache", "grow cache to 3Gi", ALICE)
-    loop.client.wait_settled("shop", "grow-cache")
-    loop.client.approve("shop", "grow-cache", ALICE)
-    loop.client.wait_settled("shop", "grow-cache")
+    applied(loop, "grow-cache", "grow cache to 3Gi", plan("expand-pvc", name="cache", namespace="shop", size="3Gi"))
     loop.client.rate("shop", "grow-cache", ALICE, 100)
     obj = loop.client.wait_settled("shop", "grow-cache")
     assert status(obj)["phase"] == Phase.COMPLETED
@@ -120,11 +116,7 @@ def test_snapshots_stay_while_a_restore_is_possible_and_go_once_the_pull_request
 
 def test_a_person_can_keep_the_snapshots(loop: Loop) -> None:
     bootstrap.create_object(loop.kube, o.claim("keepme", size="1Gi"))
-    loop.backend.enqueue(plan("expand-pvc", name="keepme", namespace="shop", size="2Gi"))
-    loop.client.say("shop", "keep", "grow keepme to 2Gi", ALICE)
-    loop.client.wait_settled("shop", "keep")
-    loop.client.approve("shop", "keep", ALICE)
-    loop.client.wait_settled("shop", "keep")
+    applied(loop, "keep", "grow keepme to 2Gi", plan("expand-pvc", name="keepme", namespace="shop", size="2Gi"))
     loop.client.rate("shop", "keep", ALICE, 100)
     obj = loop.client.wait_settled("shop", "keep")
     loop.kube.as_user(ALICE).merge_patch("aiop.dev/v1alpha1", "AIConversation", "keep", "shop",
