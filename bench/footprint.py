@@ -22,10 +22,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from controller.adapters.kube import Kube, load_api_client
+from controller.api.constants import Phase
 from controller.api.types import Identity
 from controller.client import ConversationClient
 from controller.tools import bootstrap
@@ -62,6 +64,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _check_outcome(kube: Kube, thread: dict[str, Any]) -> None:
+    """The thread ran end to end: applied and waiting for its rating, and the Deployment scaled for real."""
+    status = thread.get("status") or {}
+    web = kube.get("apps/v1", "Deployment", "web", "shop") or {}
+    replicas = (web.get("spec") or {}).get("replicas")
+    if status.get("phase") != Phase.AWAITING_RATING or replicas != 3:
+        raise SystemExit(f"the thread did not run end to end: phase {status.get('phase')}, web has {replicas} "
+                         f"replicas; conditions: {json.dumps(status.get('conditions'), indent=1)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--embedder", default="onnx", choices=["onnx", "sentence-transformers"])
@@ -96,8 +108,9 @@ def main() -> None:
         else:
             command = [sys.executable, "-m", "controller.cli", "controller"]
             environ = {**os.environ, **env}
+        log_path = home / "controller.log"
         started = time.monotonic()
-        controller = subprocess.Popen(command, env=environ, stderr=subprocess.DEVNULL)
+        controller = subprocess.Popen(command, env=environ, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
         try:
             while True:
                 try:
@@ -106,7 +119,9 @@ def main() -> None:
                 except httpx.HTTPError:
                     pass
                 if controller.poll() is not None:
-                    raise SystemExit(f"the controller exited with {controller.returncode}: {shlex.join(command)}")
+                    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
+                    raise SystemExit(f"the controller exited with {controller.returncode}: {shlex.join(command)}\n"
+                                     f"its last output ({log_path}):\n{tail}")
                 time.sleep(0.1)
             ready_s = time.monotonic() - started
             rss_ready, _ = _rss_mb(controller.pid)
@@ -115,11 +130,14 @@ def main() -> None:
             client.say("shop", "footprint", "scale web in shop to 3 replicas", who)
             client.wait_settled("shop", "footprint", timeout=300)
             client.approve("shop", "footprint", who)
-            client.wait_settled("shop", "footprint", timeout=300)
+            thread = client.wait_settled("shop", "footprint", timeout=300)
             rss_after, peak = _rss_mb(controller.pid)
+            _check_outcome(kube, thread)
         finally:
             controller.terminate()
             controller.wait(timeout=30)
+            if args.image:
+                subprocess.run(["buildah", "--storage-driver", "vfs", "rm", container], capture_output=True)
     result = {"embedder": "image" if args.image else args.embedder, "ready_s": round(ready_s, 2),
               "rss_ready_mb": round(rss_ready), "rss_after_thread_mb": round(rss_after), "rss_peak_mb": round(peak),
               "load_average": os.getloadavg()[0]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Any, cast
 
 import kopf
 
@@ -32,6 +33,7 @@ from controller.settings import Settings
 
 log = logging.getLogger("aiop.runner")
 BEAT_S = 1.0
+STARTING_POLL_S = 0.1
 CRD_RETRY_S = 2.0
 
 
@@ -80,23 +82,26 @@ async def _heartbeat(settings: Settings, services: Services, health: Health, kop
     """Beat for /healthz; once kopf runs, mark the watches established when our kinds list as us."""
     kinds = (KIND_CONVERSATION, KIND_REQUEST)
     namespaces: list[str | None] = [*settings.kube.namespaces] or [None]
+    watching = False
     while True:
         health.beat()
-        if kopf_ready.is_set() and (ready is None or not ready.is_set()):
+        if kopf_ready.is_set() and not watching:
             try:
                 for kind in kinds:
                     for namespace in namespaces:
                         await asyncio.to_thread(services.kube.list, f"{GROUP}/{VERSION}", kind, namespace)
                 health.set("watching")
+                watching = True
                 if ready is not None:
                     ready.set()
             except KubeError as exc:
                 log.warning("cannot list our resources yet", extra={"error": exc.message})
-        await asyncio.sleep(BEAT_S)
+        # Until the watches are up, look often: readiness should not lag kopf by a whole beat.
+        await asyncio.sleep(BEAT_S if watching else STARTING_POLL_S)
 
 
 async def _operate(settings: Settings, services: Services, stop: threading.Event, ready: threading.Event,
-                   health: Health) -> None:
+                   health: Health, identity: str) -> None:
     namespaces = list(settings.kube.namespaces)
     kopf_ready = threading.Event()
     beat = asyncio.create_task(_heartbeat(settings, services, health, kopf_ready, ready))
@@ -108,6 +113,9 @@ async def _operate(settings: Settings, services: Services, stop: threading.Event
             stop_flag=stop,
             ready_flag=kopf_ready,
             memo=handlers.make_memo(settings, services),
+            # Our own identity (the Lease's): left to itself, kopf asks the passwd database for the user's
+            # name, and a container's UID (65532 in the image) often has no entry there (KeyError at start).
+            identity=cast(Any, identity),
         )
     finally:
         beat.cancel()
@@ -129,12 +137,12 @@ def run_operator(settings: Settings, services: Services, stop: threading.Event |
     if not wait_for_crds(services, health, stop):
         return
     elector, lost = None, threading.Event()
+    identity = settings.leader.identity or default_identity()
     if settings.leader.enabled:
         health.role = STANDBY
         lead = settings.leader
         elector = LeaseElector(services.kube, lead.lease_name, lead.namespace or settings.kube.operator_namespace,
-                               lead.identity or default_identity(), lead.lease_duration_s, lead.renew_interval_s,
-                               beat=health.beat)
+                               identity, lead.lease_duration_s, lead.renew_interval_s, beat=health.beat)
         if not elector.wait_until_leader(stop):
             return
 
@@ -145,7 +153,7 @@ def run_operator(settings: Settings, services: Services, stop: threading.Event |
         elector.keep_renewing(stop, on_lost)
     health.role = LEADER
     try:
-        asyncio.run(_operate(settings, services, stop, ready, health))
+        asyncio.run(_operate(settings, services, stop, ready, health, identity))
     finally:
         if elector is not None and not lost.is_set():
             elector.release()
