@@ -129,10 +129,26 @@ def test_controller_cannot_read_secrets_freely(rendered: tuple[str, list[dict[st
     assert by_resource[("authorization.k8s.io", "subjectaccessreviews")] == {"create"}
     assert by_resource[("", "users")] == {"impersonate"} and by_resource[("", "groups")] == {"impersonate"}
     assert "get" in by_resource[("", "pods/log")]
-    for kind in (("", "resourcequotas"), ("s3.services.k8s.aws", "buckets"), ("resources.azure.com", "resourcegroups")):
+    for kind in (("", "resourcequotas"), ("s3.services.k8s.aws", "buckets"), ("resources.azure.com", "resourcegroups"),
+                 ("authorization.azure.com", "roleassignments")):
         assert by_resource[kind] == {"get", "list", "watch"}, f"backups read {kind}"
+    # The only writes outside its own kinds, events and reviews: the snapshots a plan's approval covers,
+    # taken, read and deleted (retention) as itself (controller/adapters/snapshots/). Nothing is updated,
+    # patched or listed beyond what the providers call.
+    snapshot_writes = {
+        ("snapshot.storage.k8s.io", "volumesnapshots"): {"get", "create", "delete"},  # CSI: take, wait, retain
+        ("snapshot.storage.k8s.io", "volumesnapshotclasses"): {"get", "list"},  # the class of the claim's driver
+        ("velero.io", "backups"): {"get", "create"},  # Velero: take, wait
+        ("velero.io", "deletebackuprequests"): {"create"},  # Velero's way to delete a backup (retention)
+        ("velero.io", "backupstoragelocations"): {"get", "list"},  # is a location Available?
+        ("storage.k8s.io", "storageclasses"): {"get", "list"},  # which driver provisions a claim
+    }
+    for kind, verbs in snapshot_writes.items():
+        assert by_resource[kind] == verbs, f"snapshots need exactly {sorted(verbs)} on {kind}"
+    assert ("velero.io", "restores") not in by_resource, "a Velero Restore is created as the restorer"
     for (group, resource), verbs in by_resource.items():
-        if group not in ("aiop.dev", "", "events.k8s.io", "authorization.k8s.io"):
+        if group not in ("aiop.dev", "", "events.k8s.io", "authorization.k8s.io") and \
+                (group, resource) not in snapshot_writes:
             assert verbs <= {"get", "list", "watch"}, f"the controller applies plans as the requester, not {resource}"
 
 
