@@ -22,7 +22,7 @@ _NOT_A_VALUE = (r"(?:(?:stored|kept|saved|in|inside|under|from|missing|wrong|inc
                 r"rotated|correct|the|a|an|named|called|located|there|fine|ok|okay|unknown|required|needed|changed|"
                 r"same|different|reset|being|also|still|now|too|my|our|your|their|its|this|that|what|which|where|"
                 r"redacted|\[redacted\])(?=\s|$|[,.;!?]))")
-_SECRET_WORD = (r"(?:password|passwd|pwd|passphrase|pass ?code|secret(?: key)?|client secret|api[ _-]?key|apikey|"
+_SECRET_WORD = (r"(?:password|passwd|pwd|pw|passphrase|pass ?code|secret(?: key)?|client secret|api[ _-]?key|apikey|"
                 r"access[ _-]?key|secret[ _-]access[ _-]key|auth[ _-]?token|access[ _-]?token|token|pin|credentials?)")
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -39,6 +39,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # HTTP credentials
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{16,}"), r"\1 " + MASK),
     (re.compile(r"(?i)\b(authorization\s*:\s*basic)\s+[A-Za-z0-9+/=]{8,}"), r"\1 " + MASK),
+    (re.compile(r"(?i)\b(basic)\s+(?=[A-Za-z0-9+/]*[0-9+/])[A-Za-z0-9+/]{12,}={0,2}(?![\w+/=])"), r"\1 " + MASK),
     # URLs and connection strings with credentials
     (re.compile(r"(?i)(://[^/\s:@]*:)[^@\s]+(@)"), r"\1" + MASK + r"\2"),
     (re.compile(r"(?i)([?&;](?:sig|password|pwd|token|secret|key)=)[^&;\s]+"), r"\1" + MASK),
@@ -49,11 +50,19 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\b((?:[a-z0-9_]*_)?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
                 r"client[_-]?secret|private[_-]?key|auth)\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s;,]+)"), r"\1" + MASK),
     # plain words: "the db password is hunter2", "my token: abc", "use hunter2 as the password"
-    (re.compile(rf"(?i)\b({_SECRET_WORD}(?:\s+(?:for|of|to)\s+(?:the\s+)?(?:[\w.@-]+\s+){{0,2}}?[\w.@-]+)?\s+(?:is|was|will be|should be|"
-                rf"are|=|:|equals|set to|reads)\s+)(?!{_NOT_A_VALUE})(\"[^\"]+\"|'[^']+'|\S+?(?=[,.;!?]?(?:\s|$)))"),
+    (re.compile(rf"(?i)\b({_SECRET_WORD}(?:'s\s+value)?(?:\s+(?:for|of|to)\s+(?:the\s+)?(?:[\w.@-]+\s+){{0,2}}?[\w.@-]+)?"
+                rf"(?:\s+(?:is|was|will be|should be|are|=|:|equals|set to|reads)|\s*:)\s+)(?!{_NOT_A_VALUE})(\"[^\"]+\"|'[^']+'|\S+?(?=[,.;!?]?(?:\s|$)))"),
      r"\1" + MASK),
     (re.compile(rf"(?i)\b(use|using|with|try)\s+(?!{_NOT_A_VALUE})(\"[^\"]+\"|'[^']+'|\S+)(\s+as\s+(?:the\s+|my\s+|our\s+|a\s+)?"
                 rf"(?:\w+\s+)?{_SECRET_WORD})\b"), r"\1 " + MASK + r"\3"),
+    # "changed the password to X", "the password below:" and the value on the next line
+    (re.compile(rf"(?i)\b((?:changed|set|reset|updated?)\s+(?:the\s+|my\s+|our\s+|its\s+)?(?:[\w-]+\s+)?{_SECRET_WORD}"
+                rf"\s+to\s+)(?!{_NOT_A_VALUE})(\"[^\"]+\"|'[^']+'|\S+?(?=[,.;!?]?(?:\s|$)))"), r"\1" + MASK),
+    (re.compile(rf"(?i)\b({_SECRET_WORD}\s+(?:below|follows|here)\s*:?\s*)(\S+)"), r"\1" + MASK),
+    # user and password pairs: "login is admin / X", "user mailer, pass X", "log in as admin with X"
+    (re.compile(r"(?i)\b((?:login|logon|creds|credentials?)\b[^\n/]{0,20}?[\w.@-]+\s*/\s*)(\S+)"), r"\1" + MASK),
+    (re.compile(r"(?i)\b(user(?:name)?\s+[\w.@-]+\s*,?\s*(?:pass|password|pw|pwd)\s*:?\s+)(\S+)"), r"\1" + MASK),
+    (re.compile(r"(?i)\b(log\s?(?:in|on)\b[^.\n]{0,40}?\bas\s+[\w.@-]+\s+with\s+)(\S+)"), r"\1" + MASK),
     # a bare 40-character AWS secret access key (upper, lower and digits; not a hex commit id)
     (re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))(?=[^\s]*[A-Z])(?=[^\s]*[a-z])(?=[^\s]*[0-9])"
                 r"[A-Za-z0-9/+]{40}"), MASK),

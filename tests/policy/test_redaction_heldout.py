@@ -3,8 +3,8 @@
 redaction_corpus.yaml was written together with the patterns (a tuning set); redaction_heldout.yaml
 was written afterwards by someone who had not read controller/redact.py, and committed before it was
 scored. Each row is its own test: a secret must disappear and leave a mask, an ordinary request must
-come through unchanged. The rows the patterns missed at the first score are listed in `KNOWN_MISSES`
-(strict xfail: a fixed miss fails until it is taken off the list and the README's figure is updated).
+come through unchanged. Rows the patterns miss are listed in `KNOWN_MISSES` (strict xfail: a fixed miss
+fails until it is taken off the list and the README's figure is updated).
 Run with -s to print the figures the README reports.
 """
 
@@ -21,11 +21,12 @@ from controller.redact import MASK, redact_text
 HELDOUT: dict[str, Any] = yaml.safe_load(
     Path(__file__).with_name("redaction_heldout.yaml").read_text(encoding="utf-8"))
 
-# The misses of the first score (6/15 secrets masked, 0/15 ordinary requests changed), by their secret.
-KNOWN_MISSES = frozenset({
-    "Blue-Falcon-42", "Kx9!mPq2zR", "Sunflower#2024", "Maple_Leaf_1987", "YWRtaW46c3VwZXJzZWNyZXQ=",
-    "orange kite seven", "7Hq-Pz2-Lm9", "River#Stone#88", "Qw3rty!99",
-})
+# The first score was 6/15 secrets masked, 0/15 ordinary requests changed (9 misses: "pw is X", "login is
+# admin / X", "user mailer, pass X", "changed the password to X", "Basic X" without "Authorization:", a
+# quoted passphrase after "passphrase:", "the secret's value is X", the line after "password below:", "log
+# in as admin with X"). The patterns were then fixed for those phrasings (15/15, 0/15; the tuning corpus
+# unchanged), so this set is no longer held out: the next change needs new phrasings. No miss is left.
+KNOWN_MISSES: frozenset[str] = frozenset()
 
 
 def _masked(row: dict[str, Any]) -> bool:
