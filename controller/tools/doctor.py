@@ -1,11 +1,11 @@
 """`aiop doctor`: a preflight for a real cluster, like `flux check --pre`.
 
 Why: an install fails in a dozen quiet ways (an API server too old for ValidatingAdmissionPolicy,
-stale CRDs, a policy without its binding, a ServiceAccount missing a right, a repo the token cannot
-push to, a knowledge DB reached without TLS, a backend key that is wrong) and each shows up much
-later as a stuck thread. Each check here asks the real thing once and says, in one line, what is
-wrong and what to do. Checks that do not apply to the configuration say so and pass. Exit code 0
-when every check passes, 1 otherwise.
+stale CRDs, a policy without its binding, a ServiceAccount missing a right or the rights to take the
+snapshots an approved plan covers, a repo the token cannot push to, a knowledge DB reached without
+TLS, a backend key that is wrong) and each shows up much later as a stuck thread. Each check here
+asks the real thing once and says, in one line, what is wrong and what to do. Checks that do not
+apply to the configuration say so and pass. Exit code 0 when every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ SYNC_CRDS = {"argocd": ("applications.argoproj.io", "appprojects.argoproj.io"),
 CLOUD_CRDS = {"eks": ("buckets.s3.services.k8s.aws",),
               "aks": ("resourcegroups.resources.azure.com", "storageaccounts.storage.azure.com")}
 CRD_API = "apiextensions.k8s.io/v1"
+CSI_GROUP, VELERO_GROUP = "snapshot.storage.k8s.io", "velero.io"
+CSI_SNAPSHOT_CRD, VELERO_BACKUP_CRD = f"volumesnapshots.{CSI_GROUP}", f"backups.{VELERO_GROUP}"
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,10 @@ def required_rights(settings: Settings) -> list[tuple[str, str, str, str]]:
     return rights
 
 
-def check_rights(kube: Kube, settings: Settings) -> Result:
-    """SubjectAccessReviews for the controller's ServiceAccount (or, without one, SelfSubjectAccessReviews)."""
-    who = settings.kube.service_account
+def _missing(kube: Kube, who: str, rights: list[tuple[str, str, str, str]]) -> list[str]:
+    """The rights `who` lacks, by SubjectAccessReview (or, without `who`, SelfSubjectAccessReviews)."""
     missing = []
-    for verb, group, resource, namespace in required_rights(settings):
+    for verb, group, resource, namespace in rights:
         resource_name, _, sub = resource.partition("/")
         attrs = {k: v for k, v in {"verb": verb, "group": group, "resource": resource_name, "subresource": sub,
                                    "namespace": namespace}.items() if v or k == "group"}
@@ -130,11 +131,54 @@ def check_rights(kube: Kube, settings: Settings) -> Result:
         if not (answer.get("status") or {}).get("allowed"):
             where = f" in {namespace}" if namespace else ""
             missing.append(f"{verb} {resource}{'.' + group if group else ''}{where}")
+    return missing
+
+
+def check_rights(kube: Kube, settings: Settings) -> Result:
+    """SubjectAccessReviews for the controller's ServiceAccount (or, without one, SelfSubjectAccessReviews)."""
+    who = settings.kube.service_account
+    missing = _missing(kube, who, required_rights(settings))
     subject = who or "this identity"
     if missing:
         return Result("controller rights", False, f"{subject} may not {'; '.join(missing)}",
                       "install the chart's RBAC (rbac.create=true) for this ServiceAccount")
     return Result("controller rights", True, f"{subject} holds all {len(required_rights(settings))} rights it needs")
+
+
+def _snapshot_rights(kube: Kube, settings: Settings) -> tuple[list[str], list[tuple[str, str, str, str]]]:
+    """(the snapshot engines this cluster serves, the rights the controller needs as itself to use them)."""
+    if settings.snapshots.volumes == "none":
+        return [], []
+    engines: list[str] = []
+    rights: list[tuple[str, str, str, str]] = []
+    if settings.snapshots.volumes in ("auto", "csi") and _crd(kube, CSI_SNAPSHOT_CRD) is not None:
+        engines.append("CSI VolumeSnapshots")
+        rights += [(verb, CSI_GROUP, "volumesnapshots", "") for verb in ("create", "get", "delete")]
+        rights += [("list", CSI_GROUP, "volumesnapshotclasses", ""), ("get", "storage.k8s.io", "storageclasses", "")]
+    if settings.snapshots.volumes in ("auto", "velero") and _crd(kube, VELERO_BACKUP_CRD) is not None:
+        ns = settings.snapshots.velero_namespace
+        engines.append(f"Velero (namespace {ns})")
+        rights += [("create", VELERO_GROUP, "backups", ns), ("get", VELERO_GROUP, "backups", ns),
+                   ("create", VELERO_GROUP, "deletebackuprequests", ns),
+                   ("list", VELERO_GROUP, "backupstoragelocations", ns)]
+    return engines, rights
+
+
+def check_snapshots(kube: Kube, settings: Settings) -> Result:
+    """May the controller take the snapshots the cluster can take (a plan's approval covers them)?"""
+    if settings.snapshots.volumes == "none":
+        return Result("snapshot rights", True, "volume snapshots are off (AIOP_SNAPSHOT_VOLUMES=none)")
+    engines, rights = _snapshot_rights(kube, settings)
+    if not engines:
+        return Result("snapshot rights", True, "no VolumeSnapshot or Velero CRDs: volumes are snapshotted only "
+                                               "through a configured cloud's SDK, or not at all")
+    who = settings.kube.service_account
+    missing = _missing(kube, who, rights)
+    if missing:
+        return Result("snapshot rights", False, f"{who or 'this identity'} may not {'; '.join(missing)}",
+                      "install the chart's RBAC (rbac.create=true): without these, plans that put data at risk "
+                      "fail before any change")
+    return Result("snapshot rights", True, f"{' and '.join(engines)}: {len(rights)} rights held")
 
 
 def _sa_groups(user: str) -> list[str]:
@@ -250,7 +294,7 @@ def check_backends(kube: Kube, settings: Settings) -> Result:
 
 
 CHECKS: tuple[Callable[[Kube, Settings], Result], ...] = (
-    check_version, check_crds, check_admission, check_rights, check_repo, check_sync_engine, check_cloud,
+    check_version, check_crds, check_admission, check_rights, check_snapshots, check_repo, check_sync_engine, check_cloud,
     check_knowledge, check_backends)
 
 

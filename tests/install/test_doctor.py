@@ -124,8 +124,8 @@ def test_a_good_install_is_all_green_from_the_command_line(env: dict[str, str], 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert len(lines) == 10 and all(line.startswith("✓") for line in lines[:-1]), done.stdout
-    assert lines[-1] == "9 passed, 0 failed"
+    assert len(lines) == 11 and all(line.startswith("✓") for line in lines[:-1]), done.stdout
+    assert lines[-1] == "10 passed, 0 failed"
     assert "reachable over TLS" in done.stdout and "gpt answering" in done.stdout
 
 
@@ -176,6 +176,35 @@ def test_a_missing_right_is_red(installed: Kube, env: dict[str, str], openai: Op
         assert "create secrets in aiop-system" in red.detail and "update leases.coordination.k8s.io" in red.detail
     finally:
         bootstrap.create_object(installed, binding)
+
+
+def test_snapshot_rights_come_with_the_chart_and_are_red_without_it(installed: Kube, env: dict[str, str],
+                                                                    openai: OpenAIServer) -> None:
+    """With the CSI snapshot and Velero CRDs installed, the chart's ClusterRole lets the controller take,
+    read and delete snapshots (asked by SubjectAccessReview); without its VolumeSnapshot rule it may not."""
+    from tests.snapshots import objects as o
+
+    for crd in [*o.snapshot_crds(), *o.velero_crds()]:
+        bootstrap.create_object(installed, crd)
+    green = checks(installed, env, openai)
+    assert all(r.ok for r in green.values()), [r.line() for r in green.values() if not r.ok]
+    assert green["snapshot rights"].detail == "CSI VolumeSnapshots and Velero (namespace velero): 9 rights held"
+    name = "aiop-ai-operator-controller"
+    role = installed.get("rbac.authorization.k8s.io/v1", "ClusterRole", name)
+    assert role is not None
+    rules = [r for r in role["rules"] if "volumesnapshots" not in r["resources"]]
+    assert len(rules) == len(role["rules"]) - 1
+    installed.replace({**role, "rules": rules})
+    try:
+        red = only_red(checks(installed, env, openai))
+        assert red.name == "snapshot rights" and SA in red.detail
+        assert red.detail.endswith("may not create volumesnapshots.snapshot.storage.k8s.io; "
+                                   "get volumesnapshots.snapshot.storage.k8s.io; "
+                                   "delete volumesnapshots.snapshot.storage.k8s.io"), red.detail
+        assert "fail before any change" in red.fix
+    finally:
+        current = installed.get("rbac.authorization.k8s.io/v1", "ClusterRole", name)
+        installed.replace({**current, "rules": role["rules"]})  # type: ignore[dict-item]
 
 
 def test_an_unreachable_repo_is_red(installed: Kube, env: dict[str, str], openai: OpenAIServer, tmp_path: Path) -> None:
