@@ -272,6 +272,10 @@ class Settings(NamedEnvSettings):
     cloud: CloudSettings = Field(default_factory=CloudSettings)
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     knowledge_url: str = env("AIOP_KNOWLEDGE_URL", "", "central PostgreSQL + pgvector; '' = DuckDB under home")
+    pg_maintenance_work_mem: str = env(
+        "AIOP_PG_MAINTENANCE_WORK_MEM", "1GB",
+        "PostgreSQL memory for building the search indexes after a bulk import (1M threads need ~2GB)",
+        pattern=r"^[0-9]+ ?(kB|MB|GB|TB)?$")
     cloud_provider: Literal["none", "eks", "aks"] = env("AIOP_CLOUD_PROVIDER", "none",
                                                         "which cloud's CRDs `aiop doctor` looks for")
 

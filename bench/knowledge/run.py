@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,10 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from controller.tools.knowledge_bench import run_bench
 from tests.knowledge.pgserver import PgServer
 
+# room to build the HNSW graph in memory after the bulk load (1M x 384 needs ~2 GB; the operator's
+# default, AIOP_PG_MAINTENANCE_WORK_MEM, is 1GB)
+MAINTENANCE_WORK_MEM = "4GB"
+
 
 def main() -> None:
-    # room to build the HNSW graph in memory after the bulk load (1M x 384 needs ~2 GB; the default is 1GB)
-    os.environ.setdefault("AIOP_PG_MAINTENANCE_WORK_MEM", "4GB")
     args = sys.argv[1:]
     stores = ["duckdb", "postgres"]
     if "--store" in args:
@@ -32,7 +33,8 @@ def main() -> None:
         for n in sizes:
             for kind in stores:
                 db = server.fresh_database(f"bench{n}") if kind == "postgres" else None
-                print(run_bench(kind, n, db=db, home=Path(tempfile.mkdtemp(prefix="aiop-bench-"))), flush=True)
+                print(run_bench(kind, n, db=db, home=Path(tempfile.mkdtemp(prefix="aiop-bench-")),
+                                maintenance_work_mem=MAINTENANCE_WORK_MEM), flush=True)
     finally:
         server.destroy()
 

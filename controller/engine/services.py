@@ -58,7 +58,8 @@ def open_knowledge(settings: Settings, start_sync: bool = True) -> KnowledgeStor
 
     origin = settings.planning.cluster_id
     if settings.knowledge_url:
-        cache = factory.open_cache(settings.home, settings.knowledge_url, PlannerEmbedder(), origin=origin)
+        cache = factory.open_cache(settings.home, settings.knowledge_url, PlannerEmbedder(), origin=origin,
+                                   maintenance_work_mem=settings.pg_maintenance_work_mem)
         if start_sync:
             cache.agent.start()
         return cache

@@ -23,11 +23,14 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-def open_url(url: str, embedder: Embedder | None = None, origin: str = "local") -> SqlStore:
+def open_url(url: str, embedder: Embedder | None = None, origin: str = "local",
+             maintenance_work_mem: str | None = None) -> SqlStore:
+    """`maintenance_work_mem` (PostgreSQL only; None: the store's default) is AIOP_PG_MAINTENANCE_WORK_MEM."""
     if is_postgres(url):
-        from controller.knowledge.postgres_store import PostgresStore
+        from controller.knowledge.postgres_store import DEFAULT_MAINTENANCE_WORK_MEM, PostgresStore
 
-        return PostgresStore(url, embedder, origin=origin)
+        return PostgresStore(url, embedder, origin=origin,
+                             maintenance_work_mem=maintenance_work_mem or DEFAULT_MAINTENANCE_WORK_MEM)
     return DuckDBStore(url.removeprefix("duckdb://"), embedder, origin=origin)
 
 
@@ -36,7 +39,8 @@ def open_local(home: Path, embedder: Embedder | None = None, origin: str = "loca
 
 
 def open_cache(home: Path, url: str, embedder: Embedder | None = None, origin: str = "local",
-               cache_size: int = 5000) -> ClusterCache:
+               cache_size: int = 5000, maintenance_work_mem: str | None = None) -> ClusterCache:
     local = DuckDBStore(home / CACHE_FILE, embedder, origin=origin)
-    agent = SyncAgent(local, lambda: open_url(url, embedder, origin=origin), cache_size=cache_size)
+    agent = SyncAgent(local, lambda: open_url(url, embedder, origin=origin, maintenance_work_mem=maintenance_work_mem),
+                      cache_size=cache_size)
     return ClusterCache(local, agent)

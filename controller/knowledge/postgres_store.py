@@ -15,7 +15,6 @@ retries work across a server restart.
 from __future__ import annotations
 
 import contextlib
-import os
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -39,8 +38,9 @@ BULK_INDEXES = {
 }
 BULK_MIN = 1000  # threads in one ingest that make an import into an empty table a bulk load
 # memory for building the indexes after a bulk load; the HNSW graph of 1M x 384 needs ~2 GB to be built
-# in memory (beyond it pgvector inserts on disk, much slower). Per session only.
-MAINTENANCE_WORK_MEM = os.environ.get("AIOP_PG_MAINTENANCE_WORK_MEM", "1GB")
+# in memory (beyond it pgvector inserts on disk, much slower). Per session only. The operator passes
+# AIOP_PG_MAINTENANCE_WORK_MEM (controller/settings.py, validated there); this is its default.
+DEFAULT_MAINTENANCE_WORK_MEM = "1GB"
 
 
 def _m001_core(conn: Any) -> None:
@@ -111,9 +111,10 @@ class PostgresStore(SqlStore):
     placeholder = "%s"
 
     def __init__(self, url: str, embedder: Embedder | None = None, origin: str = "central",
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM) -> None:
         super().__init__()
         self.url = url
+        self.maintenance_work_mem = maintenance_work_mem
         self.origin = origin
         self.embedder = embedder or default_embedder()
         self.connect_timeout = connect_timeout
@@ -240,7 +241,7 @@ class PostgresStore(SqlStore):
         present = {r[0] for r in self._all("SELECT indexname FROM pg_indexes WHERE tablename = 'threads'")}
         missing = [i for i in BULK_INDEXES if i not in present]
         if missing:
-            self.conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+            self.conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (self.maintenance_work_mem,))
             for index in missing:
                 self.conn.execute(BULK_INDEXES[index])
             self.conn.execute("RESET maintenance_work_mem")

@@ -64,7 +64,7 @@ class TimedEmbedder(HashingEmbedder):
             self.seconds += time.perf_counter() - start
 
 
-def _open(kind: str, db: str | None, home: Path | None, embedder: TimedEmbedder) -> Any:
+def _open(kind: str, db: str | None, home: Path | None, embedder: TimedEmbedder, maintenance_work_mem: str) -> Any:
     from controller.knowledge.duckdb_store import DuckDBStore
 
     if kind == "postgres":
@@ -72,15 +72,16 @@ def _open(kind: str, db: str | None, home: Path | None, embedder: TimedEmbedder)
 
         if not db:
             raise SystemExit("--store postgres needs --db postgresql://... (bench/knowledge/run.py starts one)")
-        return PostgresStore(db, embedder)
+        return PostgresStore(db, embedder, maintenance_work_mem=maintenance_work_mem)
     path = db or str(Path(home or tempfile.mkdtemp(prefix="aiop-bench-")) / "bench.duckdb")
     return DuckDBStore(path, embedder)
 
 
 def run_bench(kind: str, threads: int, queries: int = 200, db: str | None = None, home: Path | None = None,
-              batch: int = 5000) -> str:
+              batch: int = 5000, maintenance_work_mem: str = "1GB") -> str:
+    """`maintenance_work_mem`: AIOP_PG_MAINTENANCE_WORK_MEM (PostgreSQL's index build after the bulk load)."""
     embedder = TimedEmbedder()
-    store = _open(kind, db, home, embedder)
+    store = _open(kind, db, home, embedder, maintenance_work_mem)
     records = corpus(threads)
     start = time.perf_counter()
     for i in range(0, len(records), batch):

@@ -31,7 +31,7 @@ def _open(db: str | None, home: Path | None) -> Any:
         settings = settings.with_home(home.expanduser().resolve())
     origin = settings.planning.cluster_id
     if db:
-        return open_url(db, PlannerEmbedder(), origin=origin)
+        return open_url(db, PlannerEmbedder(), origin=origin, maintenance_work_mem=settings.pg_maintenance_work_mem)
     return open_local(settings.home, PlannerEmbedder(), origin=origin)
 
 
@@ -129,9 +129,11 @@ def bench(threads: Annotated[int, typer.Option("--threads", help="Synthetic thre
           queries: Annotated[int, typer.Option("--queries", help="Searches to time.")] = 200,
           db: DbOpt = None, home: HomeOpt = None) -> None:
     """Ingest a synthetic corpus and time searches: `<store> <N> threads: search p50/p95, ingest rate`."""
+    from controller.settings import load_settings
     from controller.tools.knowledge_bench import run_bench
 
-    line = run_bench(store, threads, queries, db=db, home=home)
+    line = run_bench(store, threads, queries, db=db, home=home,
+                     maintenance_work_mem=load_settings().pg_maintenance_work_mem)
     typer.echo(line)
 
 
@@ -172,7 +174,7 @@ def sync_command(once: Annotated[bool, typer.Option("--once", help="Sync once an
         typer.secho("error: set AIOP_KNOWLEDGE_URL to the central PostgreSQL", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     cache = open_cache(settings.home, settings.knowledge_url, PlannerEmbedder(), origin=settings.planning.cluster_id,
-                       cache_size=cache_size)
+                       cache_size=cache_size, maintenance_work_mem=settings.pg_maintenance_work_mem)
     if once:
         report = cache.agent.sync_once()
         typer.echo(f"pushed {report.pushed}, pulled {report.pulled}, evicted {report.evicted}"

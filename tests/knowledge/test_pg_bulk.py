@@ -1,12 +1,19 @@
 """PostgreSQL bulk ingest: COPY into staging tables, indexes dropped for an import into an empty table and
-built once afterwards, the same results as row-by-row writes (ratings aggregated, vectors set, idempotent)."""
+built once afterwards (with AIOP_PG_MAINTENANCE_WORK_MEM), the same results as row-by-row writes (ratings
+aggregated, vectors set, idempotent)."""
 
 from __future__ import annotations
+
+import psycopg
+import pytest
 
 from controller.knowledge import events as ev
 from controller.knowledge.base import ThreadRecord
 from controller.knowledge.embedding import HashingEmbedder
+from controller.knowledge.factory import open_url
 from controller.knowledge.postgres_store import BULK_INDEXES, BULK_MIN, PostgresStore
+from controller.settings import SettingsError, load_settings
+from tests.knowledge.pgserver import PgServer
 
 
 def _records(n: int) -> list[ThreadRecord]:
@@ -56,3 +63,28 @@ def test_update_of_existing_thread_keeps_other_ratings_and_new_vector(pg_url: st
         assert set(BULK_INDEXES) <= _indexes(store)  # small writes never drop indexes
     finally:
         store.close()
+
+
+def test_index_build_memory_comes_from_the_settings(pg_url: str, pg: PgServer) -> None:
+    """AIOP_PG_MAINTENANCE_WORK_MEM reaches PostgreSQL's index build through the factory: a value PostgreSQL
+    refuses (below its 1MB minimum) fails the build with PostgreSQL's own message; a sane one builds."""
+    records = _records(BULK_MIN)
+    events = [ev.new_event("thread", ev.thread_payload(r), "c1", r.timestamp) for r in records]
+    for value, url in (("1kB", pg_url), ("64MB", pg.fresh_database("t_mwm_ok"))):
+        memory = load_settings({"AIOP_PG_MAINTENANCE_WORK_MEM": value}).pg_maintenance_work_mem
+        store = open_url(url, HashingEmbedder(), origin="c1", maintenance_work_mem=memory)
+        try:
+            store.ingest(events, remote=False)
+            if value == "1kB":
+                with pytest.raises(psycopg.Error, match="maintenance_work_mem"):
+                    store.search("scale app17 in shop", top_k=1)
+            else:
+                assert store.search("scale app17 in shop", top_k=1)[0].thread_id == "b17"
+                assert isinstance(store, PostgresStore) and set(BULK_INDEXES) <= _indexes(store)
+        finally:
+            store.close()
+
+
+def test_index_build_memory_setting_refuses_what_is_no_size() -> None:
+    with pytest.raises(SettingsError, match="AIOP_PG_MAINTENANCE_WORK_MEM"):
+        load_settings({"AIOP_PG_MAINTENANCE_WORK_MEM": "1GB'; DROP TABLE threads; --"})
