@@ -34,6 +34,7 @@ from ui.model import (
     ThreadView,
     explain_error,
     new_thread_name,
+    restore_question,
     search,
     sort_recent,
     summarize,
@@ -259,6 +260,7 @@ def _thread(config: UiConfig, gateway: Gateway, namespace: str, name: str, objec
     with head:
         views.phase_badge(view.phase)
         views.status_panel(view)
+        views.data_restore(view)
         _restore_control(gateway, view)
     _proposal(config, gateway, view, objects)
     _outcome(gateway, view)
@@ -343,8 +345,7 @@ def _restore_control(gateway: Gateway, view: ThreadView) -> None:
     ns, name = view.namespace, view.name
     if _state().get("confirm_restore") == (ns, name):
         with st.container(border=True):
-            st.warning("Restore reverts this thread's commit on its branch (a new revert commit) and re-applies "
-                       "the backups taken before the change. Continue?", icon=":material/restore:")
+            st.warning(restore_question(view.status), icon=":material/restore:")
             st.text_input("Reason (optional)", key=f"restore-reason-{ns}-{name}")
             left, right = st.columns(2)
             left.button("Yes, restore", type="primary", key=f"restore-yes-{ns}-{name}", on_click=_restore,

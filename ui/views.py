@@ -17,7 +17,7 @@ import streamlit as st
 from controller.api.constants import Phase
 from controller.api.types import Message, PlanRevision
 from controller.textclean import clean_text
-from ui.model import PHASE_TEXT, RISK_COLOR, ThreadSummary, ThreadView
+from ui.model import PHASE_TEXT, RISK_COLOR, ThreadSummary, ThreadView, restore_progress
 from ui.similar import Similar
 
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:", "system": ":material/info:"}
@@ -148,6 +148,14 @@ def status_panel(view: ThreadView) -> None:
             st.dataframe([{"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
                            "since": c.last_transition_time or ""} for c in status.conditions],
                          hide_index=True, width="stretch")
+
+
+def data_restore(view: ThreadView) -> None:
+    """Per snapshot, where its restore is (while restoring, and what came back once restored)."""
+    lines = restore_progress(view.status)
+    if lines:
+        st.info("**Data from the snapshots taken before the change**\n" + "\n".join(f"- {line}" for line in lines),
+                icon=":material/restore:")
 
 
 def pull_requests(view: ThreadView) -> None:

@@ -16,14 +16,18 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from tests.engine.conftest import DAVE, Loop, start_loop
+from tests.engine.conftest import ALICE, DAVE, Loop, start_loop
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
 @pytest.fixture(scope="package")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    yield from start_loop(tmp_path_factory.mktemp("aiop-ui-home"))
+    """With the CSI snapshot CRDs and a VolumeSnapshotClass for the sandbox's driver (restore shows snapshots)."""
+    from tests.snapshots import objects as o
+
+    yield from start_loop(tmp_path_factory.mktemp("aiop-ui-home"), extra_crds=o.snapshot_crds(),
+                          extra_objects=[o.snapshot_class(), *o.storage_rights(ALICE.user)])
 
 
 AppFactory = Callable[..., AppTest]

@@ -95,6 +95,42 @@ def test_restore_asks_first_then_brings_back_the_state_before_the_chat(loop: Loo
     assert "Restore to the state before this chat" not in [b.label for b in at.button]
 
 
+def test_restore_says_which_snapshot_brings_the_data_back_and_shows_its_progress(loop: Loop,
+                                                                                  make_app: AppFactory) -> None:
+    """A volume expanded through the page: the restore confirmation names the claim and its VolumeSnapshot;
+    after restoring, the page shows where that snapshot's restore ended."""
+    from controller.tools import bootstrap
+    from tests.snapshots import objects as o
+    from tests.snapshots.test_csi_restore import plan, ready
+
+    for obj in (o.claim("ledger", size="1Gi"), o.writer("ledger", "ledger", "v1")):
+        bootstrap.create_object(loop.kube, obj)
+    ready(loop, "Deployment", "ledger")
+    loop.backend.enqueue(plan("expand-pvc", name="ledger", namespace="shop", size="2Gi"))
+    at = make_app("alice@example.com")
+    at.run()
+    at.chat_input(key="chat-new").set_value("grow ledger to 2Gi").run()
+    ns, name = current_thread(at)
+    at.button(key=f"approve-{ns}-{name}-1").click().run()
+    no_traceback(at)
+    obj = loop.client.get(ns, name) or {}
+    [snap] = obj["status"]["execution"]["snapshots"]
+    assert snap["state"] == "Ready" and snap["used"] is True
+
+    at.button(key=f"restore-{ns}-{name}").click().run()
+    asked = page_text(at)
+    assert "First it brings the data back from the snapshots taken before the change" in asked
+    assert f"- PVC shop/ledger from VolumeSnapshot `{snap['name']}` (1Gi, taken {snap['readyAt']})" in asked
+    assert "Data from the snapshots taken before the change" not in asked  # no restore has started
+    at.button(key=f"restore-yes-{ns}-{name}").click().run()
+    no_traceback(at)
+    assert phase(loop, ns, name) == Phase.RESTORED
+    shown = page_text(at)
+    assert "Data from the snapshots taken before the change" in shown
+    assert "- PVC shop/ledger: back — claim shop/ledger is bound to" in shown
+    assert f"restored from VolumeSnapshot {snap['name']}" in shown
+
+
 def test_permissions_missing_is_explained_and_offers_no_approval(loop: Loop, make_app: AppFactory) -> None:
     loop.backend.enqueue(scale("web", 4))
     at = make_app("carol@example.com")  # may only read in shop
