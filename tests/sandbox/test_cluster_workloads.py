@@ -416,12 +416,13 @@ spec:
 
 def test_a_class_whose_provisioner_does_not_run_leaves_claims_waiting(kubectl: Kubectl) -> None:
     """Real cluster: a StorageClass naming a provisioner nobody runs (here: one the behaviour file does not
-    declare) leaves its claims Pending with ExternalProvisioning; an administrator's matching PV binds."""
+    declare; the default one declares the EBS and Azure Disk drivers of gp2/gp3/managed-csi) leaves its claims
+    Pending with ExternalProvisioning; an administrator's matching PV binds."""
     apply(kubectl, """
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata: {name: ebs}
-provisioner: ebs.csi.aws.com
+provisioner: filestore.csi.example.com
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -430,7 +431,7 @@ spec: {accessModes: [ReadWriteOnce], storageClassName: ebs, resources: {requests
 """)
     assert jsonpath(kubectl, "pvc/orphan", "{.status.phase}") == "Pending"
     assert any(r.startswith('ExternalProvisioning: Waiting for a volume to be created either by the external '
-                            'provisioner "ebs.csi.aws.com"') for r in reasons(kubectl, "orphan"))
+                            'provisioner "filestore.csi.example.com"') for r in reasons(kubectl, "orphan"))
     apply(kubectl, """
 apiVersion: v1
 kind: PersistentVolume
