@@ -20,6 +20,8 @@ from sandbox.process import FileSystem, Process
 
 WARNING, NORMAL = "Warning", "Normal"
 MAX_STEPS = 2000
+SPAM_BURST = 25  # client-go's event spam filter: 25 events per object, then one per 5 minutes
+SPAM_REFILL = 300.0
 
 
 @dataclass(frozen=True)
@@ -339,6 +341,17 @@ class Container:
         assert probe is not None
         ok, detail = self._check(probe, t - run.started, run, ctx)
         run.next_probe[kind] = t + probe.period
+        steady = self._steady_until(run, t) if probe.kind != "exec" else t  # exec reads files exec may change
+        if ok and steady != t:
+            # Nothing the probe looks at can change before `steady`: probing again earlier would only
+            # repeat the same success (an exec probe, which reads files, keeps its period).
+            if steady is None:
+                del run.next_probe[kind]
+            else:
+                run.next_probe[kind] = max(t + probe.period, steady)
+        elif not ok and kind == "readiness" and run.failures.get(kind, 0) >= SPAM_BURST and steady != t:
+            # The event recorder lets one more Unhealthy through every 5 minutes after a burst of 25.
+            run.next_probe[kind] = max(t + probe.period, min(steady or t + SPAM_REFILL, t + SPAM_REFILL))
         if ok:
             run.failures[kind] = 0
             run.successes[kind] = run.successes.get(kind, 0) + 1
@@ -364,6 +377,15 @@ class Container:
                 self._terminate(t + ctx.grace_seconds, 137, "Error", ctx, events, forced=True)
             else:
                 self._terminate(t + stop, 0, "Completed", ctx, events, forced=True)
+
+    @staticmethod
+    def _steady_until(run: Run, t: float) -> float | None:
+        """When the process next changes in a way a probe could see (None: never, on its own)."""
+        process = run.process
+        changes = [run.started + process.ready_after] + [run.started + op.at for op in process.files] + \
+            [run.started + at for at, _ in process.memory]
+        future = [c for c in changes if c > t]
+        return min(future) if future else None
 
     def _check(self, probe: Probe, elapsed: float, run: Run, ctx: PodContext) -> tuple[bool, str]:
         process = run.process

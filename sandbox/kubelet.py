@@ -23,7 +23,7 @@ from sandbox.controllers.base import Controller, set_condition
 from sandbox.environment import container_env, pod_hostname, qos_class
 from sandbox.logs import LOGS_ANNOTATION, PREVIOUS_LOGS_ANNOTATION
 from sandbox.logs import pod_log as staged_pod_log
-from sandbox.network import ClusterNetwork
+from sandbox.network import ClusterNetwork, pod_views
 from sandbox.process import FileSystem, Process, ScratchFiles
 from sandbox.programs import SHELLS, Runtime, plan_process
 from sandbox.shell import run_script
@@ -152,13 +152,13 @@ class Kubelet(Controller):
         if event.plural == "pods":
             return list(super().keys_for(event))
         namespace = event.namespace
-        return [("", "pods", namespace, p["metadata"]["name"]) for p in self.store.objects("", "pods", namespace)
+        return [("", "pods", namespace, p["metadata"]["name"]) for p in pod_views(self.store, namespace)
                 if (p.get("spec") or {}).get("nodeName") and (p.get("status") or {}).get("phase") in ("Pending", None)]
 
     # -- reconcile ---------------------------------------------------------------------------------
 
     def reconcile(self, key: ObjectKey) -> float | None:
-        pod = self.get(*key)
+        pod = self.store.peek(key)  # read-only: status is written from a copy (write_status)
         if pod is None:
             uid = self.uids.pop(key, None)
             if uid:
@@ -166,7 +166,7 @@ class Kubelet(Controller):
             return None
         spec, meta = pod.get("spec") or {}, pod["metadata"]
         node = spec.get("nodeName")
-        if not node or node not in self.nodes or self.staged(pod) or self.get("", "nodes", "", node) is None:
+        if not node or node not in self.nodes or self.staged(pod) or not self.store.exists(("", "nodes", "", node)):
             return None
         uid = meta["uid"]
         if self.uids.get(key) not in (None, uid):
@@ -256,7 +256,7 @@ class Kubelet(Controller):
             ends = [c.stop(now, ctx, grace, events) for c in runtime.init + runtime.main]
             runtime.gone_at = max([now, *ends])
         if now + 1e-6 >= runtime.gone_at:
-            self._publish(pod, runtime, events, now)
+            self._publish(pod, runtime, events, now, fresh=False)
             rt = self.rt("", "v1", "pods")
             current = self.get("", "pods", meta.get("namespace", ""), meta["name"])
             if current is not None and current["metadata"]["uid"] == runtime.uid:
@@ -289,13 +289,15 @@ class Kubelet(Controller):
 
     # -- status ------------------------------------------------------------------------------------
 
-    def _publish(self, pod: dict[str, Any], runtime: PodRuntime, events: list[Event], now: float) -> None:
+    def _publish(self, pod: dict[str, Any], runtime: PodRuntime, events: list[Event], now: float,
+                 fresh: bool = True) -> None:
+        """Record the events and write the status; `fresh`: `pod` is as stored (nothing wrote it since)."""
         for event in events:
             involved = self.get("", "nodes", "", runtime.node) if event.on_node else pod
             if involved is not None:
                 self.recorder.record(involved, event.reason, event.message, event.type, "kubelet", runtime.node,
                                      event.field_path, at=event.at)
-        current = self.get("", "pods", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+        current = pod if fresh else self.get("", "pods", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
         if current is None or current["metadata"]["uid"] != runtime.uid:
             return
         status = self.pod_status(current, runtime, now)

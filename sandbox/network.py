@@ -32,13 +32,21 @@ def pod_ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
+def pod_views(store: Store, namespace: str | None = None) -> list[dict[str, Any]]:
+    """Read-only views of the pods (of a namespace): no copies, for use before the next write."""
+    keys = store.keys_where(lambda o: o.get("kind", "Pod") == "Pod" and "containers" in (o.get("spec") or {}))
+    found = (store.peek(k) for k in keys if k[0] == "" and k[1] == "pods" and (namespace is None or k[2] == namespace))
+    return [p for p in found if p is not None]
+
+
 def selected_pods(store: Store, service: dict[str, Any]) -> list[dict[str, Any]]:
+    """The running pods a Service's selector picks (read-only views)."""
     selector = (service.get("spec") or {}).get("selector") or {}
     if not selector:
         return []
     reqs = selector_from_label_selector_object({"matchLabels": selector})
     namespace = service["metadata"].get("namespace", "")
-    return [p for p in store.objects("", "pods", namespace)
+    return [p for p in pod_views(store, namespace)
             if labels_match(reqs, p) and (p.get("status") or {}).get("podIP")
             and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
             and not p["metadata"].get("deletionTimestamp")]
@@ -118,7 +126,7 @@ class ClusterNetwork:
         return _http(process, fs, split.path or "/")
 
     def _pod_answer(self, ip: str, port: int) -> tuple[Process, FileSystem, float] | None:
-        for pod in self.store.objects("", "pods"):
+        for pod in pod_views(self.store):
             if (pod.get("status") or {}).get("podIP") == ip:
                 return self.processes.process_of(pod, port)
         return None

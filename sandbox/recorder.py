@@ -2,8 +2,9 @@
 
 Why: `kubectl describe` and every diagnosis read Events ("Back-off restarting failed container",
 "0/3 nodes are available: ..."). The real event recorder folds a repeat of the same reason and
-message on the same object into one Event whose `count` and `lastTimestamp` grow ("x12 over 3m");
-the same is done here, so a crash-looping pod does not flood the store.
+message on the same object into one Event whose `count` and `lastTimestamp` grow ("x12 over 3m"),
+and its spam filter lets a source write 25 events about one object, then one every 5 minutes; the
+same is done here, so a crash-looping or unready pod does not flood the store.
 """
 
 from __future__ import annotations
@@ -20,11 +21,27 @@ NORMAL = "Normal"
 CLUSTER_SCOPED_EVENTS_NAMESPACE = "default"
 
 
+SPAM_BURST = 25  # client-go's EventSourceObjectSpamFilter: a burst of 25 per source and object...
+SPAM_REFILL_SECONDS = 300.0  # ...then one more every 5 minutes
+
+
 class Recorder:
     def __init__(self, ops: Operations, clock: SimClock) -> None:
         self.ops = ops
         self.clock = clock
         self._seen: dict[tuple[str, str, str, str, str], str] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[float, float]] = {}  # (source, host, uid) -> (tokens, at)
+
+    def _allowed(self, component: str, host: str, uid: str, at: float) -> bool:
+        """The spam filter: a token bucket per event source and object, refilled in cluster time."""
+        key = (component, host, uid)
+        tokens, last = self._tokens.get(key, (float(SPAM_BURST), at))
+        tokens = min(float(SPAM_BURST), tokens + max(0.0, at - last) / SPAM_REFILL_SECONDS)
+        if tokens < 1:
+            self._tokens[key] = (tokens, at)
+            return False
+        self._tokens[key] = (tokens - 1, at)
+        return True
 
     def record(self, involved: dict[str, Any], reason: str, message: str, type_: str = NORMAL,
                component: str = "kubelet", host: str = "", field_path: str = "",
@@ -33,7 +50,10 @@ class Recorder:
         meta = involved.get("metadata") or {}
         namespace = meta.get("namespace") or CLUSTER_SCOPED_EVENTS_NAMESPACE
         uid = meta.get("uid", "")
-        stamp = self.clock.timestamp() if at is None else _stamp(at)
+        moment = self.clock.now() if at is None else at
+        if not self._allowed(component, host, uid, moment):
+            return
+        stamp = _stamp(moment)
         key = (uid, reason, message, component, field_path)
         rt = self.ops.registry.lookup("", "v1", "events")
         assert rt is not None
@@ -41,13 +61,12 @@ class Recorder:
         if name is not None:
             existing = self.ops.store.get(("", "events", namespace, name))
             if existing is not None:
+                # One more of the same: the count and last time grow, written as the recorder's own
+                # record (no admission or field ownership to compute for it).
                 existing["count"] = int(existing.get("count") or 1) + 1
                 existing["lastTimestamp"] = stamp
-                try:
-                    self.ops.replace(rt, namespace, name, existing, SYSTEM_USER)
-                    return
-                except ApiError:
-                    pass
+                self.ops.store.put("", "events", existing)
+                return
         if self.ops.store.get(("", "namespaces", "", namespace)) is None:
             return
         name = f"{meta.get('name', 'object')}.{secrets.token_hex(8)}"

@@ -283,7 +283,7 @@ class Simulator:
         async def run() -> None:
             fn()
 
-        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=600)
 
     def exec(self, namespace: str, pod: str, container: str, command: list[str],
              stdin: str | None = None) -> ExecResult:

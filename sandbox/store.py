@@ -89,6 +89,11 @@ class Store:
         obj = self._objects.get(key)
         return copy.deepcopy(obj) if obj is not None else None
 
+    def peek(self, key: ObjectKey) -> dict[str, Any] | None:
+        """The stored object itself, not a copy: for read-only use on the server loop (the simulated
+        cluster counts pods this way); the caller must not mutate it or keep it across writes."""
+        return self._objects.get(key)
+
     def exists(self, key: ObjectKey) -> bool:
         return key in self._objects
 

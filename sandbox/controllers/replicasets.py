@@ -81,7 +81,7 @@ class ReplicaSetController(Controller):
         rt = self.rt("apps", "v1", "replicasets")
         spec = rs.get("spec") or {}
         wanted = int(spec.get("replicas", 1))
-        pods = [p for p in self.owned("", "pods", rs) if active(p)]
+        pods = [p for p in self.owned_views("", "pods", rs) if active(p)]
         pods_rt = self.rt("", "v1", "pods")
         namespace = rs["metadata"].get("namespace", "")
         failure = ""
@@ -99,11 +99,11 @@ class ReplicaSetController(Controller):
                 pods.append(created)
                 self.recorder.record(rs, "SuccessfulCreate", f"Created pod: {name}", NORMAL, RS_CONTROLLER)
         elif len(pods) > wanted:
-            for pod in sorted(pods, key=_deletion_rank)[: len(pods) - wanted]:
+            for pod in [copy.deepcopy(p) for p in sorted(pods, key=_deletion_rank)[: len(pods) - wanted]]:
                 self.delete(pods_rt, pod)
                 self.recorder.record(rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", NORMAL,
                                      RS_CONTROLLER)
-            pods = [p for p in self.owned("", "pods", rs) if active(p)]
+        pods = [p for p in self.owned_views("", "pods", rs) if active(p)]
         rs = self.get(*key) or rs
         if self.staged(rs):
             return None

@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.clock import rfc3339
 from sandbox.controllers.base import Controller, set_condition
+from sandbox.network import pod_views
 from sandbox.recorder import WARNING
 from sandbox.scheduler import schedule, whole_pod_message
 from sandbox.store import ObjectKey, StoreEvent
@@ -38,7 +39,7 @@ class Scheduler(Controller):
             return []
         namespace = event.namespace if event.plural == "persistentvolumeclaims" else None
         return [("", "pods", p["metadata"].get("namespace", ""), p["metadata"]["name"])
-                for p in self.store.objects("", "pods", namespace) if _pending(p)]
+                for p in pod_views(self.store, namespace) if _pending(p)]
 
     def reconcile(self, key: ObjectKey) -> float | None:
         pod = self.get(*key)
@@ -51,8 +52,13 @@ class Scheduler(Controller):
         if volume_problem:
             self._unschedulable(pod, whole_pod_message(len(nodes), volume_problem))
             return None
-        placed = [p for p in self.store.objects("", "pods") if (p.get("spec") or {}).get("nodeName")
-                  and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        def bound(p: dict[str, Any]) -> bool:
+            return bool((p.get("spec") or {}).get("nodeName")) and \
+                (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+        # read-only views of every bound pod (copying them all for each pod would be quadratic)
+        placed = [p for p in (self.store.peek(k) for k in self.store.keys_where(bound) if k[1] == "pods" and k[0] == "")
+                  if p is not None]
         candidates = [n for n in nodes if selected is None or n["metadata"]["name"] == selected]
         decision = schedule(pod, candidates, placed)
         if decision.node is None:
