@@ -84,9 +84,9 @@ class DataRestore:
             if snap.provider == "csi":
                 out.append(Permission(verb="get", group="snapshot.storage.k8s.io", resource="volumesnapshots",
                                       namespace=ns, name=snap.name))
-            elif snap.provider == "velero":
-                out.append(Permission(verb="create", group="velero.io", resource="restores",
-                                      namespace=self.providers.velero.namespace))
+            elif snap.provider == "velero":  # the Restore is created, then read until Completed, as the restorer
+                out += [Permission(verb=v, group="velero.io", resource="restores",
+                                   namespace=self.providers.velero.namespace) for v in ("create", "get")]
             else:
                 out.append(Permission(verb="create", resource="persistentvolumes"))
         unique: dict[str, Permission] = {p.describe(): p for p in out}

@@ -18,6 +18,7 @@ import pytest
 
 from controller.adapters.forge import LocalForge
 from controller.api.constants import Phase
+from controller.api.types import Identity
 from controller.engine.reconcile import reconcile
 from controller.tools import bootstrap
 from tests.engine.conftest import ALICE, Loop, start_loop
@@ -25,6 +26,21 @@ from tests.snapshots import objects as o
 from tests.snapshots.test_csi_restore import applied, claim, plan, pods, ready, run, status
 
 pytestmark = pytest.mark.timeout(240)
+
+
+VIC = Identity(user="vic@example.com", groups=["devs"])  # may edit shop, restore, and create Velero Restores only
+
+
+def vic() -> list[dict[str, Any]]:
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "restore-creator", "namespace": "velero"},
+            "rules": [{"apiGroups": ["velero.io"], "resources": ["restores"], "verbs": ["create"]}]}
+    bindings = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": f"vic-{role_name}", "namespace": ns},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+                 "subjects": [{"kind": "User", "name": VIC.user, "apiGroup": "rbac.authorization.k8s.io"}]}
+                for role_name, ns in (("restore-creator", "velero"), ("storage-editor", "shop"), ("editor", "shop"))]
+    return [role, *bindings, *bootstrap.conversation_rights(VIC.user, "shop")]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +52,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
          "metadata": {"name": "restorer", "namespace": "velero"},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "restorer"},
          "subjects": [{"kind": "User", "name": ALICE.user, "apiGroup": "rbac.authorization.k8s.io"}]}]
-    extra = [o.snapshot_class(), *o.storage_location(), *velero_rights, *o.storage_rights(ALICE.user)]
+    extra = [o.snapshot_class(), *o.storage_location(), *velero_rights, *o.storage_rights(ALICE.user), *vic()]
     yield from start_loop(tmp_path_factory.mktemp("aiop-velero"), env={"AIOP_SNAPSHOT_GRACE_HOURS": "0"},
                           extra_crds=o.snapshot_crds() + o.velero_crds(), extra_objects=extra)
 
@@ -128,3 +144,23 @@ def test_a_person_can_keep_the_snapshots(loop: Loop) -> None:
     snap = status(obj)["execution"]["snapshots"][0]
     assert snap["state"] == "Ready" and not snap.get("expiresAt")
     assert loop.kube.get("snapshot.storage.k8s.io/v1", "VolumeSnapshot", snap["name"], "shop") is not None
+
+
+def test_restore_asks_for_reading_the_velero_restore_too(loop: Loop) -> None:
+    """Vic may create Velero Restores but not read them: restore would create one and then never see it
+    finish, with the claim already deleted; so it is refused up front, naming the missing right."""
+    for obj in (o.claim("photos", storage_class="local-path"), o.writer("photos", "photos", "p1")):
+        bootstrap.create_object(loop.kube, obj)
+    ready(loop, "Deployment", "photos")
+    obj = applied(loop, "photos-up", "upgrade photos", plan("set-image", name="photos", namespace="shop",
+                                                           image="busybox:1.37"))
+    assert [s["provider"] for s in status(obj)["execution"]["snapshots"]] == ["velero"]
+    loop.client.restore("shop", "photos-up", VIC)
+    obj = loop.client.wait_settled("shop", "photos-up")
+    refused = next(c for c in status(obj)["conditions"] if c["type"] == "Restored")
+    assert refused["reason"] == "RestoreUnauthorized"
+    assert "get restores (velero.io) in namespace velero" in refused["message"]
+    assert "create restores" not in refused["message"]
+    assert claim(loop, "photos")["metadata"].get("deletionTimestamp") is None
+    restores = loop.kube.list("velero.io/v1", "Restore", "velero")
+    assert all(r["spec"]["backupName"] != "aiop-shop-photos-up-shop" for r in restores)  # nothing was started
