@@ -52,15 +52,19 @@ def demo_with_controller(extra_env: dict[str, str] | None = None) -> Iterator[Be
         bootstrap.install_crds(kube)
         bootstrap.install_admission(kube, server)
         bootstrap.install_demo(kube)
-        env = {**os.environ, "AIOP_HOME": str(home), "AIOP_METRICS_PORT": "0", "AIOP_LOG_LEVEL": "WARNING",
+        env = {**os.environ, "AIOP_HOME": str(home), "AIOP_METRICS_PORT": "0", "AIOP_HEALTH_PORT": "0",
+               "AIOP_LOG_LEVEL": "WARNING",
                **(extra_env or {})}
+        log = (home / "controller.log").open("wb")  # kept with the home folder: what went wrong, if anything
         controller = subprocess.Popen([sys.executable, "-m", "controller.cli", "controller", "--kubeconfig",
-                                       str(server.kubeconfig_path)], env=env, stderr=subprocess.DEVNULL)
+                                       str(server.kubeconfig_path)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        print(f"bench home (sandbox, repos, controller.log): {home}", file=sys.stderr)
         try:
             yield Bench(server, kube, ConversationClient(kube), controller, Identity(user=bootstrap.DEMO_USER), home)
         finally:
             controller.terminate()
             controller.wait(timeout=20)
+            log.close()
 
 
 def write_result(name: str, result: dict[str, object]) -> None:

@@ -30,6 +30,8 @@ def main() -> None:
             client.say("shop", "long", text, who)
             client.wait_settled("shop", "long", timeout=300)
             per_turn.append(time.monotonic() - t0)
+            if turn % 50 == 0:
+                print(f"turn {turn}: {per_turn[-1] * 1000:.0f} ms", flush=True)
         obj = client.get("shop", "long") or {}
         rss, _peak = rss_kb(bench.controller.pid)
     status = obj.get("status") or {}
