@@ -9,7 +9,10 @@ Three kinds of trigger reach `reconcile`: a change of `spec` (a turn, an approva
 restore), resume at start, and a timer that ticks while the thread waits for something that does
 not change `spec` — a verification in progress, a lock held by another thread, a transient error
 being retried, a promotion not recorded yet, a Completed thread's open pull requests. A transient
-error raises kopf's `TemporaryError` with exponential backoff and jitter; the cause stays unhandled.
+error in a change handler raises kopf's `TemporaryError` with exponential backoff and jitter (the
+cause stays unhandled); in a timer it is recorded and the next tick is the retry. A change handler
+that finds a timer's reconcile of the same thread running retries too: that reconcile may have read
+the object before the change.
 
 Persistence: kopf remembers the last handled state of each object to compute diffs. By default it
 copies the whole spec into an annotation — which for a long conversation outgrows the 256 KiB
@@ -38,7 +41,7 @@ from controller.api.constants import (
 )
 from controller.client import settled
 from controller.engine.errors import Transient, backoff
-from controller.engine.reconcile import Crash, Services, reconcile, record_retry
+from controller.engine.reconcile import BUSY, Crash, Services, reconcile, record_retry
 from controller.settings import Settings
 
 log = logging.getLogger("aiop.handlers")
@@ -109,18 +112,24 @@ def following(status: dict[str, Any]) -> bool:
     return status.get("phase") == Phase.RESTORED.value and any(s.get("state") != "Deleted" for s in snapshots)
 
 
-def _run(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
+def _run(memo: kopf.Memo, body: kopf.Body, retry: int, timer: bool = False) -> None:
+    """One reconcile. A transient error of a change handler is kopf's `TemporaryError` (kopf keeps the
+    change unhandled and calls again after the delay); a timer's is only recorded: the timer calls again
+    at its next tick anyway, and a timer that raised was seen to stop for good (a 500-turn thread waited
+    in Planning until an unrelated write woke it)."""
     services: Services = memo.services
     try:
         reconcile(services, dict(body))
     except Crash:
         return  # a crash test killed "the process" here: nothing more happens in this reconcile
     except Transient as exc:
-        delay = backoff(retry, exc.delay)
-        log.warning("retrying", extra={"object": body.get("metadata", {}).get("name"), "error": exc.message,
-                                       "delay_s": round(delay, 1)})
-        record_retry(services, dict(body), exc.message, delay)
-        raise kopf.TemporaryError(exc.message, delay=delay) from exc
+        delay = TICK_S if timer else backoff(retry, exc.delay)
+        if exc.message != BUSY:  # another reconcile of the thread is running: nothing to tell anyone
+            log.warning("retrying", extra={"object": body.get("metadata", {}).get("name"), "error": exc.message,
+                                           "delay_s": round(delay, 1)})
+            record_retry(services, dict(body), exc.message, delay)
+        if not timer:
+            raise kopf.TemporaryError(exc.message, delay=delay) from exc
 
 
 for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
@@ -134,16 +143,16 @@ for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
 
     @kopf.timer(GROUP, VERSION, _plural, id="tick", interval=TICK_S, initial_delay=TICK_S,
                 when=lambda body, **_: needs_attention(dict(body)))
-    def _tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    def _tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         """Verification, lock waits, retries and unrecorded promotions move on without a spec change."""
-        _run(memo, body, int(kwargs.get("retry") or 0))
+        _run(memo, body, 0, timer=True)
 
     @kopf.timer(GROUP, VERSION, _plural, id="follow", interval=FOLLOW_INTERVAL_S, initial_delay=FOLLOW_INTERVAL_S,
                 when=lambda status, **_: following(dict(status or {})))
-    def _follow(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    def _follow(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         """Completed threads: follow their pull requests' review and merge state back into the thread;
         closed threads with snapshots left: delete them once their grace period is over."""
-        _run(memo, body, int(kwargs.get("retry") or 0))
+        _run(memo, body, 0, timer=True)
 
     @kopf.on.delete(GROUP, VERSION, _plural, id="release", optional=True)
     def _deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:

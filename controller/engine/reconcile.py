@@ -707,6 +707,10 @@ class Reconciler:
         self.written = self.status
 
 
+BUSY_RETRY_S = 0.5
+BUSY = "another reconcile of this thread is running"
+
+
 def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
     """One reconcile, serialized per object (kopf's handlers and timers may both call it).
 
@@ -718,7 +722,9 @@ def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
     uid = meta.get("uid", "") or meta["name"]
     with svc.serial.hold(uid) as held:
         if not held:
-            return 1.0  # another reconcile of this object is running; look again shortly
+            # Another reconcile of this object is running, and may have read it before the change that
+            # brought us here: this one must run again, not count as done.
+            raise Transient(BUSY, delay=BUSY_RETRY_S)
         if svc.crash_hook is not None:
             svc.crash_hook("start")
         try:
@@ -748,4 +754,4 @@ def record_retry(svc: Services, body: dict[str, Any], message: str, delay: float
         pass
 
 
-__all__ = ["Links", "Phase", "Reconciler", "Services", "Transient", "reconcile", "record_retry"]
+__all__ = ["BUSY", "Links", "Phase", "Reconciler", "Services", "Transient", "reconcile", "record_retry"]
