@@ -61,6 +61,13 @@ clean:
 IMAGE ?= localhost/ai-operator:dev
 IMAGE_BASE := localhost/aiop-base:bookworm
 BUILDAH := buildah --storage-driver vfs
+# The base: Debian bookworm with python3, git and CA certificates, without docs, man pages and message
+# translations (/usr/share/locale, 42 MB: the processes run in the C.UTF-8 locale). The rootfs tar is
+# cached under a name made from this recipe, so a changed recipe builds a new one.
+BASE_RECIPE := --variant=apt --include=python3,python3-venv,ca-certificates,git \
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+  --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/locale/*' bookworm
+BASE_TAR = rootfs-$(shell echo "$(BASE_RECIPE)" | sha1sum | cut -c1-12).tar
 
 wheelhouse: install
 	$(PY) -m pip download -q -d .image/wheels -c requirements.lock -r image/runtime.txt -r image/export.txt
@@ -69,12 +76,12 @@ image: wheelhouse
 	@command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || \
 	  { echo "make image needs buildah and mmdebstrap: apt-get install -y buildah mmdebstrap (as root)"; exit 1; }
 	mkdir -p .image/base
-	test -f .image/base/rootfs.tar || mmdebstrap --variant=apt --include=python3,python3-venv,ca-certificates,git \
-	  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-	  --dpkgopt='path-exclude=/usr/share/info/*' bookworm .image/base/rootfs.tar
-	printf 'FROM scratch\nADD rootfs.tar /\nCMD ["/bin/bash"]\n' > .image/base/Containerfile
+	test -f .image/base/$(BASE_TAR) || mmdebstrap $(BASE_RECIPE) .image/base/$(BASE_TAR)
+	printf 'FROM scratch\nADD $(BASE_TAR) /\nCMD ["/bin/bash"]\n' > .image/base/Containerfile
 	$(BUILDAH) bud -q --isolation chroot -f .image/base/Containerfile -t $(IMAGE_BASE) .image/base
 	time $(BUILDAH) bud --isolation chroot --layers=false --build-arg BASE=$(IMAGE_BASE) -f Containerfile -t $(IMAGE) .
 	@$(BUILDAH) images --format '{{.Name}}:{{.Tag}} {{.Size}}' $(IMAGE)
-	$(BUILDAH) run --isolation chroot $$($(BUILDAH) from $(IMAGE)) aiop --help >/dev/null && echo "image smoke test: aiop runs"
+	@# The smoke test (image/smoke.py): each process's command, the embedder, the UI server, as UID 65532.
+	c=$$($(BUILDAH) from $(IMAGE)) && $(BUILDAH) run --isolation chroot --user 65532:65532 \
+	  -v $(CURDIR)/image/smoke.py:/tmp/smoke.py:ro $$c python /tmp/smoke.py; rc=$$?; $(BUILDAH) rm $$c >/dev/null; exit $$rc
 

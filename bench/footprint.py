@@ -3,11 +3,13 @@
 Measures, with the real `aiop controller` as a separate process against the sandbox API server:
 - ready time: from starting the process to `/readyz` answering 200 (CRDs found, embedder loaded,
   leader with watches established — leader election on, as in the chart);
+- the CPU seconds the process used until ready (start-up's cost whatever the load of the machine);
 - RSS after ready (the embedding model loaded) and after one thread planned and applied (peak too).
 `--embedder onnx --onnx-dir DIR` runs ONNX Runtime (the image's runtime; export with
 `python -m controller.minilm DIR`), `--embedder sentence-transformers` runs torch. `--image NAME`
 runs the process inside the image with `buildah run` (chroot isolation shares the host network,
-so it reaches the sandbox on 127.0.0.1). Prints one line per figure; writes bench/results/footprint.json.
+so it reaches the sandbox on 127.0.0.1). Prints the figures with the load average; writes
+bench/results/footprint-{image,onnx,sentence-transformers}.json.
 """
 
 from __future__ import annotations
@@ -42,9 +44,12 @@ def _free_port() -> int:
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
-    """(current, peak) RSS of `pid` and its children (buildah run forks the process it starts)."""
+    """(current, peak) RSS of `pid` and its children (buildah run forks the process it starts), without
+    buildah's own processes: in a pod the controller runs alone."""
     now = peak = 0.0
     for proc in [pid, *_children(pid)]:
+        if _name(proc).startswith(("buildah", "memfd:buildah")):
+            continue
         try:
             fields = dict(line.split(":", 1) for line in Path(f"/proc/{proc}/status").read_text().splitlines()
                           if ":" in line)
@@ -53,6 +58,28 @@ def _rss_mb(pid: int) -> tuple[float, float]:
         now += int(fields["VmRSS"].split()[0]) / 1024
         peak += int(fields["VmHWM"].split()[0]) / 1024
     return now, peak
+
+
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) `pid` and its children (not buildah's) used so far: what start-up costs
+    whatever the load."""
+    total = 0.0
+    for proc in [pid, *_children(pid)]:
+        if _name(proc).startswith(("buildah", "memfd:buildah")):
+            continue
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
 
 
 def _children(pid: int) -> list[int]:
@@ -109,6 +136,7 @@ def main() -> None:
             command = [sys.executable, "-m", "controller.cli", "controller"]
             environ = {**os.environ, **env}
         log_path = home / "controller.log"
+        load_at_start = os.getloadavg()[0]
         started = time.monotonic()
         controller = subprocess.Popen(command, env=environ, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
         try:
@@ -125,6 +153,7 @@ def main() -> None:
                 time.sleep(0.1)
             ready_s = time.monotonic() - started
             rss_ready, _ = _rss_mb(controller.pid)
+            cpu_ready = _cpu_s(controller.pid)
             client = ConversationClient(kube)
             who = Identity(user=bootstrap.DEMO_USER)
             client.say("shop", "footprint", "scale web in shop to 3 replicas", who)
@@ -139,11 +168,14 @@ def main() -> None:
             if args.image:
                 subprocess.run(["buildah", "--storage-driver", "vfs", "rm", container], capture_output=True)
     result = {"embedder": "image" if args.image else args.embedder, "ready_s": round(ready_s, 2),
-              "rss_ready_mb": round(rss_ready), "rss_after_thread_mb": round(rss_after), "rss_peak_mb": round(peak),
-              "load_average": os.getloadavg()[0]}
-    print(f"ready after {ready_s:.1f} s; RSS {rss_ready:.0f} MB when ready, {rss_after:.0f} MB after a thread "
-          f"(peak {peak:.0f} MB); load {result['load_average']:.1f}")
-    out = Path(__file__).parent / "results" / "footprint.json"
+              "cpu_to_ready_s": round(cpu_ready, 2), "rss_ready_mb": round(rss_ready),
+              "rss_after_thread_mb": round(rss_after), "rss_peak_mb": round(peak),
+              "load_average_at_start": round(load_at_start, 2), "load_average": round(os.getloadavg()[0], 2),
+              "command": shlex.join(["python", "-m", "bench.footprint", *sys.argv[1:]])}
+    print(f"ready after {ready_s:.1f} s ({cpu_ready:.1f} s of CPU); RSS {rss_ready:.0f} MB when ready, "
+          f"{rss_after:.0f} MB after a thread (peak {peak:.0f} MB); load {load_at_start:.1f} at start, "
+          f"{result['load_average']:.1f} at the end")
+    out = Path(__file__).parent / "results" / f"footprint-{result['embedder']}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
 

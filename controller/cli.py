@@ -99,7 +99,7 @@ def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends:
     AIOP_BIND_ADDRESS); with AIOP_LEADER_ELECTION it waits as a standby until it holds the Lease.
     """
     from controller.adapters.telemetry import serve_metrics, setup_logging
-    from controller.engine.runner import LeadershipLost, run_operator
+    from controller.engine.runner import LeadershipLost, run_operator, warm_up
     from controller.engine.services import build_services
     from controller.serve.health import Health, serve_health
 
@@ -110,10 +110,11 @@ def controller(kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends:
     health.beat()
     serve_health(health, settings.serve.health_port, settings.serve.bind_address)
     serve_metrics(settings.serve.metrics_port, settings.serve.bind_address)
+    warm_up(health)  # the model loads while the services are built and kopf starts; /readyz waits for it
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        run_operator(settings, build_services(settings), stop=stop, health=health, load_embedder=True)
+        run_operator(settings, build_services(settings), stop=stop, health=health)
     except LeadershipLost as exc:
         _fail(f"{exc}; exiting so the pod restarts as a standby")
 

@@ -2,9 +2,10 @@
 
 Why here and not in kopf's own flags: readiness means more than "kopf started" (our CRDs are
 installed, the embedding model is loaded, this replica leads or stands by), and a standby must not
-run kopf at all, so the Lease decides before kopf starts. The order at start: health server (by
-the caller) → embedder warm-up in the background → wait for our CRDs → campaign for the Lease
-(if enabled; the replica is a ready standby meanwhile) → kopf, with a heartbeat task on its loop.
+run kopf at all, so the Lease decides before kopf starts. The order at start: health server and
+embedder warm-up in the background (by the caller, before it builds the services: the model loads
+while the services are built and kopf starts) → wait for our CRDs → campaign for the Lease (if
+enabled; the replica is a ready standby meanwhile) → kopf, with a heartbeat task on its loop.
 """
 
 from __future__ import annotations
@@ -41,11 +42,9 @@ class LeadershipLost(RuntimeError):
     """The Lease went to another replica (or could not be renewed): this process must stop acting."""
 
 
-def warm_up(health: Health, load_embedder: bool) -> None:
-    """Load the embedding model in the background, so the first message is answered quickly."""
-    if not load_embedder:
-        health.set("embedder")
-        return
+def warm_up(health: Health) -> None:
+    """Load the embedding model in the background, so the first message is answered quickly; readiness
+    waits for it (`health`'s "embedder" fact)."""
 
     def load() -> None:
         from controller.planning.offline.embedder import shared_embedder
@@ -123,8 +122,7 @@ async def _operate(settings: Settings, services: Services, stop: threading.Event
 
 
 def run_operator(settings: Settings, services: Services, stop: threading.Event | None = None,
-                 ready: threading.Event | None = None, health: Health | None = None,
-                 load_embedder: bool = False) -> None:
+                 ready: threading.Event | None = None, health: Health | None = None) -> None:
     """Blocks until `stop` is set (or forever). Cluster-wide unless namespaces are configured.
 
     With leader election on, waits as a standby until it holds the Lease; raises `LeadershipLost`
@@ -133,7 +131,6 @@ def run_operator(settings: Settings, services: Services, stop: threading.Event |
     stop = stop or threading.Event()
     ready = ready or threading.Event()
     health = health or Health()
-    warm_up(health, load_embedder)
     if not wait_for_crds(services, health, stop):
         return
     elector, lost = None, threading.Event()
