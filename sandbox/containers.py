@@ -11,6 +11,7 @@ timeline of sandbox/process.py.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,8 +21,6 @@ from sandbox.process import FileSystem, Process
 
 WARNING, NORMAL = "Warning", "Normal"
 MAX_STEPS = 2000
-SPAM_BURST = 25  # client-go's event spam filter: 25 events per object, then one per 5 minutes
-SPAM_REFILL = 300.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,11 @@ class PodContext(Protocol):
     def apply_files(self, run: Run, until: float) -> None: ...
 
     def back_off(self, failures: int) -> float: ...
+
+    def next_event_at(self, now: float, spending: int) -> float:
+        """When the event recorder lets one more kubelet event about the pod through (its spam filter),
+        once `spending` events not yet recorded are spent at `now`."""
+        ...
 
     @property
     def reset_seconds(self) -> float: ...
@@ -349,9 +353,16 @@ class Container:
                 del run.next_probe[kind]
             else:
                 run.next_probe[kind] = max(t + probe.period, steady)
-        elif not ok and kind == "readiness" and run.failures.get(kind, 0) >= SPAM_BURST and steady != t:
-            # The event recorder lets one more Unhealthy through every 5 minutes after a burst of 25.
-            run.next_probe[kind] = max(t + probe.period, min(steady or t + SPAM_REFILL, t + SPAM_REFILL))
+        elif not ok and kind == "readiness" and run.failures.get(kind, 0) + 1 >= probe.failure_threshold and \
+                steady != t:
+            # Unready already, and nothing changes before `steady`: a probe whose Unhealthy event the
+            # recorder's spam filter would drop shows nothing, so the next one is the first tick of the
+            # probe's period at which an event gets through (or `steady`, if sooner).
+            pending = 1 + sum(1 for e in events if not e.on_node)
+            allowed = ctx.next_event_at(t, pending)
+            ticks = max(1, math.ceil((allowed - t) / probe.period - 1e-9))
+            run.next_probe[kind] = t + ticks * probe.period if steady is None else \
+                min(t + ticks * probe.period, max(t + probe.period, steady))
         if ok:
             run.failures[kind] = 0
             run.successes[kind] = run.successes.get(kind, 0) + 1

@@ -90,6 +90,9 @@ class PodServices:
         timing = self.kubelet.behaviour.timing
         return float(min(timing.back_off_base_seconds * 2 ** max(0, failures - 1), timing.back_off_max_seconds))
 
+    def next_event_at(self, now: float, spending: int) -> float:
+        return self.kubelet.recorder.next_allowed("kubelet", self.runtime.node, self.runtime.uid, now, spending)
+
     @property
     def reset_seconds(self) -> float:
         return self.kubelet.behaviour.timing.back_off_reset_seconds

@@ -23,6 +23,7 @@ CLUSTER_SCOPED_EVENTS_NAMESPACE = "default"
 
 SPAM_BURST = 25  # client-go's EventSourceObjectSpamFilter: a burst of 25 per source and object...
 SPAM_REFILL_SECONDS = 300.0  # ...then one more every 5 minutes
+_ROUNDING = 1e-9  # a refill summed from many small steps lands a hair under a whole token
 
 
 class Recorder:
@@ -32,16 +33,26 @@ class Recorder:
         self._seen: dict[tuple[str, str, str, str, str], str] = {}
         self._tokens: dict[tuple[str, str, str], tuple[float, float]] = {}  # (source, host, uid) -> (tokens, at)
 
+    def _bucket(self, key: tuple[str, str, str], at: float) -> float:
+        tokens, last = self._tokens.get(key, (float(SPAM_BURST), at))
+        return min(float(SPAM_BURST), tokens + max(0.0, at - last) / SPAM_REFILL_SECONDS)
+
     def _allowed(self, component: str, host: str, uid: str, at: float) -> bool:
         """The spam filter: a token bucket per event source and object, refilled in cluster time."""
         key = (component, host, uid)
-        tokens, last = self._tokens.get(key, (float(SPAM_BURST), at))
-        tokens = min(float(SPAM_BURST), tokens + max(0.0, at - last) / SPAM_REFILL_SECONDS)
-        if tokens < 1:
+        tokens = self._bucket(key, at)
+        if tokens < 1 - _ROUNDING:
             self._tokens[key] = (tokens, at)
             return False
-        self._tokens[key] = (tokens - 1, at)
+        self._tokens[key] = (max(0.0, tokens - 1), at)
         return True
+
+    def next_allowed(self, component: str, host: str, uid: str, now: float, spending: int = 0) -> float:
+        """When the filter lets one more event from this source about this object through, once
+        `spending` events not yet recorded are spent at `now` (the kubelet skips probes whose
+        Unhealthy events it would drop)."""
+        tokens = self._bucket((component, host, uid), now) - spending
+        return now if tokens >= 1 - _ROUNDING else now + (1 - tokens) * SPAM_REFILL_SECONDS
 
     def record(self, involved: dict[str, Any], reason: str, message: str, type_: str = NORMAL,
                component: str = "kubelet", host: str = "", field_path: str = "",

@@ -176,6 +176,31 @@ def test_a_readiness_probe_on_a_port_nobody_listens_on_keeps_the_pod_unready(kub
     kubectl("wait", "--for=condition=Ready", "pod/right", "--timeout=10s")
 
 
+
+def _kubelet_events(kubectl: Kubectl, name: str) -> dict[str, int]:
+    items = get(kubectl, "events", "--field-selector", f"involvedObject.name={name}")["items"]
+    return {e["reason"]: e["count"] for e in items if e["source"]["component"] == "kubelet"}
+
+
+def test_an_hour_of_failing_readiness_is_held_back_by_the_event_spam_filter(kubectl: Kubectl,
+                                                                            sandbox: SandboxServer) -> None:
+    """Real cluster (client-go's EventSourceObjectSpamFilter): a source may record 25 events about one
+    object, then one more every 5 minutes. A probe failing every 10 s for an hour is 360 failures, but
+    the kubelet's events about the pod (Pulling, Pulled, Created, Started, then Unhealthy folded into one
+    Event whose count grows) add up to 25 + 12; then exactly one more per 5 minutes of cluster time."""
+    apply(kubectl, pod("flaky", "nginx:1.27", "    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 10}"))
+    sandbox.simulator.advance(3630)  # the 12th refill falls due an hour after the first event, the probe takes it
+    seen = _kubelet_events(kubectl, "flaky")
+    assert set(seen) == {"Pulling", "Pulled", "Created", "Started", "Unhealthy"}
+    assert sum(seen.values()) == 25 + 12, seen
+    sandbox.simulator.advance(100)
+    assert sum(_kubelet_events(kubectl, "flaky").values()) == 37  # the next token is 300 s after the last one
+    sandbox.simulator.advance(200)
+    assert _kubelet_events(kubectl, "flaky")["Unhealthy"] == seen["Unhealthy"] + 1
+    # another source about the same object has a bucket of its own
+    assert [e["count"] for e in get(kubectl, "events", "--field-selector", "involvedObject.name=flaky,reason=Scheduled")[
+        "items"]] == [1]
+
 def test_a_failing_liveness_probe_restarts_the_container(kubectl: Kubectl, sandbox: SandboxServer) -> None:
     """Real cluster (k8s-bench's fix-probes): three failures 5 s apart, then `Container app failed
     liveness probe, will be restarted`, and restartCount grows."""
