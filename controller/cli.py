@@ -25,6 +25,8 @@ HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (defa
 KubeconfigOpt = Annotated[str | None, typer.Option("--kubeconfig", help="Use this cluster instead of the sandbox.")]
 BackendsOpt = Annotated[Path | None, typer.Option("--backends", help="AI backends file (default $AIOP_BACKENDS; "
                                                                "none: the offline planner).")]
+BehaviourOpt = Annotated[Path | None, typer.Option("--behaviour", help="How the sandbox's simulated cluster behaves "
+                                                                 "(README: the behaviour file).")]
 
 
 def _settings(home: Path | None = None, kubeconfig: str | None = None, backends: Path | None = None) -> Settings:
@@ -39,6 +41,18 @@ def _settings(home: Path | None = None, kubeconfig: str | None = None, backends:
     if backends is not None:
         settings = settings.with_backends_file(str(backends.expanduser().resolve()))
     return settings
+
+
+def _behaviour(path: Path | None) -> Any:
+    """The behaviour file's contents, or a stop before anything starts naming the file and the field."""
+    if path is None:
+        return None
+    from sandbox.behaviour import BehaviourError, load_behaviour
+
+    try:
+        return load_behaviour(path.expanduser())
+    except BehaviourError as exc:
+        _fail(str(exc), 2)
 
 
 def _check_backends(settings: Settings) -> None:
@@ -67,17 +81,16 @@ def sandbox(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any fr
                                                         "(README: the sandbox's fault file).")] = None,
             seed: Annotated[int | None, typer.Option("--seed", help="Seed of the fault draws "
                                                      "(overrides the file's).")] = None,
-            behaviour: Annotated[Path | None, typer.Option("--behaviour", help="How the simulated cluster "
-                                                           "behaves (README: the behaviour file).")] = None) -> None:
+            behaviour: BehaviourOpt = None) -> None:
     """Run the sandbox Kubernetes API server in the foreground."""
-    from sandbox.behaviour import BehaviourError
     from sandbox.faults import FaultPlanError
     from sandbox.main import run
 
     settings = _settings(home)
+    cluster = _behaviour(behaviour)
     try:
-        run(port=port, state_dir=state, home=settings.home, faults=faults, seed=seed, behaviour=behaviour)
-    except (FaultPlanError, BehaviourError) as exc:
+        run(port=port, state_dir=state, home=settings.home, faults=faults, seed=seed, behaviour=cluster)
+    except FaultPlanError as exc:
         _fail(str(exc), 2)
 
 
@@ -148,13 +161,18 @@ def up(api_port: Annotated[int, typer.Option(help="Port of the sandbox API serve
        ui_port: Annotated[int, typer.Option(help="Port of the chat UI.")] = 8501,
        metrics_port: Annotated[int, typer.Option(help="Port of /metrics (0: off).")] = 9090,
        ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Serve the chat UI.")] = True,
-       kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends: BackendsOpt = None) -> None:
+       kubeconfig: KubeconfigOpt = None, home: HomeOpt = None, backends: BackendsOpt = None,
+       behaviour: BehaviourOpt = None) -> None:
     """The product on embedded defaults: sandbox cluster + demo shop, the operator, the chat UI."""
     from controller.tools.up import run_up
 
     settings = _settings(home, kubeconfig, backends)
     _check_backends(settings)
-    run_up(settings, api_port=api_port, ui_port=ui_port if ui else 0, metrics_port=metrics_port)
+    if behaviour is not None and settings.kube.kubeconfig:
+        _fail("--behaviour describes the sandbox `aiop up` starts, and with a kubeconfig (--kubeconfig or "
+              "AIOP_KUBECONFIG) it starts none", 2)
+    run_up(settings, api_port=api_port, ui_port=ui_port if ui else 0, metrics_port=metrics_port,
+           behaviour=_behaviour(behaviour))
 
 
 @app.command()
@@ -294,23 +312,28 @@ def eval_(paths: list[Path],
                                                            "(default: the file's roles, or offline).")] = None,
           json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON here.")] = None,
           parallel: Annotated[int, typer.Option(help="Scenarios run at once.")] = 1,
-          backends: Annotated[Path | None, typer.Option("--backends", help="Backends file.")] = None) -> None:
+          backends: Annotated[Path | None, typer.Option("--backends", help="Backends file.")] = None,
+          behaviour: BehaviourOpt = None) -> None:
     """Run scenario evals: PASS/FAIL per scenario, then `N passed, M failed`."""
     from controller.tools.evals import main as eval_main
 
     if backends is not None:
         backends = backends.expanduser().resolve()
         _check_backends(_settings(backends=backends))
-    code = eval_main(paths, backend=backend, json_out=json_out, parallel=parallel, backends_file=backends)
+    if behaviour is not None:
+        _behaviour(behaviour)  # refused here, before any worker starts
+        behaviour = behaviour.expanduser().resolve()
+    code = eval_main(paths, backend=backend, json_out=json_out, parallel=parallel, backends_file=backends,
+                     behaviour_file=behaviour)
     raise typer.Exit(code)
 
 
 @app.command(name="eval-worker", hidden=True)
-def eval_worker(backend: Annotated[str | None, typer.Option()] = None) -> None:
+def eval_worker(backend: Annotated[str | None, typer.Option()] = None, behaviour: BehaviourOpt = None) -> None:
     """Run scenarios named on stdin (used by `aiop eval` for isolation and parallelism)."""
     from controller.tools.evals import worker
 
-    worker(backend)
+    worker(backend, _behaviour(behaviour))
 
 
 def _knowledge_app() -> typer.Typer:

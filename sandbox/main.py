@@ -10,14 +10,14 @@ import signal
 import threading
 from pathlib import Path
 
-from sandbox.behaviour import load_behaviour
+from sandbox.behaviour import Behaviour, load_behaviour
 from sandbox.faults import load_plan
 from sandbox.server import SandboxServer
 
 
 def run(port: int = 0, state_dir: Path | str | None = None, home: Path | str | None = None,
         faults: Path | str | None = None, seed: int | None = None,
-        behaviour: Path | str | None = None) -> None:
+        behaviour: Behaviour | Path | str | None = None) -> None:
     """Start the sandbox, print its kubeconfig path and URL, and block until SIGINT or SIGTERM.
 
     `faults` is a fault file (sandbox.faults), `seed` overrides its seed; a bad file raises
@@ -25,7 +25,7 @@ def run(port: int = 0, state_dir: Path | str | None = None, home: Path | str | N
     cluster's behaviour file (sandbox.behaviour; default: the one shipped); a bad one raises
     `BehaviourError` the same way."""
     plan = load_plan(faults, seed) if faults is not None else None
-    cluster = load_behaviour(behaviour)
+    cluster = behaviour if isinstance(behaviour, Behaviour) else load_behaviour(behaviour)
     stopped = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

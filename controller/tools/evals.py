@@ -61,10 +61,11 @@ class Unmet(Exception):
 
 
 class ScenarioRun:
-    def __init__(self, scenario: Scenario, home: Path, backend: str | None = None) -> None:
+    def __init__(self, scenario: Scenario, home: Path, backend: str | None = None, behaviour: Any = None) -> None:
         self.scenario = scenario
         self.home = home
         self.backend_name = backend
+        self.behaviour = behaviour  # the sandbox's (sandbox.behaviour.Behaviour; None: the shipped default)
         self.identity = Identity(user=scenario.identity.user, groups=scenario.identity.groups)
         self.notes: list[str] = []
         self.clouds = contextlib.ExitStack()
@@ -73,7 +74,7 @@ class ScenarioRun:
         from sandbox.server import SandboxServer
 
         started = time.monotonic()
-        with SandboxServer(port=0, home=self.home) as server:
+        with SandboxServer(port=0, home=self.home, behaviour=self.behaviour) as server:
             self.server = server
             try:
                 self._play(server)
@@ -291,16 +292,16 @@ def _backend(name: str | None, settings: Any = None) -> Any:
 # ------------------------------------------------------------------------------------ the runner
 
 
-def _run_in_process(path: Path, backend: str | None, home: Path | None = None) -> Result:
+def _run_in_process(path: Path, backend: str | None, home: Path | None = None, behaviour: Any = None) -> Result:
     scenario = load_scenario(path)
     with tempfile.TemporaryDirectory(prefix="aiop-eval-") as tmp:
         try:
-            return ScenarioRun(scenario, home or Path(tmp), backend).run()
+            return ScenarioRun(scenario, home or Path(tmp), backend, behaviour).run()
         except Exception as exc:  # a crash is a failed scenario, reported with its cause
             return Result(scenario.name, False, f"the scenario crashed: {type(exc).__name__}: {exc}")
 
 
-def worker(backend: str | None = None) -> None:
+def worker(backend: str | None = None, behaviour: Any = None) -> None:
     """Run scenarios named on stdin, one per line; answer one JSON result per line on stdout.
 
     One worker process runs many scenarios one after another, so the embedding model loads once
@@ -314,16 +315,19 @@ def worker(backend: str | None = None) -> None:
         path = line.strip()
         if not path:
             continue
-        result = _run_in_process(Path(path), backend)
+        result = _run_in_process(Path(path), backend, behaviour=behaviour)
         sys.stdout.write(json.dumps(asdict(result)) + "\n")
         sys.stdout.flush()
 
 
 class _Worker:
-    def __init__(self, backend: str | None, backends_file: Path | None = None) -> None:
+    def __init__(self, backend: str | None, backends_file: Path | None = None,
+                 behaviour_file: Path | None = None) -> None:
         cmd = [sys.executable, "-m", "controller.cli", "eval-worker"]
         if backend:
             cmd += ["--backend", backend]
+        if behaviour_file is not None:
+            cmd += ["--behaviour", str(behaviour_file)]
         env = {**os.environ, "AIOP_LOG_LEVEL": os.environ.get("AIOP_LOG_LEVEL", "CRITICAL")}
         if backends_file is not None:
             env["AIOP_BACKENDS"] = str(backends_file)
@@ -352,7 +356,9 @@ class _Worker:
 
 
 def main(paths: list[Path], backend: str | None = None, json_out: Path | None = None, parallel: int = 1,
-         backends_file: Path | None = None) -> int:
+         backends_file: Path | None = None, behaviour_file: Path | None = None) -> int:
+    """Run the scenarios in `parallel` workers; `behaviour_file` replaces the sandbox's behaviour file
+    (checked by the caller, `aiop eval --behaviour`)."""
     try:
         files = scenario_files(paths)
         scenarios = [(f, load_scenario(f)) for f in files]
@@ -369,7 +375,7 @@ def main(paths: list[Path], backend: str | None = None, json_out: Path | None = 
     results: list[Result] = []
 
     def drive() -> None:
-        runner = _Worker(backend, backends_file)
+        runner = _Worker(backend, backends_file, behaviour_file)
         try:
             while True:
                 with lock:
@@ -379,7 +385,7 @@ def main(paths: list[Path], backend: str | None = None, json_out: Path | None = 
                 result = runner.run(path, scenario.name)
                 if "crashed its worker" in result.reason:
                     runner.close()
-                    runner = _Worker(backend, backends_file)
+                    runner = _Worker(backend, backends_file, behaviour_file)
                 result.name = scenario.name
                 line = f"PASS {result.name}" if result.passed else f"FAIL {result.name}: {result.reason}"
                 with lock:

@@ -24,7 +24,8 @@ from controller.tools import bootstrap
 UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
-def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int) -> None:
+def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int, behaviour: Any = None) -> None:
+    """`behaviour`: the sandbox's behaviour (sandbox.behaviour.Behaviour; None: the shipped default)."""
     from controller.engine.runner import start_operator_thread
     from controller.engine.services import build_services
 
@@ -35,7 +36,8 @@ def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int) -
     if not settings.kube.kubeconfig:
         from sandbox.server import SandboxServer
 
-        server = SandboxServer(port=api_port, state_dir=settings.sandbox_dir / "state", home=settings.home).start()
+        server = SandboxServer(port=api_port, state_dir=settings.sandbox_dir / "state", home=settings.home,
+                               behaviour=behaviour).start()
         settings = settings.with_kubeconfig(str(server.kubeconfig_path))
     assert settings.kube.kubeconfig is not None
     kube = Kube(load_api_client(settings.kube.kubeconfig))
