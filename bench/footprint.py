@@ -152,7 +152,7 @@ def main() -> None:
                                      f"its last output ({log_path}):\n{tail}")
                 time.sleep(0.1)
             ready_s = time.monotonic() - started
-            rss_ready, _ = _rss_mb(controller.pid)
+            rss_ready, peak_ready = _rss_mb(controller.pid)
             cpu_ready = _cpu_s(controller.pid)
             client = ConversationClient(kube)
             who = Identity(user=bootstrap.DEMO_USER)
@@ -169,11 +169,12 @@ def main() -> None:
                 subprocess.run(["buildah", "--storage-driver", "vfs", "rm", container], capture_output=True)
     result = {"embedder": "image" if args.image else args.embedder, "ready_s": round(ready_s, 2),
               "cpu_to_ready_s": round(cpu_ready, 2), "rss_ready_mb": round(rss_ready),
-              "rss_after_thread_mb": round(rss_after), "rss_peak_mb": round(peak),
+              "rss_after_thread_mb": round(rss_after), "rss_peak_at_ready_mb": round(peak_ready),
+              "rss_peak_mb": round(peak),
               "load_average_at_start": round(load_at_start, 2), "load_average": round(os.getloadavg()[0], 2),
               "command": shlex.join(["python", "-m", "bench.footprint", *sys.argv[1:]])}
-    print(f"ready after {ready_s:.1f} s ({cpu_ready:.1f} s of CPU); RSS {rss_ready:.0f} MB when ready, "
-          f"{rss_after:.0f} MB after a thread (peak {peak:.0f} MB); load {load_at_start:.1f} at start, "
+    print(f"ready after {ready_s:.1f} s ({cpu_ready:.1f} s of CPU); RSS {rss_ready:.0f} MB when ready (peak "
+          f"{peak_ready:.0f} MB so far), {rss_after:.0f} MB after a thread (peak {peak:.0f} MB); load {load_at_start:.1f} at start, "
           f"{result['load_average']:.1f} at the end")
     out = Path(__file__).parent / "results" / f"footprint-{result['embedder']}.json"
     out.parent.mkdir(exist_ok=True)

@@ -27,9 +27,10 @@ TOKENIZER_FILE = "tokenizer.json"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TRIM_AFTER = 32  # texts in one call after which the freed buffers go back to the system
 # At most this many texts per run, whatever the caller asks: measured on the planner's 307 intent
-# anchors, batches of 64 peaked at +125 MB of RSS and batches of 16 at +21 MB, and 16 was faster
-# (18.9 s of CPU against 24.4 s for the anchors and 256 longer texts, three times each).
-MAX_BATCH = 16
+# anchors, batches of 64 peaked at +125 MB of RSS, of 16 at +21-30 MB, of 8 at +10 MB, and small
+# batches were faster (the anchors and 256 longer texts three times: 24.4 s of CPU with 64, 18.9-19.6 s
+# with 16, 19.2 s with 8).
+MAX_BATCH = 8
 
 
 def _return_freed_memory() -> None:
