@@ -8,6 +8,7 @@ kubernetes client are real.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ import pytest
 from controller.adapters.kube import Kube, load_api_client
 from controller.api.types import Identity
 from controller.client import ConversationClient
-from controller.engine.reconcile import Services
+from controller.engine.errors import Transient
+from controller.engine.reconcile import BUSY, Services, reconcile
 from controller.engine.runner import start_operator_thread
 from controller.engine.services import build_services
 from controller.knowledge.base import KnowledgeStore
@@ -58,6 +60,20 @@ class Loop:
         obj = self.kube.get("apps/v1", "Deployment", name, namespace)
         assert obj is not None
         return obj
+
+
+def reconcile_now(services: Services, body: dict[str, Any], timeout: float = 30.0) -> None:
+    """Reconcile a thread now, as its timer would; while the operator's own reconcile of it runs (it
+    answers "busy", to be retried), try again shortly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reconcile(services, body)
+            return
+        except Transient as exc:
+            if exc.message != BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def shop_objects() -> list[dict[str, Any]]:

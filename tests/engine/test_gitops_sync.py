@@ -23,8 +23,7 @@ from controller.adapters.gitrepo import ensure_bare_repo
 from controller.adapters.kube import Kube
 from controller.adapters.sync.select import detect
 from controller.api.constants import Phase
-from controller.engine.reconcile import reconcile
-from tests.engine.conftest import ALICE, Loop, start_loop
+from tests.engine.conftest import ALICE, Loop, reconcile_now, start_loop
 from tests.engine.test_loop import scale
 
 pytestmark = pytest.mark.timeout(180)
@@ -144,7 +143,7 @@ def test_argocd_synced_and_healthy_then_pr_merge_closes_the_thread(argo: Loop) -
               "instructions": argo.settings.local_instructions_repo}
     for pr in prs:
         LocalForge(forges[pr["repo"]]).merge(pr["number"])
-    reconcile(argo.services, argo.client.get("shop", "argo-ok") or {})
+    reconcile_now(argo.services, argo.client.get("shop", "argo-ok") or {})
     obj = argo.client.get("shop", "argo-ok") or {}
     assert {p["state"] for p in obj["status"]["links"]["pullRequests"]} == {"merged"}
     assert argo.kube.get(ARGO, "Application", app["metadata"]["name"], "argocd") is None

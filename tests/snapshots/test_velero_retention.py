@@ -19,9 +19,8 @@ import pytest
 from controller.adapters.forge import LocalForge
 from controller.api.constants import Phase
 from controller.api.types import Identity
-from controller.engine.reconcile import reconcile
 from controller.tools import bootstrap
-from tests.engine.conftest import ALICE, Loop, start_loop
+from tests.engine.conftest import ALICE, Loop, reconcile_now, start_loop
 from tests.snapshots import objects as o
 from tests.snapshots.test_csi_restore import applied, claim, plan, pods, ready, run, status
 
@@ -59,11 +58,11 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
 
 def look_again(loop: Loop, name: str, until: Any) -> dict[str, Any]:
     """Reconcile the thread now (as the Completed thread's follow timer would), until `until(first snapshot)`;
-    a reconcile already running for it makes this one a no-op, so it is repeated."""
+    a reconcile already running for it makes this one wait for it."""
     deadline = time.monotonic() + 30
     obj = loop.client.get("shop", name) or {}
     while time.monotonic() < deadline:
-        reconcile(loop.services, obj)
+        reconcile_now(loop.services, obj)
         obj = loop.client.get("shop", name) or {}
         if until(status(obj)["execution"]["snapshots"][0]):
             return obj
