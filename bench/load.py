@@ -102,7 +102,11 @@ def chain_breaks(completed: list[dict[str, Any]]) -> list[str]:
     for obj in completed:
         st = obj["status"]
         record = st.get("execution") or {}
-        revision = next(r for r in st["revisions"] if r["revision"] == record.get("revision"))
+        revision = next((r for r in st["revisions"] if r["revision"] == record.get("revision")), None)
+        if revision is None:
+            breaks_unknown = f"{obj['metadata']['name']}: no execution record for revision {record.get('revision')}"
+            print(breaks_unknown, flush=True)
+            continue
         match = TITLE.search(revision["actions"][0]["title"])
         if match:
             applied.append((record.get("syncStarted", ""), obj["metadata"]["name"], match.group(1),
@@ -129,6 +133,8 @@ def main() -> None:
         names, seconds, phases = open_threads(bench, args.threads)
         opened = time.monotonic() - t0
         ready = [n for n in names if phases.get(n) == "AwaitingApproval"]
+        print(f"{len(seconds)} of {args.threads} threads settled in {opened:.1f} s; message -> proposal p50 "
+              f"{statistics.median(seconds) * 1000:.0f} ms, p95 {pct(seconds, 0.95) * 1000:.0f} ms", flush=True)
         contended = contended_approvals(bench, ready[: args.contended], timeout=3600)
         rss, peak = rss_kb(bench.controller.pid)
     result = {
