@@ -34,9 +34,7 @@ def pod_ready(pod: dict[str, Any]) -> bool:
 
 def pod_views(store: Store, namespace: str | None = None) -> list[dict[str, Any]]:
     """Read-only views of the pods (of a namespace): no copies, for use before the next write."""
-    keys = store.keys_where(lambda o: o.get("kind", "Pod") == "Pod" and "containers" in (o.get("spec") or {}))
-    found = (store.peek(k) for k in keys if k[0] == "" and k[1] == "pods" and (namespace is None or k[2] == namespace))
-    return [p for p in found if p is not None]
+    return store.objects("", "pods", namespace, read_only=True)
 
 
 def selected_pods(store: Store, service: dict[str, Any]) -> list[dict[str, Any]]:

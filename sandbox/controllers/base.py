@@ -119,30 +119,16 @@ class Controller:
         return self.store.get((group, plural, namespace, name))
 
     def owned(self, group: str, plural: str, owner: Obj) -> list[Obj]:
-        """The objects of one kind that `owner` controls (found without copying the others)."""
-        uid = owner["metadata"]["uid"]
-        namespace = owner["metadata"].get("namespace", "") or ""
-
-        def controlled(obj: Obj) -> bool:
-            return any(r.get("uid") == uid and r.get("controller")
-                       for r in (obj.get("metadata") or {}).get("ownerReferences") or [])
-
-        keys = self.store.keys_where(controlled)
-        found = (self.store.get(k) for k in keys if k[0] == group and k[1] == plural and k[2] == namespace)
-        return [o for o in found if o is not None]
+        """The objects of one kind that `owner` controls (copies: safe to change and keep)."""
+        return [copy.deepcopy(o) for o in self.owned_views(group, plural, owner)]
 
     def owned_views(self, group: str, plural: str, owner: Obj) -> list[Obj]:
         """Like `owned`, but the stored objects themselves: read-only, and only until the next write."""
         uid = owner["metadata"]["uid"]
         namespace = owner["metadata"].get("namespace", "") or ""
-
-        def controlled(obj: Obj) -> bool:
-            return any(r.get("uid") == uid and r.get("controller")
-                       for r in (obj.get("metadata") or {}).get("ownerReferences") or [])
-
-        keys = self.store.keys_where(controlled)
-        found = (self.store.peek(k) for k in keys if k[0] == group and k[1] == plural and k[2] == namespace)
-        return [o for o in found if o is not None]
+        return [o for o in self.store.objects(group, plural, namespace, read_only=True)
+                if any(r.get("uid") == uid and r.get("controller")
+                       for r in (o.get("metadata") or {}).get("ownerReferences") or [])]
 
     def create(self, rt: ResourceType, namespace: str, body: Obj) -> Obj | None:
         with self.sim.own_writes():

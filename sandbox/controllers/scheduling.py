@@ -57,8 +57,7 @@ class Scheduler(Controller):
                 (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
         # read-only views of every bound pod (copying them all for each pod would be quadratic)
-        placed = [p for p in (self.store.peek(k) for k in self.store.keys_where(bound) if k[1] == "pods" and k[0] == "")
-                  if p is not None]
+        placed = [p for p in pod_views(self.store) if bound(p)]
         candidates = [n for n in nodes if selected is None or n["metadata"]["name"] == selected]
         decision = schedule(pod, candidates, placed)
         if decision.node is None:
