@@ -104,8 +104,7 @@ def chain_breaks(completed: list[dict[str, Any]]) -> list[str]:
         record = st.get("execution") or {}
         revision = next((r for r in st["revisions"] if r["revision"] == record.get("revision")), None)
         if revision is None:
-            breaks_unknown = f"{obj['metadata']['name']}: no execution record for revision {record.get('revision')}"
-            print(breaks_unknown, flush=True)
+            print(f"{obj['metadata']['name']}: no execution record for revision {record.get('revision')}", flush=True)
             continue
         match = TITLE.search(revision["actions"][0]["title"])
         if match:

@@ -41,7 +41,7 @@ from controller.api.constants import (
 )
 from controller.client import settled
 from controller.engine.errors import Transient, backoff
-from controller.engine.reconcile import BUSY, Crash, Services, reconcile, record_retry
+from controller.engine.reconcile import Crash, Services, ThreadBusy, reconcile, record_retry
 from controller.settings import Settings
 
 log = logging.getLogger("aiop.handlers")
@@ -124,7 +124,7 @@ def _run(memo: kopf.Memo, body: kopf.Body, retry: int, timer: bool = False) -> N
         return  # a crash test killed "the process" here: nothing more happens in this reconcile
     except Transient as exc:
         delay = TICK_S if timer else backoff(retry, exc.delay)
-        if exc.message != BUSY:  # another reconcile of the thread is running: nothing to tell anyone
+        if not isinstance(exc, ThreadBusy):  # another reconcile of the thread is running: nothing to tell
             log.warning("retrying", extra={"object": body.get("metadata", {}).get("name"), "error": exc.message,
                                            "delay_s": round(delay, 1)})
             record_retry(services, dict(body), exc.message, delay)

@@ -708,7 +708,13 @@ class Reconciler:
 
 
 BUSY_RETRY_S = 0.5
-BUSY = "another reconcile of this thread is running"
+
+
+class ThreadBusy(Transient):
+    """Another reconcile of this thread is running: try again shortly (nothing failed)."""
+
+    def __init__(self) -> None:
+        super().__init__("another reconcile of this thread is running", delay=BUSY_RETRY_S)
 
 
 def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
@@ -724,7 +730,7 @@ def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
         if not held:
             # Another reconcile of this object is running, and may have read it before the change that
             # brought us here: this one must run again, not count as done.
-            raise Transient(BUSY, delay=BUSY_RETRY_S)
+            raise ThreadBusy()
         if svc.crash_hook is not None:
             svc.crash_hook("start")
         try:
@@ -754,4 +760,4 @@ def record_retry(svc: Services, body: dict[str, Any], message: str, delay: float
         pass
 
 
-__all__ = ["BUSY", "Links", "Phase", "Reconciler", "Services", "Transient", "reconcile", "record_retry"]
+__all__ = ["Links", "Phase", "Reconciler", "Services", "ThreadBusy", "Transient", "reconcile", "record_retry"]

@@ -19,8 +19,7 @@ import pytest
 from controller.adapters.kube import Kube, load_api_client
 from controller.api.types import Identity
 from controller.client import ConversationClient
-from controller.engine.errors import Transient
-from controller.engine.reconcile import BUSY, Services, reconcile
+from controller.engine.reconcile import Services, ThreadBusy, reconcile
 from controller.engine.runner import start_operator_thread
 from controller.engine.services import build_services
 from controller.knowledge.base import KnowledgeStore
@@ -70,8 +69,8 @@ def reconcile_now(services: Services, body: dict[str, Any], timeout: float = 30.
         try:
             reconcile(services, body)
             return
-        except Transient as exc:
-            if exc.message != BUSY or time.monotonic() > deadline:
+        except ThreadBusy:
+            if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
 
