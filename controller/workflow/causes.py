@@ -94,9 +94,10 @@ def resume_effects(status: ConversationStatus) -> list[m.Effect]:
     the thread back to planning carries the feedback, so it survives the restart).
     """
     ready = next((c for c in status.conditions if c.type == ConditionType.READY), None)
-    if status.phase is Phase.PLANNING and ready is not None and ready.reason in {Reason.REPLANNING,
-                                                                                  Reason.PLAN_STALE}:
+    if status.phase is Phase.PLANNING and ready is not None and ready.reason == Reason.REPLANNING:
         return [m.Plan(turn=0, feedback=ready.message)]
+    if status.phase is Phase.PLANNING and ready is not None and ready.reason == Reason.PLAN_STALE:
+        return [m.Plan(turn=0)]  # the same words against the current state (see machine.Plan)
     if status.phase is Phase.EXECUTING:
         return [m.Execute(status.approved_revision, status.approved_digest)]
     if status.phase is Phase.SYNCING:

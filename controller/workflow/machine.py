@@ -182,7 +182,12 @@ Event = (
 
 @dataclass(frozen=True)
 class Plan:
-    """Understand, check policy and permissions, search knowledge, propose (or answer)."""
+    """Understand, check policy and permissions, search knowledge, propose (or answer).
+
+    `feedback` is what a person said about the last result (a rating and its comment): the planner
+    reads it as their words. A stale plan is planned again from the same words against the current
+    state, without feedback: the operator's own "was not applied" sentence is not a request.
+    """
 
     turn: int
     feedback: str = ""
@@ -356,8 +361,7 @@ def _on_stale(state: ThreadState, ev: PlanStale) -> tuple[ThreadState, list[Effe
         return _invalid(state, ev)
     return _with(state, Cond(ConditionType.APPROVED, "False", Reason.PLAN_STALE, ev.message),
                  Cond(ConditionType.READY, "Unknown", Reason.PLAN_STALE, ev.message),
-                 phase=Phase.PLANNING, approved_revision=0, approved_digest=""), [
-        Plan(turn=0, feedback=ev.message)]
+                 phase=Phase.PLANNING, approved_revision=0, approved_digest=""), [Plan(turn=0)]
 
 
 def _on_execution(state: ThreadState, ev: ExecutionDone | ExecutionFailed) -> tuple[ThreadState, list[Effect]]:

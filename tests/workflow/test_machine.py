@@ -157,6 +157,13 @@ def test_low_rating_replans_with_feedback() -> None:
     assert effects[1] == m.Plan(turn=0, feedback="too slow")
 
 
+def test_a_stale_plan_replans_from_the_same_words() -> None:
+    """A stale plan is planned again without feedback: the operator's "was not applied" sentence is no
+    request (the offline planner read it as "roll back to revision 1"; tests/engine/test_stale_replan.py)."""
+    after, effects = m.step(_state(P.EXECUTING), EVENTS["stale"])
+    assert after.phase == P.PLANNING and effects == [m.Plan(turn=0)]
+
+
 def test_rating_names_the_wrong_revision() -> None:
     """A rating that names another revision than the one awaiting rating is refused."""
     after, effects = m.step(_state(P.AWAITING_RATING), m.RatingReceived(score=100, revision=7))
