@@ -117,6 +117,10 @@ class ConversationClient:
         return self._update_spec(namespace, name, who, lambda obj: {
             "restore": {"requested": True, "requestedBy": who.wire(), "reason": reason}})
 
+    def keep_snapshots(self, namespace: str, name: str, who: Identity, keep: bool) -> dict[str, Any]:
+        """Keep the thread's snapshots after it closes (or let retention delete them again)."""
+        return self._update_spec(namespace, name, who, lambda obj: {"keepSnapshots": keep})
+
     def wait_settled(self, namespace: str, name: str, timeout: float = 120.0) -> dict[str, Any]:
         """Wait until the controller has handled everything written so far."""
         deadline = time.monotonic() + timeout

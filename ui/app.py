@@ -34,12 +34,12 @@ from ui.model import (
     ThreadView,
     explain_error,
     new_thread_name,
-    restore_question,
     search,
     sort_recent,
     summarize,
 )
 from ui.similar import KnowledgeSearch, open_knowledge, similar_resolutions
+from ui.snapshots import restore_blocked, restore_progress, restore_question, retention
 
 PENDING_LABEL = {"answer": "The operator is thinking…", "approve": "Running the approved plan…",
                  "rate": "Recording your rating…", "restore": "Restoring the state before this chat…"}
@@ -159,6 +159,19 @@ def _restore(gateway: Gateway, namespace: str, name: str) -> None:
     _act("restore", gateway, namespace, name, lambda: gateway.restore(namespace, name, reason))
 
 
+def _keep(gateway: Gateway, namespace: str, name: str, key: str) -> None:
+    """The keep toggle writes `spec.keepSnapshots` as the person; a refusal puts the toggle back."""
+    keep = bool(_state().get(key))
+    try:
+        gateway.keep_snapshots(namespace, name, keep)
+    except Exception as exc:
+        _state()[key] = not keep
+        _flash("error", explain_error(exc, gateway.who))
+        return
+    _flash("success", "The snapshots are kept after the thread closes." if keep
+           else "The snapshots are no longer kept: retention deletes them after the thread closes.")
+
+
 # ------------------------------------------------------------------------------------- sidebar
 
 
@@ -197,6 +210,7 @@ def _follow(gateway: Gateway, config: UiConfig, pending: dict[str, Any]) -> Thre
     with st.chat_message("assistant", avatar=views.AVATARS["assistant"]), \
             st.status(PENDING_LABEL[kind], expanded=True) as box:
         seen: list[Phase] = []
+        steps: set[str] = set()
 
         def progress(view: ThreadView) -> None:
             if not seen or seen[-1] is not view.phase:
@@ -204,6 +218,10 @@ def _follow(gateway: Gateway, config: UiConfig, pending: dict[str, Any]) -> Thre
                 icon, meaning = PHASE_TEXT.get(view.phase, ("", ""))
                 box.write(f"{icon} **{view.phase.value}** — {meaning}")
                 box.update(label=f"{PENDING_LABEL[kind]} ({view.phase.value})")
+            for step in restore_progress(view.status) if kind == "restore" else []:
+                if step not in steps:  # each snapshot's step as the controller records it
+                    steps.add(step)
+                    box.write(f"- {step}")
         try:
             view = gateway.follow(namespace, name, config.answer_timeout, on_change=progress)
         except TimeoutError as exc:
@@ -262,6 +280,7 @@ def _thread(config: UiConfig, gateway: Gateway, namespace: str, name: str, objec
         views.status_panel(view)
         views.data_restore(view)
         _restore_control(gateway, view)
+        _keep_control(config, gateway, view)
     _proposal(config, gateway, view, objects)
     _outcome(gateway, view)
     if view.can_chat:
@@ -345,7 +364,8 @@ def _restore_control(gateway: Gateway, view: ThreadView) -> None:
     ns, name = view.namespace, view.name
     if _state().get("confirm_restore") == (ns, name):
         with st.container(border=True):
-            st.warning(restore_question(view.status), icon=":material/restore:")
+            ask = st.error if restore_blocked(view.status) else st.warning
+            ask(restore_question(view.status), icon=":material/restore:")
             st.text_input("Reason (optional)", key=f"restore-reason-{ns}-{name}")
             left, right = st.columns(2)
             left.button("Yes, restore", type="primary", key=f"restore-yes-{ns}-{name}", on_click=_restore,
@@ -354,6 +374,21 @@ def _restore_control(gateway: Gateway, view: ThreadView) -> None:
     else:
         st.button("Restore to the state before this chat", icon=":material/restore:", key=f"restore-{ns}-{name}",
                   on_click=_ask_restore, args=(ns, name))
+
+
+def _keep_control(config: UiConfig, gateway: Gateway, view: ThreadView) -> None:
+    """A thread with snapshots: how long they stay, and a toggle that writes `spec.keepSnapshots` as the person."""
+    kept = retention(view.status, view.keep_snapshots, config.snapshot_grace_hours)
+    if kept is None:
+        return
+    ns, name = view.namespace, view.name
+    with st.container(border=True):
+        views.snapshots(view, kept.text)
+        if kept.offer_keep:  # the key names the stored value, so a change made elsewhere redraws the toggle
+            key = f"keep-{ns}-{name}-{int(view.keep_snapshots)}"
+            st.toggle("Keep these snapshots after the thread closes", value=view.keep_snapshots, key=key,
+                      on_change=_keep, args=(gateway, ns, name, key),
+                      help="Writes spec.keepSnapshots on this conversation, as you (your RBAC decides).")
 
 
 def _home(config: UiConfig, gateway: Gateway) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import model_validator
 
-from controller.settings import NamedEnvSettings, env, read_settings
+from controller.settings import NamedEnvSettings, SnapshotSettings, env, read_settings
 
 DEFAULT_USER_HEADER = "X-Forwarded-Email"
 DEFAULT_GROUPS_HEADER = "X-Forwarded-Groups"
@@ -37,6 +37,9 @@ class UiConfig(NamedEnvSettings):
     answer_timeout: float = env("AIOP_UI_ANSWER_TIMEOUT", 90.0,
                                 "how long a click waits for the controller before handing over to live updates")
     knowledge_url: str = env("AIOP_KNOWLEDGE_URL", "")
+    snapshot_grace_hours: float = env("AIOP_SNAPSHOT_GRACE_HOURS", SnapshotSettings().grace_hours,
+                                      "the controller's retention of a closed thread's snapshots, shown on the "
+                                      "page (the chart's ConfigMap gives both the same value)", ge=0)
     # Entra ID group names in the sidebar (ui/groups.py), read with the UI's own Workload Identity
     graph_group_names: bool = env("AIOP_GRAPH_GROUP_NAMES", False, "show Entra ID group names (Microsoft Graph)")
     graph_url: str = env("AIOP_GRAPH_URL", "", "'' = https://graph.microsoft.com")

@@ -59,6 +59,9 @@ class Gateway:
     def restore(self, namespace: str, name: str, reason: str = "") -> ThreadView:
         return ThreadView.of(self.client.restore(namespace, name, self.who, reason))
 
+    def keep_snapshots(self, namespace: str, name: str, keep: bool) -> ThreadView:
+        return ThreadView.of(self.client.keep_snapshots(namespace, name, self.who, keep))
+
     def follow(self, namespace: str, name: str, timeout: float, poll: float = 0.3,
                on_change: Callable[[ThreadView], None] | None = None) -> ThreadView:
         """Re-read the thread until the controller has handled everything written so far.

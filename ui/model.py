@@ -23,7 +23,6 @@ from controller.api.types import (
     ConversationStatus,
     Identity,
     PlanRevision,
-    SnapshotRecord,
 )
 from controller.client import ChatError, settled
 
@@ -179,6 +178,11 @@ class ThreadView:
         return self.status.has_backup and self.phase not in {Phase.RESTORING, Phase.RESTORED}
 
     @property
+    def keep_snapshots(self) -> bool:
+        """Someone asked to keep the snapshots after the thread closes (`spec.keepSnapshots`)."""
+        return self.spec.get("keepSnapshots") is True
+
+    @property
     def show_pull_requests(self) -> bool:
         return bool(self.status.links.pull_requests) and (
             self.phase is Phase.COMPLETED or self.status.last_rating == 100)
@@ -203,76 +207,6 @@ class ThreadView:
 
     def revision(self, number: int) -> PlanRevision | None:
         return next((r for r in self.status.revisions if r.revision == number), None)
-
-
-SNAPSHOT_KIND = {"csi": "VolumeSnapshot", "velero": "Velero Backup", "aws-ebs": "EBS snapshot",
-                 "aws-rds": "RDS DB snapshot", "azure-disk": "Azure disk snapshot"}
-RESTORE_STEPS = {"": "waiting to start", "Quiescing": "stopping the workloads that use it",
-                 "Saving": "recording the claim", "Deleting": "removing the changed claim",
-                 "Provisioning": "re-creating it from the snapshot", "Done": "back", "Failed": "failed"}
-
-
-def _data(snap: SnapshotRecord) -> str:
-    return (f"PVC {snap.source.namespace}/{snap.source.name}" if snap.kind == "volume"
-            else f"RDS instance {snap.cloud_id or snap.source.name}")
-
-
-def _snapshot(snap: SnapshotRecord) -> str:
-    handle = f" = {snap.handle}" if snap.provider == "aws-ebs" and snap.handle else ""
-    taken = snap.ready_at or snap.requested_at
-    detail = ", ".join(p for p in (snap.size, f"taken {taken}" if taken else "") if p)
-    return f"{SNAPSHOT_KIND.get(snap.provider, snap.provider)} `{snap.name}`{handle}" + (f" ({detail})" if detail else "")
-
-
-def restore_brings_back(status: ConversationStatus) -> list[str]:
-    """What a restore puts back and from which snapshot, one line each (for the confirmation).
-
-    Only snapshots a change was applied after (`used`) and not restored yet; one that is gone or failed
-    is said plainly, because restore will stop there.
-    """
-    record = status.execution
-    lines = []
-    for snap in record.snapshots if record is not None else []:
-        if not snap.used or snap.restore_phase == "Done":
-            continue
-        if snap.state != "Ready":
-            when = f" on {snap.deleted_at}" if snap.deleted_at else ""
-            lines.append(f"{_data(snap)} cannot come back: its {SNAPSHOT_KIND.get(snap.provider, snap.provider)} "
-                         f"`{snap.name}` is {snap.state.lower()}{when}" + (f" ({snap.message})" if snap.message
-                                                                             and snap.state == "Failed" else ""))
-        else:
-            lines.append(f"{_data(snap)} from {_snapshot(snap)}")
-    return lines
-
-
-def restore_question(status: ConversationStatus) -> str:
-    """The restore confirmation: what restore does, what comes back from which snapshot, and the question."""
-    text = ("Restore reverts this thread's commit on its branch (a new revert commit) and re-applies the backups "
-            "taken before the change.")
-    lines = restore_brings_back(status)
-    if lines:
-        record = status.execution
-        snaps = [s for s in record.snapshots if s.used] if record is not None else []
-        how = []
-        if any(s.kind == "volume" for s in snaps):
-            how.append("workloads that mount these claims stop while each claim is re-created from its snapshot")
-        if any(s.kind == "db-instance" for s in snaps):
-            how.append("a changed RDS instance is renamed aside and kept, the snapshot restored under its name")
-        text += (" First it brings the data back from the snapshots taken before the change ("
-                 + "; ".join(how) + "):\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n")
-    else:
-        text += " "
-    return text + "Continue?"
-
-
-def restore_progress(status: ConversationStatus) -> list[str]:
-    """Where each snapshot's restore is, once one has started: `PVC shop/data: re-creating it … — <controller>`."""
-    record = status.execution
-    snaps = [s for s in (record.snapshots if record is not None else []) if s.used]
-    if not any(s.restore_phase for s in snaps):
-        return []
-    return [f"{_data(s)}: {RESTORE_STEPS.get(s.restore_phase, s.restore_phase)}"
-            + (f" — {s.restore_message}" if s.restore_message else "") for s in snaps]
 
 
 def explain_refusal(cond: Condition) -> str:

@@ -17,8 +17,9 @@ import streamlit as st
 from controller.api.constants import Phase
 from controller.api.types import Message, PlanRevision
 from controller.textclean import clean_text
-from ui.model import PHASE_TEXT, RISK_COLOR, ThreadSummary, ThreadView, restore_progress
+from ui.model import PHASE_TEXT, RISK_COLOR, ThreadSummary, ThreadView
 from ui.similar import Similar
+from ui.snapshots import held, restore_progress
 
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:", "system": ":material/info:"}
 Callback = Callable[..., None]
@@ -156,6 +157,15 @@ def data_restore(view: ThreadView) -> None:
     if lines:
         st.info("**Data from the snapshots taken before the change**\n" + "\n".join(f"- {line}" for line in lines),
                 icon=":material/restore:")
+
+
+def snapshots(view: ThreadView, retention: str) -> None:
+    """The snapshots the thread holds and how long they stay (the keep toggle is drawn by app.py)."""
+    lines = held(view.status)
+    st.markdown(f"**Snapshots taken before the change** ({len(lines)})")
+    st.markdown(retention)
+    with st.expander("Which snapshots", icon=":material/backup:"):
+        st.markdown("\n".join(f"- {line}" for line in lines))
 
 
 def pull_requests(view: ThreadView) -> None:

@@ -78,6 +78,21 @@ def page_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def read_with_official_client(loop: Loop, namespace: str, name: str) -> dict[str, Any]:
+    """The conversation as the official kubernetes client reads it (as admin), not through our own client."""
+    from kubernetes import client, config
+
+    from controller.api.constants import GROUP, VERSION
+
+    api = config.new_client_from_config(config_file=str(loop.server.kubeconfig_path))
+    try:
+        found: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "aiconversations", name)
+        return found
+    finally:
+        api.close()
+
+
 def current_thread(at: AppTest) -> tuple[str, str]:
     current = at.session_state["current"]
     return current[0], current[1]

@@ -13,7 +13,13 @@ import pytest
 from controller.api.constants import Phase
 from controller.planning.types import ActionCall, PlanningResult
 from tests.engine.conftest import ALICE, Loop
-from tests.ui.conftest import AppFactory, current_thread, dead_kubeconfig, page_text
+from tests.ui.conftest import (
+    AppFactory,
+    current_thread,
+    dead_kubeconfig,
+    page_text,
+    read_with_official_client,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -97,11 +103,13 @@ def test_restore_asks_first_then_brings_back_the_state_before_the_chat(loop: Loo
 
 def test_restore_says_which_snapshot_brings_the_data_back_and_shows_its_progress(loop: Loop,
                                                                                   make_app: AppFactory) -> None:
-    """A volume expanded through the page: the restore confirmation names the claim and its VolumeSnapshot;
-    after restoring, the page shows where that snapshot's restore ended."""
+    """A volume expanded through the page: the page says how long its snapshot stays and offers to keep it (a
+    viewer's toggle is refused, the requester's writes spec.keepSnapshots); the restore confirmation names the
+    claim and its VolumeSnapshot; after restoring, the page shows where that snapshot's restore ended."""
     from controller.tools import bootstrap
     from tests.snapshots import objects as o
     from tests.snapshots.test_csi_restore import plan, ready
+    from ui.snapshots import clock
 
     for obj in (o.claim("ledger", size="1Gi"), o.writer("ledger", "ledger", "v1")):
         bootstrap.create_object(loop.kube, obj)
@@ -116,11 +124,44 @@ def test_restore_says_which_snapshot_brings_the_data_back_and_shows_its_progress
     obj = loop.client.get(ns, name) or {}
     [snap] = obj["status"]["execution"]["snapshots"]
     assert snap["state"] == "Ready" and snap["used"] is True
+    shown = page_text(at)
+    assert "The 1 snapshot taken before the change stays while a restore is possible" in shown
+    assert "deleted 168 hours after the thread closes" in shown
+
+    # vic may only read conversations (the chart's aiop-viewer rules): his keep toggle is refused by RBAC,
+    # the page says so, and the toggle goes back
+    rules = [{"apiGroups": ["aiop.dev"], "resources": ["aiconversations"], "verbs": ["get", "list", "watch"]}]
+    for obj in ({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                 "metadata": {"name": "conversation-viewer", "namespace": "shop"}, "rules": rules},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": "conversation-viewer", "namespace": "shop"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "conversation-viewer"},
+                 "subjects": [{"kind": "User", "name": "vic@example.com", "apiGroup": "rbac.authorization.k8s.io"}]}):
+        bootstrap.create_object(loop.kube, obj)
+    viewer = make_app("vic@example.com")
+    viewer.session_state["current"] = (ns, name)
+    viewer.run()
+    viewer.toggle(key=f"keep-{ns}-{name}-0").set_value(True).run()
+    no_traceback(viewer)
+    assert "RBAC does not allow `vic@example.com`" in " ".join(e.value for e in viewer.error)
+    assert viewer.toggle(key=f"keep-{ns}-{name}-0").value is False
+    assert "keepSnapshots" not in read_with_official_client(loop, ns, name)["spec"]
+
+    at = make_app("alice@example.com")  # alice again (the sandbox picker follows the environment)
+    at.session_state["current"] = (ns, name)
+    at.run()
+    at.toggle(key=f"keep-{ns}-{name}-0").set_value(True).run()
+    no_traceback(at)
+    assert read_with_official_client(loop, ns, name)["spec"]["keepSnapshots"] is True
+    assert at.toggle(key=f"keep-{ns}-{name}-1").value is True
+    assert "**Kept**: the 1 snapshot taken before the change stays after the thread closes" in page_text(at)
 
     at.button(key=f"restore-{ns}-{name}").click().run()
     asked = page_text(at)
-    assert "First it brings the data back from the snapshots taken before the change" in asked
-    assert f"- PVC shop/ledger from VolumeSnapshot `{snap['name']}` (1Gi, taken {snap['readyAt']})" in asked
+    assert "1. Data, from the snapshots taken before the change" in asked
+    assert (f"- PVC shop/ledger ← VolumeSnapshot `{snap['name']}` (csi-hostpath, 1Gi, ready {clock(snap['readyAt'])})"
+            in asked)
+    assert "As things stand this restore will fail" not in asked
     assert "Data from the snapshots taken before the change" not in asked  # no restore has started
     at.button(key=f"restore-yes-{ns}-{name}").click().run()
     no_traceback(at)

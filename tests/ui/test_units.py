@@ -8,7 +8,7 @@ from controller.adapters.kube import Forbidden, Unreachable
 from controller.api.types import Identity
 from ui.config import load_config
 from ui.identity import Refusal, resolve, split_groups
-from ui.model import ThreadView, explain_error, new_thread_name, restore_question, search, summarize
+from ui.model import ThreadView, explain_error, new_thread_name, search, summarize
 from ui.similar import similar_resolutions
 
 pytestmark = pytest.mark.timeout(30)
@@ -65,66 +65,6 @@ def conversation(name: str, phase: str, *, requester: str = ME.user, turns: int 
 def test_what_the_page_offers(phase: str, extra: dict, working: bool, restore: bool, rate: bool) -> None:
     view = ThreadView.of(conversation("t", phase, **extra))
     assert (view.working, view.restore_offered, view.can_rate) == (working, restore, rate)
-
-
-def snapshot(claim: str, provider: str, **fields: object) -> dict:
-    """A `status.execution.snapshots[]` entry as the controller writes it (wire names)."""
-    source = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "name": claim, "namespace": "shop"}
-    return {"name": f"aiop-shop-t-{claim}", "provider": provider, "kind": "volume", "source": source, "size": "1Gi",
-            "state": "Ready", "used": True, "requestedAt": "2026-01-01T10:00:00Z", "readyAt": "2026-01-01T10:00:04Z",
-            **fields}
-
-
-def with_snapshots(phase: str, *snaps: dict) -> ThreadView:
-    execution = {"revision": 1, "digest": "sha256:" + "a" * 64, "fieldManager": "aiop-shop-t-r1",
-                 "executedBy": {"user": ME.user}, "snapshots": list(snaps)}
-    return ThreadView.of(conversation("t", phase, hasBackup=True, execution=execution))
-
-
-def test_restore_confirmation_names_what_comes_back_from_which_snapshot() -> None:
-    rds = {"kind": "db-instance", "cloudId": "orders-db", "name": "aiop-shop-t-orders-db", "size": "20Gi",
-           "source": {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance", "name": "orders",
-                      "namespace": "shop"}}
-    view = with_snapshots(
-        "AwaitingRating",
-        snapshot("pgdata", "csi", snapshotClass="csi-hostpath"),
-        snapshot("media", "velero", name="aiop-shop-t-shop", size="12 items", readyAt=""),
-        snapshot("ebsdata", "aws-ebs", handle="snap-0123"),
-        snapshot("orders", "aws-rds", **rds),
-        snapshot("unused", "csi", used=False),  # taken, but no change was applied after it
-        snapshot("gone", "csi", state="Deleted", deletedAt="2026-01-09T10:00:00Z"),
-    )
-    text = restore_question(view.status)
-    lines = [line for line in text.splitlines() if line.startswith("- ")]
-    assert lines == [
-        "- PVC shop/pgdata from VolumeSnapshot `aiop-shop-t-pgdata` (1Gi, taken 2026-01-01T10:00:04Z)",
-        "- PVC shop/media from Velero Backup `aiop-shop-t-shop` (12 items, taken 2026-01-01T10:00:00Z)",
-        "- PVC shop/ebsdata from EBS snapshot `aiop-shop-t-ebsdata` = snap-0123 (1Gi, taken 2026-01-01T10:00:04Z)",
-        "- RDS instance orders-db from RDS DB snapshot `aiop-shop-t-orders-db` (20Gi, taken 2026-01-01T10:00:04Z)",
-        "- PVC shop/gone cannot come back: its VolumeSnapshot `aiop-shop-t-gone` is deleted on 2026-01-09T10:00:00Z",
-    ]
-    assert "workloads that mount these claims stop" in text and "RDS instance is renamed aside and kept" in text
-    assert text.endswith("Continue?")
-    plain = with_snapshots("AwaitingRating")  # nothing snapshotted: the question as it always was
-    assert restore_question(plain.status) == ("Restore reverts this thread's commit on its branch (a new revert "
-                                              "commit) and re-applies the backups taken before the change. Continue?")
-
-
-def test_restore_progress_per_snapshot() -> None:
-    from ui.model import restore_progress
-
-    before = with_snapshots("Restoring", snapshot("a", "csi"), snapshot("b", "velero"))
-    assert restore_progress(before.status) == []  # no restore has started: nothing to show
-    during = with_snapshots(
-        "Restoring",
-        snapshot("a", "csi", restorePhase="Provisioning",
-                 restoreMessage="waiting for claim shop/a to be provisioned from VolumeSnapshot aiop-shop-t-a"),
-        snapshot("b", "velero"),
-        snapshot("c", "csi", used=False))
-    assert restore_progress(during.status) == [
-        "PVC shop/a: re-creating it from the snapshot — waiting for claim shop/a to be provisioned from "
-        "VolumeSnapshot aiop-shop-t-a",
-        "PVC shop/b: waiting to start"]
 
 
 def test_unanswered_turn_keeps_the_page_working() -> None:
