@@ -6,7 +6,8 @@ Values compare as Kubernetes serializes them: quantities by value (`1Gi` == `102
 Server-set metadata and status are ignored when deciding whether the cluster is unchanged, as are
 the operator's own records (its conversations, Events, its namespace) and objects that controllers
 derive from others (anything with an ownerReference, a Service's Endpoints and EndpointSlices, a
-PersistentVolume a provisioner made for a claim).
+PersistentVolume a provisioner made for a claim, a VolumeSnapshotContent the snapshot controller made
+for a VolumeSnapshot).
 """
 
 from __future__ import annotations
@@ -56,7 +57,16 @@ def counts_for_unchanged(obj: dict[str, Any], operator_namespace: str) -> bool:
     if obj.get("kind") == "PersistentVolume" and (obj.get("spec") or {}).get("claimRef") and \
             "pv.kubernetes.io/provisioned-by" in (meta.get("annotations") or {}):
         return False  # provisioned for a claim: it follows the claim, which is compared itself
+    if obj.get("kind") == "VolumeSnapshotContent" and _dynamic_content(obj):
+        return False  # cut for a VolumeSnapshot (named after its uid): it follows the snapshot, compared itself
     return not meta.get("ownerReferences")
+
+
+def _dynamic_content(obj: dict[str, Any]) -> bool:
+    """A content the snapshot controller made for a VolumeSnapshot of a volume; a pre-provisioned one
+    (`source.snapshotHandle`, written by a person) is part of the cluster's state."""
+    spec = obj.get("spec") or {}
+    return bool((spec.get("volumeSnapshotRef") or {}).get("name") and (spec.get("source") or {}).get("volumeHandle"))
 
 
 def differences(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],

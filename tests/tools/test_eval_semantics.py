@@ -53,6 +53,13 @@ def test_unchanged_ignores_the_operators_own_records() -> None:
                    "spec": {"claimRef": {"name": "data", "namespace": "shop"}}}
     assert not counts_for_unchanged(provisioned, "aiop-system")
     assert counts_for_unchanged({**provisioned, "metadata": {"name": "pv-by-hand"}}, "aiop-system")
+    cut = {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+           "metadata": {"name": "snapcontent-0f1e"},
+           "spec": {"driver": "ebs.csi.aws.com", "source": {"volumeHandle": "vol-1"},
+                    "volumeSnapshotRef": {"name": "aiop-shop-t-data", "namespace": "shop"}}}
+    assert not counts_for_unchanged(cut, "aiop-system")  # the snapshot controller's, for a VolumeSnapshot
+    imported = {**cut, "spec": {**cut["spec"], "source": {"snapshotHandle": "snap-0abc"}}}
+    assert counts_for_unchanged(imported, "aiop-system")  # pre-provisioned by a person: part of the cluster
     moved = {**deploy, "metadata": {**deploy["metadata"], "resourceVersion": "9"}}
     assert differences({"k": deploy}, {"k": moved}, set()) == []
     scaled = {**deploy, "spec": {"replicas": 5}}

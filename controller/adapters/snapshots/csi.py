@@ -131,8 +131,28 @@ class CsiSnapshots:
             volume = (live.get("spec") or {}).get("volumeName", "")
             return Step(True, f"claim {ns}/{name} is bound to {volume}, restored from VolumeSnapshot {record.name}",
                         {"volume": str(volume)})
+        waits_for = self._first_consumer_class(live)
+        if waits_for:  # gp3, managed-csi: provisioned (from the snapshot) when the workload's pod is scheduled
+            return Step(True, f"claim {ns}/{name} re-created from VolumeSnapshot {record.name}; StorageClass "
+                              f"{waits_for} provisions it when the first pod uses it (WaitForFirstConsumer)")
         return Step(False, f"waiting for claim {ns}/{name} to be provisioned from VolumeSnapshot {record.name} "
                            f"({phase or 'no phase yet'})")
+
+    def _first_consumer_class(self, claim: dict[str, Any]) -> str:
+        """The claim's StorageClass when it binds only once a pod uses the claim and none was scheduled yet.
+
+        With the workloads scaled to 0 for the restore no pod will, so waiting for Bound would wait forever;
+        the restore is done once the claim exists, and the pods that come back have it provisioned.
+        """
+        annotations = (claim.get("metadata") or {}).get("annotations") or {}
+        class_name = str((claim.get("spec") or {}).get("storageClassName") or "")
+        if not class_name or "volume.kubernetes.io/selected-node" in annotations:
+            return ""
+        try:
+            cls = self.kube.get("storage.k8s.io/v1", "StorageClass", class_name)
+        except KubeError:
+            return ""
+        return class_name if (cls or {}).get("volumeBindingMode") == "WaitForFirstConsumer" else ""
 
 
 def _at_least(spec: dict[str, Any], size: str) -> None:
