@@ -19,11 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import celpy
-from celpy import celtypes
-from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
+from sandbox.cel import CelError, LazyObject, Variables, evaluate, to_cel
 
 if TYPE_CHECKING:
     from sandbox.admission import AdmissionRequest
@@ -173,38 +169,6 @@ def _match_resources(
 # ------------------------------------------------------------------------------------------------ CEL
 
 
-def _cel_join(items: celtypes.ListType, separator: celtypes.StringType | None = None) -> celtypes.StringType:
-    """The Kubernetes strings library's `list.join(sep)`, which cel-python lacks."""
-    return celtypes.StringType(str(separator or "").join(str(item) for item in items))
-
-
-_FUNCTIONS: dict[str, Any] = {"join": _cel_join}
-_ENV = celpy.Environment()
-
-
-@functools.lru_cache(maxsize=512)
-def _program(expression: str) -> celpy.Runner:
-    return _ENV.program(_ENV.compile(expression), functions=_FUNCTIONS)
-
-
-class _CelError(Exception):
-    """A compile or evaluation error of one expression."""
-
-    def __init__(self, expression: str, error: Exception) -> None:
-        super().__init__(f"expression '{expression}' resulted in error: {error}")
-
-
-def _evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
-    try:
-        return _program(expression).evaluate(dict(activation))
-    except (CELEvalError, CELParseError, TypeError, ValueError, KeyError) as error:
-        raise _CelError(expression, error) from error
-
-
-def _plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return None if value is None else dict(value)
-
-
 def _request_value(a: AdmissionAttributes) -> dict[str, Any]:
     gvr = {"group": a.group, "version": a.version, "resource": a.resource}
     gvk = {"group": a.group, "version": a.version, "kind": a.kind}
@@ -224,50 +188,55 @@ def _request_value(a: AdmissionAttributes) -> dict[str, Any]:
     }
 
 
-def _activation(policy_spec: Mapping[str, Any], a: AdmissionAttributes) -> dict[str, Any]:
-    """object/oldObject/request/params/namespaceObject, then `variables` in order (errors kept lazy)."""
-    namespace_object = (
-        {"metadata": {"name": a.namespace, "labels": dict(a.namespace_labels or {})}} if a.namespace else None
-    )
-    activation: dict[str, Any] = {
-        "object": json_to_cel(_plain(a.object)),
-        "oldObject": json_to_cel(_plain(a.old_object)),
-        "request": json_to_cel(_request_value(a)),
-        "params": None,
-        "namespaceObject": json_to_cel(namespace_object),
-    }
-    variables = celtypes.MapType({})
-    activation["variables"] = variables
-    for variable in policy_spec.get("variables") or []:
-        try:
-            value = _evaluate(variable["expression"], activation)
-        except _CelError as error:
-            value = CELEvalError(str(error))  # surfaces only where the variable is used
-        variables[celtypes.StringType(variable["name"])] = value
-    return activation
+class _Inputs:
+    """object/oldObject/request/namespaceObject of one request as CEL values, built once per request
+    when a policy first gets that far (a request no binding matches converts nothing); the objects'
+    fields are converted when first read (a policy on `spec` never converts a large status)."""
+
+    def __init__(self, a: AdmissionAttributes) -> None:
+        self._attributes = a
+
+    @functools.cached_property
+    def activation(self) -> dict[str, Any]:
+        a = self._attributes
+        namespace_object = (
+            {"metadata": {"name": a.namespace, "labels": dict(a.namespace_labels or {})}} if a.namespace else None
+        )
+        return {
+            "object": None if a.object is None else LazyObject(a.object),
+            "oldObject": None if a.old_object is None else LazyObject(a.old_object),
+            "request": to_cel(_request_value(a)),
+            "params": None,
+            "namespaceObject": to_cel(namespace_object),
+        }
 
 
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def _validate(policy: Mapping[str, Any], a: AdmissionAttributes) -> tuple[str, str] | None:
-    """Run one matched policy: (reason, message) of the first failed validation, or None."""
+def _validate(policy: Mapping[str, Any], inputs: _Inputs) -> tuple[str, str] | None:
+    """Run one matched policy: (reason, message) of the first failed validation, or None.
+
+    Its variables are evaluated lazily, once, where first used (so a request its matchConditions
+    exclude evaluates none of them).
+    """
     spec = policy.get("spec") or {}
     fail_closed = (spec.get("failurePolicy") or "Fail") == "Fail"
-    activation = _activation(spec, a)
+    activation = dict(inputs.activation)
+    activation["variables"] = Variables(spec.get("variables") or [], inputs.activation).view()
     for condition in spec.get("matchConditions") or []:
         try:
-            if not bool(_evaluate(condition["expression"], activation)):
+            if not bool(evaluate(condition["expression"], activation)):
                 return None
-        except _CelError as error:
+        except CelError as error:
             if fail_closed:
                 return _DEFAULT_REASON, f"matchCondition '{condition.get('name', '')}': {error}"
             return None
     for validation in spec.get("validations") or []:
         expression = validation["expression"]
         try:
-            passed = bool(_evaluate(expression, activation))
-        except _CelError as error:
+            passed = bool(evaluate(expression, activation))
+        except CelError as error:
             if fail_closed:
                 return _DEFAULT_REASON, str(error)
             continue
@@ -276,8 +245,8 @@ def _validate(policy: Mapping[str, Any], a: AdmissionAttributes) -> tuple[str, s
         message = ""
         if validation.get("messageExpression"):
             try:
-                message = str(_evaluate(validation["messageExpression"], activation)).strip()
-            except _CelError:
+                message = str(evaluate(validation["messageExpression"], activation)).strip()
+            except CelError:
                 message = ""  # the apiserver falls back to `message`, then to the expression
         message = message or validation.get("message") or f"failed expression: {expression.strip()}"
         return validation.get("reason") or _DEFAULT_REASON, message
@@ -294,6 +263,7 @@ def evaluate_validating_policies(
     `Audit` alone never deny.
     """
     by_name = {p["metadata"]["name"]: p for p in policies}
+    inputs = _Inputs(attributes)
     for binding in sorted(bindings, key=lambda b: b["metadata"]["name"]):
         bspec = binding.get("spec") or {}
         policy = by_name.get(bspec.get("policyName", ""))
@@ -305,7 +275,7 @@ def evaluate_validating_policies(
             continue
         if not _match_resources(bspec.get("matchResources"), attributes, rules_required=False):
             continue
-        verdict = _validate(policy, attributes)
+        verdict = _validate(policy, inputs)
         if verdict is None or "Deny" not in (bspec.get("validationActions") or []):
             continue
         reason, message = verdict

@@ -277,3 +277,186 @@ def test_stored_policies_are_enforced_from_the_start_and_after_a_restart(tmp_pat
         assert json.loads(exc.body)["message"] == (
             f"configmaps \"{name}\" is forbidden: ValidatingAdmissionPolicy 'no-red' with binding 'no-red' "
             "denied request: red is not allowed")
+
+
+# ------------------------------------------------------------------ long threads (issue 10)
+
+
+def long_conversation(turns: int) -> dict[str, Any]:
+    """A conversation of `turns` turns, alternating between its requester and a colleague."""
+    obj = conversation("alice")
+    obj["spec"]["turns"] = [
+        {"text": f"no, make it {2 + i % 9} replicas", "author": {"user": "alice" if i % 2 == 0 else "bob"}}
+        for i in range(turns)
+    ]
+    obj["status"] = {"revisions": [{"revision": i + 1, "summary": "scale web"} for i in range(turns)]}
+    return obj
+
+
+def test_a_500_turn_conversation_still_binds_each_new_turn_to_its_author(chart_policy: Policies) -> None:
+    """The identity check holds on a long thread: only one turn appended, by whom it names, nothing rewritten."""
+    old = long_conversation(500)
+
+    def appended(author: dict[str, Any] | None, text: str = "make it 4") -> dict[str, Any]:
+        new = copy.deepcopy(old)
+        new["spec"]["turns"].append({"text": text, **({"author": author} if author else {})})
+        return new
+
+    rule = ('spec.turns may only grow by one turn at the end, whose author.user is the caller "mallory"; '
+            "turns already written cannot be changed or removed")
+    denial = decide(chart_policy, attrs("UPDATE", appended({"user": "alice"}), old, user="mallory"))
+    assert denial is not None and denial.code == 403 and denial.message == rule
+    denial = decide(chart_policy, attrs("UPDATE", appended(None), old, user="mallory"))
+    assert denial is not None and denial.message == rule
+    assert decide(chart_policy, attrs("UPDATE", appended({"user": "mallory"}), old, user="mallory")) is None
+    assert decide(chart_policy, attrs("UPDATE", appended({"user": "alice"}), old, user="alice")) is None
+
+    rewritten = appended({"user": "mallory"})
+    rewritten["spec"]["turns"][250]["text"] = "scale web to 0"
+    assert decide(chart_policy, attrs("UPDATE", rewritten, old, user="mallory")) is not None
+    reauthored = appended({"user": "mallory"})
+    reauthored["spec"]["turns"][499]["author"] = {"user": "mallory"}
+    assert decide(chart_policy, attrs("UPDATE", reauthored, old, user="mallory")) is not None
+    dropped = appended({"user": "mallory"})
+    del dropped["spec"]["turns"][0]
+    dropped["spec"]["turns"].append({"text": "again", "author": {"user": "mallory"}})
+    assert decide(chart_policy, attrs("UPDATE", dropped, old, user="mallory")) is not None
+    two = appended({"user": "mallory"})
+    two["spec"]["turns"].append({"text": "and more", "author": {"user": "mallory"}})
+    assert decide(chart_policy, attrs("UPDATE", two, old, user="mallory")) is not None
+    # A write that leaves the turns alone (a label, say) is not a turn at all.
+    labelled = copy.deepcopy(old)
+    labelled["metadata"]["labels"] = {"team": "web"}
+    assert decide(chart_policy, attrs("UPDATE", labelled, old, user="mallory")) is None
+
+
+# (expression, passes, denial wording): `||` and `&&` as CEL defines them, whatever order the error is in.
+SHORT_CIRCUIT = [
+    ("true || 1 / 0 == 1", True, None),
+    ("1 / 0 == 1 || true", True, None),
+    ("false || 1 / 0 == 1", False, "resulted in error"),
+    ("1 / 0 == 1 || false", False, "resulted in error"),
+    ("false && 1 / 0 == 1", False, "failed expression"),
+    ("1 / 0 == 1 && false", False, "failed expression"),
+    ("true && 1 / 0 == 1", False, "resulted in error"),
+    ("false || false || true", True, None),
+    ("true && true && false", False, "failed expression"),
+    ("object.spec.requester.user == 'alice' || object.spec.turns.all(t, t.nothing == 1)", True, None),
+    ("object.spec.requester.user == 'bob' || object.spec.turns.all(t, t.nothing == 1)", False, "resulted in error"),
+    ("has(object.spec.approval) && object.spec.approval.revision > 0", False, "failed expression"),
+]
+
+
+@pytest.mark.parametrize(("expression", "passes", "wording"), SHORT_CIRCUIT)
+def test_logical_operators_keep_cel_semantics(expression: str, passes: bool, wording: str | None) -> None:
+    """The evaluator stops after a left operand that decides `||`/`&&`: a true `||` (or false `&&`) absorbs an
+    error on either side, and an undecided one still surfaces it, as CEL specifies."""
+    p = policy(validations=[{"expression": expression}])
+    denial = evaluate_validating_policies([p], [binding()], attrs("CREATE", conversation("alice")))
+    if passes:
+        assert denial is None
+    else:
+        assert denial is not None and wording is not None and wording in denial.message
+
+
+def test_short_circuit_gives_what_cel_pythons_own_interpreter_gives() -> None:
+    """Stopping early is an optimisation only: every expression of the table (and ill-typed ones no real
+    API server would compile) yields the value or the error that cel-python's stock interpreter yields."""
+    import celpy
+
+    from sandbox.cel import CelError, to_cel
+    from sandbox.cel import evaluate as fast
+
+    stock = celpy.Environment()
+    context = {"object": to_cel(conversation("alice")), "x": to_cel(3)}
+    for expression in [e for e, _, _ in SHORT_CIRCUIT] + ["1 || true", "false || 1", "true && 'a'", "x > 1 && x < 5",
+                                                          "x < 1 || x > 5 ? 'out' : 'in'"]:
+        try:
+            expected: Any = stock.program(stock.compile(expression)).evaluate(dict(context))
+        except celpy.CELEvalError:
+            expected = CelError
+        try:
+            got: Any = fast(expression, context)
+        except CelError:
+            got = CelError
+        assert got == expected and type(got) is type(expected), expression
+
+
+def test_variables_are_lazy_ordered_and_fail_only_where_used() -> None:
+    variables = [
+        {"name": "broken", "expression": "object.spec.nothing.here"},
+        {"name": "early", "expression": "variables.late + '!'"},
+        {"name": "late", "expression": "object.spec.requester.user"},
+        {"name": "shout", "expression": "variables.late + '!'"},
+    ]
+    alice = attrs("CREATE", conversation("alice"))
+
+    def check(expression: str) -> Denial | None:
+        return evaluate_validating_policies([policy(variables=variables, validations=[{"expression": expression}])],
+                                            [binding()], alice)
+
+    assert check("variables.shout == 'alice!' && variables.late == 'alice'") is None  # broken never used
+    broken = check("variables.broken == 1")
+    assert broken is not None and "resulted in error" in broken.message
+    forward = check("variables.early == 'alice!'")  # a variable sees only those declared before it
+    assert forward is not None and "resulted in error" in forward.message
+
+
+def test_500_turn_append_through_kubectl(tmp_path: Path, chart_policy: Policies) -> None:
+    """Through the real kubectl and the sandbox API server, as two impersonated users with the same rights:
+    a 500-turn thread takes alice's own next turn and refuses mallory's turn signed as alice."""
+    from sandbox.server import SandboxServer
+    from tests.sandbox.conftest import KUBECTL
+
+    crd = yaml.safe_load((CHART / "crds" / "aiconversations.aiop.dev.yaml").read_text())
+    rights = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "metadata": {"name": "chat", "namespace": "team-a"},
+               "rules": [{"apiGroups": ["aiop.dev"], "resources": ["aiconversations"],
+                          "verbs": ["get", "create", "update", "patch"]}]},
+              {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "chat", "namespace": "team-a"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "chat"},
+               "subjects": [{"kind": "User", "name": who, "apiGroup": "rbac.authorization.k8s.io"}
+                            for who in ("alice", "mallory")]}]
+    thread = long_conversation(500)
+    del thread["status"]
+    thread["spec"]["turns"] = [{**turn, "author": {"user": "alice"}} for turn in thread["spec"]["turns"]]
+
+    with SandboxServer(home=tmp_path / "home") as server:
+        home = tmp_path / "kubectl-home"
+        home.mkdir()
+
+        def kubectl(*args: str, stdin: str | None = None) -> Any:
+            import os
+            import subprocess
+
+            env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(server.kubeconfig_path)}
+            return subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+
+        def apply(objects: list[dict[str, Any]], *extra: str) -> None:
+            done = kubectl("apply", "-f", "-", *extra, stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                           "items": objects}))
+            assert done.returncode == 0, done.stderr
+
+        kubectl("create", "namespace", "team-a")
+        apply([crd])
+        assert kubectl("wait", "--for=condition=Established", "crd/aiconversations.aiop.dev").returncode == 0
+        apply([*chart_policy[0], *chart_policy[1], *rights])
+        created = kubectl("create", "-f", "-", "--as", "alice", stdin=json.dumps(thread))
+        assert created.returncode == 0, created.stderr
+
+        def append(caller: str, author: str) -> Any:
+            patch = [{"op": "add", "path": "/spec/turns/-", "value": {"text": "make it 4", "author": {"user": author}}}]
+            return kubectl("patch", "aiconversation", "scale-web", "-n", "team-a", "--type", "json",
+                           "-p", json.dumps(patch), "--as", caller)
+
+        spoofed = append("mallory", "alice")
+        assert spoofed.returncode != 0
+        assert ("ValidatingAdmissionPolicy 'aiop-ai-operator-identity' with binding 'aiop-ai-operator-identity' "
+                'denied request: spec.turns may only grow by one turn at the end, whose author.user is the caller '
+                '"mallory"') in spoofed.stderr
+        own = append("alice", "alice")
+        assert own.returncode == 0, own.stderr
+        stored = json.loads(kubectl("get", "aiconversation", "scale-web", "-n", "team-a", "-o", "json").stdout)
+        assert len(stored["spec"]["turns"]) == 501
+        assert stored["spec"]["turns"][-1] == {"text": "make it 4", "author": {"user": "alice"}}
