@@ -232,7 +232,9 @@ class PlannedAction(ApiModel):
     deferred: bool = Field(default=False, description="Rendered when the plan runs (see the diff's note).")
 
 
-SnapshotProviderName = Literal["csi", "velero", "aws-ebs", "aws-rds", "azure-disk", "none"]
+SnapshotProviderName = Literal["csi", "velero", "aws-ebs", "aws-rds", "azure-disk", "azure-template", "none"]
+# what a snapshot is of: a claim's volume, an RDS instance, an Azure resource group (its exported ARM template)
+SnapshotKind = Literal["volume", "db-instance", "azure-resource-group"]
 
 
 class PlannedSnapshot(ApiModel):
@@ -242,9 +244,10 @@ class PlannedSnapshot(ApiModel):
     its provider and class. `provider: none` says the data is not snapshotted, and `note` why.
     """
 
-    kind: Literal["volume", "db-instance"]
-    source: ObjectRef = Field(description="The PersistentVolumeClaim, or the ACK DBInstance object.")
-    cloud_id: str = Field(default="", description="RDS instance identifier, EBS volume id or Azure disk id.")
+    kind: SnapshotKind
+    source: ObjectRef = Field(description="The PersistentVolumeClaim, the ACK DBInstance or the ASO object.")
+    cloud_id: str = Field(default="", description="RDS instance identifier, EBS volume id, Azure disk id or "
+                                                  "Azure resource group name.")
     size: str = ""
     why: str = ""
     actions: list[str] = Field(default_factory=list, description="Ids of the plan steps that endanger it.")
@@ -257,9 +260,12 @@ class PlannedSnapshot(ApiModel):
     def describe(self) -> str:
         """`snapshot PVC billing/data-pg-0 (20Gi, VolumeSnapshotClass ebs-csi)`."""
         what = (f"PVC {self.source.namespace}/{self.source.name}" if self.kind == "volume"
+                else f"resource group {self.cloud_id}" if self.kind == "azure-resource-group"
                 else f"RDS instance {self.cloud_id}")
         if self.provider == "none":
             return f"NOT snapshotted: {what} ({self.note or 'no snapshot provider'})"
+        if self.provider == "azure-template":
+            return f"export template of {what} (Azure Resource Manager)"
         label = {"csi": "VolumeSnapshotClass", "velero": "Velero storage location", "aws-ebs": "EBS snapshot",
                  "aws-rds": "RDS DB snapshot", "azure-disk": "Azure managed-disk snapshot"}[self.provider]
         detail = ", ".join(p for p in (self.size, f"{label} {self.snapshot_class}".strip()) if p)
@@ -330,7 +336,7 @@ class SnapshotRecord(ApiModel):
 
     name: str
     provider: SnapshotProviderName
-    kind: Literal["volume", "db-instance"]
+    kind: SnapshotKind
     source: ObjectRef
     cloud_id: str = ""
     snapshot_class: str = ""

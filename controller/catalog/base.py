@@ -55,11 +55,12 @@ class Rendered:
 
 @dataclass(frozen=True)
 class AtRisk:
-    """Data a step can lose (issue 14): a volume (its PersistentVolumeClaim) or an RDS instance (named by the
-    ACK DBInstance object). The engine snapshots it before the first change; `required` steps may not run
-    without that snapshot (deletes, irreversible upgrades)."""
+    """Data a step can lose (issue 14): a volume (its PersistentVolumeClaim), an RDS instance (named by the
+    ACK DBInstance object) or an Azure resource group (`cloud_id`, the group an ASO object's resource lives
+    in; its ARM template is exported). The engine snapshots it before the first change; `required` steps may
+    not run without that snapshot (deletes, irreversible upgrades)."""
 
-    kind: Literal["volume", "db-instance"]
+    kind: Literal["volume", "db-instance", "azure-resource-group"]
     ref: ObjectRef
     why: str
     cloud_id: str = ""

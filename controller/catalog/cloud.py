@@ -22,12 +22,14 @@ from controller.api.types import ObjectRef
 from controller.catalog.base import (
     NOW_PLACEHOLDER,
     ActionSpec,
+    AtRisk,
     Rendered,
     k8s_name,
     live_object,
     nothing,
     ref,
 )
+from controller.catalog.data_risk import aso_at_risk
 from controller.catalog.params import (
     DNS1123_SUBDOMAIN,
     AzureResourceGroupParams,
@@ -128,6 +130,12 @@ class CreateAzureStorageAccount(ActionSpec[AzureStorageAccountParams]):
                                    azure_name=params.name, location=params.location, account_kind=params.kind,
                                    sku=params.sku, owner=owner)
         return Rendered(manifests=[manifest], notes=notes)
+
+
+    def data_at_risk(self, params: AzureStorageAccountParams, cluster: ClusterReader) -> list[AtRisk]:
+        """An existing account is changed, not created: its resource group's template is exported first."""
+        return aso_at_risk(cluster, self.targets(params, cluster)[0],
+                           f"Azure Service Operator changes the existing storage account {params.name}")
 
 
 CREATE_S3_BUCKET = CreateS3Bucket(

@@ -37,6 +37,7 @@ from controller.catalog.base import (
     nothing,
     ref,
 )
+from controller.catalog.data_risk import aso_at_risk, resource_group_at_risk
 from controller.catalog.params_cloud import RdsSettingsParams, S3BucketSettingsParams, StorageHardeningParams
 from controller.cloud.model import Bucket, StorageAccount
 from controller.cloud.seam import CloudError, cloud_of
@@ -229,10 +230,24 @@ class HardenStorageAccount(ActionSpec[StorageHardeningParams]):
     def checks(self, params: StorageHardeningParams, cluster: ClusterReader) -> list[Check]:
         return [Check(ref=self.targets(params, cluster)[0], expect={"spec": self._settings(params)})]
 
+    def data_at_risk(self, params: StorageHardeningParams, cluster: ClusterReader) -> list[AtRisk]:
+        """The account's resource group: its ARM template is exported before ASO changes the account."""
+        target = self.targets(params, cluster)[0]
+        why = f"Azure Service Operator changes storage account {params.name}'s settings"
+        if live_object(cluster, target) is not None:
+            return aso_at_risk(cluster, target, why)
+        azure = cloud_of(cluster).azure
+        try:
+            live = azure.storage_account(params.name) if azure is not None else None
+        except CloudError:
+            return []  # render says why the account cannot be read; nothing runs then
+        return resource_group_at_risk(target, live.resource_group, why) if live is not None else []
+
     def restore(self, params: StorageHardeningParams, cluster: ClusterReader) -> str:
         if self.creates(params, cluster):
             return ("Revert the thread commit and delete the adopted StorageAccount object (detach-on-delete: the "
-                    "account and its data stay, with the new settings; the old ones are in the plan's notes).")
+                    "account and its data stay), then redeploy the resource group's exported template "
+                    "(incremental), which puts the account's old settings back.")
         return super().restore(params, cluster)
 
 

@@ -43,6 +43,7 @@ from controller.cloud.seam import CloudError, CloudNotFound, CloudTransient
 ARM = "https://management.azure.com"
 # name -> (module, class): imported on first use, so a controller without Azure never loads them
 CLIENTS = {"resource": ("azure.mgmt.resource.resources", "ResourceManagementClient"),
+           "deployments": ("azure.mgmt.resource.deployments", "DeploymentsMgmtClient"),
            "storage": ("azure.mgmt.storage", "StorageManagementClient"),
            "msi": ("azure.mgmt.msi", "ManagedServiceIdentityClient"),
            "authorization": ("azure.mgmt.authorization", "AuthorizationManagementClient"),

@@ -2,7 +2,8 @@
 
 Why a step machine: bringing a claim back is several things that each take time — stop what uses it,
 remove the changed claim, create it again from the snapshot, wait until it is bound — and restoring a
-database is a rename and a restore that take minutes. Each call does at most one round of writes and
+database is a rename and a restore that take minutes; an Azure resource group's exported template is
+redeployed (incremental) and followed until the deployment succeeded. Each call does at most one round of writes and
 records where every snapshot is (`restore_phase`, `restore_detail` on its record); the reconciler writes
 that to status and calls again on the next tick. A controller killed anywhere resumes from the record,
 and no worker blocks while AWS or the CSI driver works.
@@ -104,6 +105,8 @@ class DataRestore:
             return Progress(records, False, failed)
         for snap in [r for r in pending if r.kind == "db-instance"]:
             by_name[(snap.name, snap.source.key())] = self._db_step(thread_id, snap)
+        for snap in [r for r in pending if r.kind == "azure-resource-group"]:
+            by_name[(snap.name, snap.source.key())] = self._group_step(thread_id, snap)
         volumes = [r for r in pending if r.kind == "volume"]
         if volumes:
             for snap in self._volume_step(thread_id, volumes, as_restorer):
@@ -125,6 +128,14 @@ class DataRestore:
             return _at(snap, "Failed", "no AWS access is configured (AIOP_AWS) to restore the RDS instance")
         suffix = hashlib.sha256(thread_id.encode()).hexdigest()[:6]
         return _apply(snap, rds.restore_db(snap, suffix), "Restoring")
+
+    def _group_step(self, thread_id: str, snap: SnapshotRecord) -> SnapshotRecord:
+        """An Azure resource group: its exported template redeployed, incremental (the operator's identity)."""
+        exports = self.providers.template
+        if exports is None:
+            return _at(snap, "Failed", "no Azure access is configured (AIOP_AZURE_SUBSCRIPTION_ID) to redeploy the "
+                                       "resource group's template")
+        return _apply(snap, exports.restore_group(snap, thread_id), "Restoring")
 
     # -------------------------------------------------------------------------------- volumes
 

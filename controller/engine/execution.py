@@ -244,6 +244,8 @@ class Executor:
                 folder = folder_of(ctx.thread_id, target.folder)
                 if primary and snapshots:
                     files[f"{folder}/backup/snapshots.yaml"] = Snapshots.notes(snapshots)
+                    files.update({f"{folder}/backup/{n}": c for n, c in self.snapshots.files(snapshots).items()}
+                                 if self.snapshots is not None else {})
                 result = target.repo.commit_thread(
                     ctx.thread_id, rev.digest, files, folder,
                     subject=f"{ctx.thread_id}: {rev.summary}"[:72],
@@ -256,7 +258,8 @@ class Executor:
             if exc.transient:
                 raise
             log.error("execution failed", extra={"thread_id": ctx.thread_id, "error": str(exc)})
-            return m.ExecutionFailed(message=str(exc), backed_up=backed_up), None
+            why = f"{str(exc).rstrip('.')}. Nothing was applied" if isinstance(exc, SnapshotError) else str(exc)
+            return m.ExecutionFailed(message=why, backed_up=backed_up), None
         record = ExecutionRecord(
             revision=rev.revision, digest=rev.digest, field_manager=field_manager_of(ctx.thread_id, rev.revision),
             pre_chat_commit=pre_chat, executed_by=ctx.requester, manifests=manifests, deletes=list(rev.deletes),

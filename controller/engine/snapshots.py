@@ -61,6 +61,9 @@ def parse_time(stamp: str) -> datetime:
 
 
 def source_key(kind: str, source: ObjectRef, cloud_id: str) -> str:
+    """One snapshot per claim, per RDS instance, per resource group (Azure names are case-insensitive)."""
+    if kind == "azure-resource-group":
+        return f"{kind}:{cloud_id.lower()}"
     return f"{kind}:{cloud_id}" if kind == "db-instance" else f"{kind}:{source.key()}"
 
 
@@ -95,7 +98,9 @@ class Snapshots:
         out = []
         for item in at_risk:
             try:
-                planned = self._plan_volume(thread_id, item) if item.kind == "volume" else self._plan_db(thread_id, item)
+                planned = (self._plan_volume(thread_id, item) if item.kind == "volume"
+                           else self._plan_group(thread_id, item) if item.kind == "azure-resource-group"
+                           else self._plan_db(thread_id, item))
             except KubeError as exc:
                 if exc.transient:
                     raise transient_from(exc, f"reading {item.ref.key()} to plan its snapshot") from exc
@@ -111,6 +116,14 @@ class Snapshots:
             return base.model_copy(update={"note": "no AWS access is configured (AIOP_AWS), so no RDS DB snapshot "
                                                    "can be taken"})
         return base.model_copy(update={"provider": "aws-rds", "snapshot_class": "manual"})
+
+    def _plan_group(self, thread_id: str, item: AtRisk) -> PlannedSnapshot:
+        base = PlannedSnapshot(kind="azure-resource-group", source=item.ref, cloud_id=item.cloud_id, why=item.why,
+                               required=item.required, name=snapshot_name("aiop", thread_id, f"rg-{item.cloud_id}"))
+        if self.providers.template is None:
+            return base.model_copy(update={"note": "no Azure access is configured (AIOP_AZURE_SUBSCRIPTION_ID), so "
+                                                   "the resource group's template cannot be exported"})
+        return base.model_copy(update={"provider": "azure-template", "snapshot_class": "ARM template"})
 
     def _plan_volume(self, thread_id: str, item: AtRisk) -> PlannedSnapshot | None:
         ns, name = item.ref.namespace, item.ref.name
@@ -265,6 +278,17 @@ class Snapshots:
                  for r in records]
         return dump_yaml({"snapshots": [{k: v for k, v in i.items() if v not in ("", None)} for i in items]})
 
+    def files(self, records: list[SnapshotRecord]) -> dict[str, str]:
+        """Snapshot contents that belong in the thread's `backup/` folder (redacted), by file name: the
+        exported ARM templates of resource groups, ready when the commit is made."""
+        out = {}
+        for snap in records:
+            provider = self.providers.get(snap.provider)
+            found = provider.payload(snap) if hasattr(provider, "payload") else None
+            if found is not None:
+                out[found[0]] = found[1]
+        return out
+
 
 _RESTORING = frozenset({"Quiescing", "Saving", "Deleting", "Provisioning", "Renaming", "Restoring"})
 
@@ -272,6 +296,8 @@ _RESTORING = frozenset({"Quiescing", "Saving", "Deleting", "Provisioning", "Rena
 def _what(snap: SnapshotRecord | PlannedSnapshot) -> str:
     if snap.kind == "db-instance":
         return f"RDS instance {snap.cloud_id}"
+    if snap.kind == "azure-resource-group":
+        return f"resource group {snap.cloud_id}"
     return f"PVC {snap.source.namespace}/{snap.source.name}"
 
 

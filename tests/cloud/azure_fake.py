@@ -21,7 +21,24 @@ the documented JSON casing, `{"value": [...]}` lists, `{"error": {"code", "messa
   `completionPercent` 100); DELETE answers 202 the same way and the resource is gone when the operation
   succeeded. `createOption: Copy` must name an existing disk or snapshot (else 404 `ResourceNotFound`), and
   `location` is required (400 `LocationRequired`). A single resource is read back by its id. Role
-  assignments are not enforced on these writes.
+  assignments are not enforced on these writes;
+- a resource group's template and its redeploy (issue 14, before an ASO change), shaped after the REST
+  references "Resource Groups - Export Template" and "Deployments - Create Or Update":
+  `POST /subscriptions/{s}/resourcegroups/{rg}/exportTemplate` with `{"resources": ["*"], "options": "…"}`
+  (options a CSV of IncludeParameterDefaultValue, IncludeComments, SkipResourceNameParameterization,
+  SkipAllParameterization, else 400 `InvalidRequestContent`; 404 `ResourceGroupNotFound`) answers 202 with
+  `Location` and `Retry-After`; that URL answers 202 once, then 200 `{"template": {...}, "error": null}` — the
+  group's resources as they were at the POST, each with `type`, `apiVersion`, `name` (a parameter with its
+  default value), `location`, `sku`/`kind`/`tags` and the `properties` that are not read-only. An export
+  error set with `export_errors[rg]` comes back in `error` with the template, as ARM reports resources it could
+  not export. `PUT /subscriptions/{s}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}`
+  with `properties.mode` `Incremental` (`Complete` is refused: not modelled) and `properties.template`
+  answers 201 (200 for an existing deployment) with `provisioningState: Accepted` and `Azure-AsyncOperation`
+  (`…/deployments/{name}/operationStatuses/{id}`): `Running` once, then `Succeeded`, and only then each
+  template resource is put into the group with the template's properties (an existing one keeps only its
+  read-only properties beside them: incremental redeploy re-applies every property, and leaves resources the
+  template does not name alone); an unresolvable name or a type outside the group fails the deployment with
+  `InvalidTemplate`. The deployment is read back by its id.
 
 The built-in role definitions carry their documented ids and permissions (the table of
 `controller/cloud/azure_roles.py`: Owner, Contributor, Reader, Storage Blob Data Reader/Contributor,
@@ -42,6 +59,7 @@ from aiohttp import web
 
 from controller.cloud.azure_roles import BUILTIN
 from sandbox.certs import ensure_certs
+from tests.cloud.arm_templates import EXPORT_OPTIONS, NOT_EXPORTED, READ_ONLY, export_template, resolve_name
 from tests.cloud.server import BackgroundServer
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000a1"
@@ -71,6 +89,7 @@ class FakeAzure:
     groups: dict[str, str] = field(default_factory=dict)  # group object id -> display name
     faults: list[tuple[str, int]] = field(default_factory=list)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)  # async operation id -> state
+    export_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # rg (lower) -> {code, message}
     seen: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, principal)
     _tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (principal, audience)
 
@@ -182,7 +201,8 @@ class FakeAzure:
         for fragment, status in list(self.faults):
             if fragment.lower() in path.lower():
                 self.faults.remove((fragment, status))
-                return _error(status, "ServerBusy" if status >= 500 else "TooManyRequests", "injected fault")
+                code, message = _FAULTS.get(status, ("ServerBusy" if status >= 500 else "BadRequest", "injected fault"))
+                return _error(status, code, message.format(scope=re.sub(r"/exportTemplate$", "", path, flags=re.I)))
         if request.method == "POST" and path.endswith("/oauth2/v2.0/token"):
             return self._token(parse_qs((await request.read()).decode()))
         auth = request.headers.get("Authorization", "")
@@ -201,6 +221,13 @@ class FakeAzure:
         # --- writes and long-running operations (managed-disk snapshots)
         if "/providers/microsoft.compute/asyncoperations/" in path.lower():
             return self._operation(path.rsplit("/", 1)[1])
+        if request.method == "GET" and re.search(r"/(operationresults|operationstatuses)/[^/]+$", path, re.I):
+            return self._arm_operation(path.rsplit("/", 1)[1])
+        if request.method == "POST" and _EXPORT.match(path):
+            return self._export(_EXPORT.match(path).group("rg"), await request.json(),  # type: ignore[union-attr]
+                                str(request.url.origin()))
+        if request.method == "PUT" and _DEPLOYMENT.match(path):
+            return self._deploy(path, await request.json(), str(request.url.origin()))
         if request.method in ("PUT", "DELETE") and _COMPUTE_WRITE.match(path):
             body = await request.json() if request.method == "PUT" else {}
             return self._compute_write(request.method, path, body, str(request.url.origin()))
@@ -310,6 +337,109 @@ class FakeAzure:
         return web.json_response({"name": op, "status": "Succeeded", "startTime": "2026-01-01T00:00:00Z",
                                   "endTime": "2026-01-01T00:00:01Z"})
 
+    # ------------------------------------------------------------- export template and redeploy
+
+    def _export(self, rg: str, body: dict[str, Any], origin: str) -> web.Response:
+        """`Resource Groups - Export Template`: 202 + Location; the template is taken now, served when polled."""
+        group = self.resources.get(self.rg_id(rg).lower())
+        if group is None:
+            return _error(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+        options = [o.strip() for o in str(body.get("options") or "").split(",") if o.strip()]
+        unknown = [o for o in options if o not in EXPORT_OPTIONS]
+        if unknown or not isinstance(body.get("resources"), list):
+            return _error(400, "InvalidRequestContent", f"The request content was invalid: options {unknown} or "
+                                                        "resources (an array of ids, or ['*']).")
+        wanted = [str(r).lower() for r in body["resources"]]
+        prefix = f"{self.rg_id(rg)}/providers/".lower()
+        chosen = [r for key, r in sorted(self.resources.items())
+                  if key.startswith(prefix) and ("*" in wanted or key in wanted)
+                  and r["type"].lower() not in NOT_EXPORTED]
+        template = export_template(chosen, options)
+        error = self.export_errors.get(rg.lower())
+        op = uuid.uuid4().hex
+        self.operations[op] = {"polls": 1, "result": {"template": template, "error": error}}
+        where = f"{origin}/subscriptions/{self.subscription}/providers/Microsoft.Resources/locations/" \
+                f"{group['location']}/operationresults/{op}?api-version=2025-04-01"
+        return web.Response(status=202, headers={"Location": where, "Retry-After": "1"})
+
+    def _deploy(self, path: str, body: dict[str, Any], origin: str) -> web.Response:
+        """`Deployments - Create Or Update` at a resource group: 201 + Azure-AsyncOperation, applied when done."""
+        match = _DEPLOYMENT.match(path)
+        assert match is not None
+        rg, name = match.group("rg"), match.group("name")
+        if self.rg_id(rg).lower() not in self.resources:
+            return _error(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+        props = body.get("properties") or {}
+        if props.get("mode") not in ("Incremental", "Complete") or not isinstance(props.get("template"), dict):
+            return _error(400, "InvalidRequestContent", "properties.mode (Incremental or Complete) and "
+                                                        "properties.template are required.")
+        if props["mode"] == "Complete":
+            return _error(400, "InvalidRequestContent", "Complete mode is not served by this fake.")
+        key = f"{self.rg_id(rg)}/providers/Microsoft.Resources/deployments/{name}"
+        existed = key.lower() in self.resources
+        deployment: dict[str, Any] = {"id": key, "name": name, "type": "Microsoft.Resources/deployments",
+                                      "properties": {"mode": "Incremental", "provisioningState": "Accepted",
+                                                     "timestamp": "2026-01-01T00:00:00Z",
+                                                     "correlationId": str(uuid.uuid4())}}
+        self.resources[key.lower()] = deployment
+        template, parameters = props["template"], props.get("parameters") or {}
+        op = uuid.uuid4().hex
+
+        def done() -> dict[str, Any] | None:
+            failure = self._apply_template(rg, template, parameters, deployment)
+            deployment["properties"]["provisioningState"] = "Failed" if failure else "Succeeded"
+            if failure:
+                deployment["properties"]["error"] = failure
+            return failure
+        self.operations[op] = {"polls": 1, "done": done, "running": "Running"}
+        status = f"{origin}{key}/operationStatuses/{op}?api-version=2026-06-01"
+        return web.json_response(deployment, status=200 if existed else 201,
+                                 headers={"Azure-AsyncOperation": status, "Retry-After": "1"})
+
+    def _apply_template(self, rg: str, template: dict[str, Any], parameters: dict[str, Any],
+                        deployment: dict[str, Any]) -> dict[str, Any] | None:
+        """Put every resource of the template into the group (incremental); an error body when one cannot be."""
+        values = {k: (v or {}).get("defaultValue") for k, v in (template.get("parameters") or {}).items()}
+        values.update({k: (v or {}).get("value") for k, v in parameters.items()})
+        made = []
+        for res in template.get("resources") or []:
+            name = resolve_name(str(res.get("name", "")), values)
+            rtype = str(res.get("type", ""))
+            if not name or "/" not in rtype or rtype.lower() in NOT_EXPORTED:
+                return {"code": "InvalidTemplate", "message": f"Deployment template validation failed: the "
+                                                              f"resource '{rtype}/{res.get('name')}' cannot be "
+                                                              "resolved or deployed at a resource group."}
+            rid = f"{self.rg_id(rg)}/providers/{rtype}/{name}"
+            old = self.resources.get(rid.lower()) or {}
+            kept = {k: v for k, v in (old.get("properties") or {}).items() if k in READ_ONLY}
+            new = {"id": old.get("id", rid), "name": name, "type": rtype, "location": res.get("location"),
+                   **{k: res[k] for k in ("sku", "kind", "tags", "zones") if k in res},
+                   "properties": {**(res.get("properties") or {}), **kept}}
+            self.resources[rid.lower()] = new
+            made.append({"id": rid})
+        deployment["properties"]["outputResources"] = made
+        return None
+
+    def _arm_operation(self, op: str) -> web.Response:
+        """A Location (export: 202, then 200 and the result) or Azure-AsyncOperation (deployment) poll."""
+        state = self.operations.get(op)
+        if state is None:
+            return _error(404, "NotFound", f"The operation {op} was not found.")
+        if "result" in state:
+            if state["polls"] > 0:
+                state["polls"] -= 1
+                return web.Response(status=202, headers={"Retry-After": "1"})
+            return web.json_response(state["result"])
+        if state["polls"] > 0:
+            state["polls"] -= 1
+            return web.json_response({"status": state["running"]}, headers={"Retry-After": "1"})
+        if "done" in state:
+            state["failure"] = state.pop("done")()
+        failure = state.get("failure")
+        if failure:
+            return web.json_response({"status": "Failed", "error": failure})
+        return web.json_response({"status": "Succeeded"})
+
     def _role_definition(self, guid: str) -> web.Response:
         for name, role in BUILTIN_ROLES.items():
             if role["id"] == guid:
@@ -357,6 +487,15 @@ class FakeAzure:
 
 _COMPUTE_WRITE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/"
                             r"(snapshots|disks)/[^/]+/?$", re.I)
+
+
+_EXPORT = re.compile(r"^/subscriptions/[^/]+/resourcegroups/(?P<rg>[^/]+)/exportTemplate/?$", re.I)
+_DEPLOYMENT = re.compile(r"^/subscriptions/[^/]+/resourcegroups/(?P<rg>[^/]+)/providers/Microsoft\.Resources/"
+                         r"deployments/(?P<name>[^/]+)/?$", re.I)
+_FAULTS = {403: ("AuthorizationFailed", "The client does not have authorization to perform action "
+                                        "'Microsoft.Resources/subscriptions/resourceGroups/exportTemplate/action' over "
+                                        "scope '{scope}' or the scope is invalid."),
+           429: ("TooManyRequests", "injected fault")}
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

@@ -43,6 +43,20 @@ def azure_snapshot_name(name: str) -> str:
     return f"{name[:69].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
 
 
+def azure_call(call: str, fn: Callable[[], T]) -> T:
+    """One Azure SDK call as a snapshot step: 429/5xx/unreachable are transient, 404 is `NotFound`."""
+    from controller.cloud.azure import _run
+
+    try:
+        return _run(call, fn)
+    except CloudTransient as exc:
+        raise SnapshotError(str(exc), transient=True) from exc
+    except CloudNotFound as exc:
+        raise SnapshotError(str(exc), code="NotFound") from exc
+    except CloudError as exc:
+        raise SnapshotError(str(exc)) from exc
+
+
 def disk_parts(disk_id: str) -> tuple[str, str]:
     match = _DISK_ID.match(disk_id or "")
     if not match:
@@ -68,16 +82,7 @@ class AzureDiskSnapshots:
         return self.clients.get("compute")
 
     def _run(self, call: str, fn: Callable[[], T]) -> T:
-        from controller.cloud.azure import _run
-
-        try:
-            return _run(call, fn)
-        except CloudTransient as exc:
-            raise SnapshotError(str(exc), transient=True) from exc
-        except CloudNotFound as exc:
-            raise SnapshotError(str(exc), code="NotFound") from exc
-        except CloudError as exc:
-            raise SnapshotError(str(exc)) from exc
+        return azure_call(call, fn)
 
     def _get(self, call: str, fn: Callable[[], T]) -> T | None:
         try:

@@ -43,7 +43,7 @@ class SnapshotRequest:
 
     name: str
     thread_id: str
-    kind: Literal["volume", "db-instance"]
+    kind: Literal["volume", "db-instance", "azure-resource-group"]
     source: ObjectRef
     cloud_id: str = ""
     snapshot_class: str = ""

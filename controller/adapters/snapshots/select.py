@@ -4,7 +4,8 @@ Why one place: the planner resolves each piece of data at risk to a provider (an
 the executor takes, reads, restores and deletes through the same provider, and `aiop doctor` checks
 the same ones. The CSI and Velero providers need only the Kubernetes client (whether the cluster runs
 them is read when a plan is made); the cloud providers exist only when that cloud is configured
-(`AIOP_AWS`, `AIOP_AZURE_SUBSCRIPTION_ID`), with the pod's own identity. Clients are made lazily.
+(`AIOP_AWS`, `AIOP_AZURE_SUBSCRIPTION_ID`), with the pod's own identity; on Azure that is two: managed-disk
+snapshots and resource groups' exported templates (before an ASO change). Clients are made lazily.
 """
 
 from __future__ import annotations
@@ -15,24 +16,27 @@ from typing import Any
 from controller.adapters.kube import Kube
 from controller.adapters.snapshots.aws import EbsSnapshots, RdsSnapshots
 from controller.adapters.snapshots.azure import AzureDiskSnapshots
+from controller.adapters.snapshots.azure_template import AzureTemplateExports
 from controller.adapters.snapshots.csi import CsiSnapshots
 from controller.adapters.snapshots.velero import VeleroBackups
 
 
 @dataclass
 class Providers:
-    """The providers available, by the name plans record (`csi`, `velero`, `aws-ebs`, `aws-rds`, `azure-disk`)."""
+    """The providers available, by the name plans record (`csi`, `velero`, `aws-ebs`, `aws-rds`, `azure-disk`,
+    `azure-template`)."""
 
     csi: CsiSnapshots
     velero: VeleroBackups
     ebs: EbsSnapshots | None = None
     rds: RdsSnapshots | None = None
     disk: AzureDiskSnapshots | None = None
+    template: AzureTemplateExports | None = None
     volumes: str = "auto"  # auto | csi | velero | cloud | none
 
     def get(self, name: str) -> Any:
         return {"csi": self.csi, "velero": self.velero, "aws-ebs": self.ebs, "aws-rds": self.rds,
-                "azure-disk": self.disk}.get(name)
+                "azure-disk": self.disk, "azure-template": self.template}.get(name)
 
 
 def make_providers(kube: Kube, settings: Any) -> Providers:
@@ -53,4 +57,7 @@ def make_providers(kube: Kube, settings: Any) -> Providers:
                                      cloud.azure_authority_host, cloud.azure_ca_bundle)
         out.disk = AzureDiskSnapshots(credential, cloud.azure_subscription_id, cloud.azure_arm_url,
                                       cloud.azure_ca_bundle)
+        out.template = AzureTemplateExports(credential, cloud.azure_subscription_id, kube,
+                                            settings.kube.operator_namespace, cloud.azure_arm_url,
+                                            cloud.azure_ca_bundle)
     return out
