@@ -9,7 +9,6 @@ Deletion and garbage collection live in `sandbox.deletion`, the scale subresourc
 
 from __future__ import annotations
 
-import copy
 import secrets
 import uuid
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from sandbox.defaults import apply_defaults, initial_status
 from sandbox.deletion import CRD_CLEANUP_FINALIZER, DeletionMixin
 from sandbox.fieldsets import fieldset, remove_fields, subtract, union, without
 from sandbox.identity import MASTERS_GROUP, UserInfo
+from sandbox.jsoncopy import copy_json
 from sandbox.limits import MAX_JSON_PATCH_OPERATIONS, ObjectTooLarge, too_many_patch_operations
 from sandbox.ownership import Changes, changes, managed_part, record_apply, record_update, still_present
 from sandbox.patching import (
@@ -65,7 +65,7 @@ def _spec_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(obj)
+    out = copy_json(obj)
     out.pop("apiVersion", None)
     out.pop("kind", None)
     out.get("metadata", {}).pop("resourceVersion", None)
@@ -85,7 +85,7 @@ def _base_entries(requested: Any, live: list[dict[str, Any]]) -> list[dict[str, 
     if isinstance(requested, list) and requested and all(
             isinstance(e, dict) and e.get("manager") is not None and e.get("operation") in ("Apply", "Update")
             for e in requested):
-        return copy.deepcopy(requested)
+        return copy_json(requested)
     return live
 
 
@@ -170,7 +170,7 @@ class Operations(ScaleMixin, DeletionMixin):
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        obj = copy.deepcopy(body)
+        obj = copy_json(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
@@ -185,7 +185,7 @@ class Operations(ScaleMixin, DeletionMixin):
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
         name = meta.get("name", "")
-        original = copy.deepcopy(obj)
+        original = copy_json(obj)
         obj = prune(rt, present(rt, obj))
         check_field_validation(rt, original, obj, opts.field_validation)
         validate(rt, obj)
@@ -262,7 +262,7 @@ class Operations(ScaleMixin, DeletionMixin):
                     }
                 ],
             )
-        return self._commit_update(rt, old, copy.deepcopy(body), user, opts, subresource)
+        return self._commit_update(rt, old, copy_json(body), user, opts, subresource)
 
     def patch(
         self,
@@ -336,7 +336,7 @@ class Operations(ScaleMixin, DeletionMixin):
             if subresource:
                 raise errors.not_found(rt, name)
             doc.setdefault("metadata", {})["name"] = name
-            body = copy.deepcopy(doc)
+            body = copy_json(doc)
             body["metadata"]["managedFields"] = record_apply(
                 [], opts.field_manager, rt.api_version, "", Changes(frozenset(), frozenset(), frozenset()),
                 applied, opts.force, now())
@@ -385,7 +385,7 @@ class Operations(ScaleMixin, DeletionMixin):
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt, name)
         if subresource == "status":
-            merged = copy.deepcopy(old)
+            merged = copy_json(old)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
@@ -413,7 +413,7 @@ class Operations(ScaleMixin, DeletionMixin):
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
-            original = copy.deepcopy(new)
+            original = copy_json(new)
             new = prune(rt, present(rt, new))
             check_field_validation(rt, original, new, opts.field_validation)
             apply_defaults(rt, new)
@@ -457,7 +457,7 @@ class Operations(ScaleMixin, DeletionMixin):
         except ObjectTooLarge:
             if not retry_without_managed_fields or not obj["metadata"].get("managedFields"):
                 raise
-            slimmer = copy.deepcopy(obj)
+            slimmer = copy_json(obj)
             del slimmer["metadata"]["managedFields"]
             return self.store.put(rt.store_group, rt.store_plural, stored_form(rt, slimmer))
 
@@ -481,8 +481,8 @@ class Operations(ScaleMixin, DeletionMixin):
             subresource=subresource,
             namespace=meta.get("namespace", "") or "",
             name=meta.get("name", ""),
-            object=copy.deepcopy(obj),
-            old_object=copy.deepcopy(old) if old is not None else None,
+            object=copy_json(obj),
+            old_object=copy_json(old) if old is not None else None,
             user=user.name,
             groups=user.groups,
             dry_run=opts.dry_run,
@@ -492,7 +492,7 @@ class Operations(ScaleMixin, DeletionMixin):
         if self._is_crd(rt):
             self.registry.register_crd(stored)
         for controller in list(self.controllers):
-            controller(self, rt, copy.deepcopy(stored), copy.deepcopy(old) if old is not None else None)
+            controller(self, rt, copy_json(stored), copy_json(old) if old is not None else None)
 
     @staticmethod
     def _is_crd(rt: ResourceType) -> bool:

@@ -22,11 +22,12 @@ What it deliberately does not do:
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sandbox.jsoncopy import copy_json
 
 JsonMap = dict[str, Any]
 Identity = Callable[[Any], str]
@@ -173,12 +174,12 @@ class PatchError(ValueError):
 
 def apply_json_merge_patch(target: JsonMap, patch: JsonMap) -> JsonMap:
     """Apply an RFC 7386 merge patch: maps merge, null deletes, anything else replaces."""
-    return _merge_patch_map(copy.deepcopy(target), patch)
+    return _merge_patch_map(copy_json(target), patch)
 
 
 def _merge_patch_value(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copy_json(patch)
     base = target if isinstance(target, dict) else {}
     return _merge_patch_map(base, patch)
 
@@ -199,7 +200,7 @@ def apply_json_patch(target: JsonMap, ops: list[dict[str, Any]]) -> JsonMap:
     """Apply an RFC 6902 patch atomically: either every op applies or PatchError is raised."""
     if not isinstance(ops, list):
         raise PatchError("json patch must be a list of operations")
-    document: Any = copy.deepcopy(target)
+    document: Any = copy_json(target)
     for index, op in enumerate(ops):
         document = _apply_json_patch_op(document, op, index)
     if not isinstance(document, dict):
@@ -225,7 +226,7 @@ def _apply_json_patch_op(document: Any, op: Any, index: int) -> Any:
     if name in ("move", "copy"):
         source = _parse_pointer(_required_string(op, "from", index), where)
         destination = _parse_pointer(path, where)
-        value = copy.deepcopy(_pointer_get(document, source, where))
+        value = copy_json(_pointer_get(document, source, where))
         if name == "move":
             if _is_proper_prefix(source, destination):
                 raise PatchError(f"{where}: cannot move a value into one of its own children")
@@ -253,7 +254,7 @@ def _required_string(op: dict[str, Any], field: str, index: int) -> str:
 def _value(op: dict[str, Any], index: int) -> Any:
     if "value" not in op:
         raise PatchError(f"op {index}: missing 'value'")
-    return copy.deepcopy(op["value"])
+    return copy_json(op["value"])
 
 
 def _parse_pointer(pointer: str, where: str) -> list[str]:
@@ -341,7 +342,7 @@ def apply_strategic_merge_patch(target: JsonMap, patch: JsonMap, api_version: st
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
     if group not in BUILTIN_GROUPS:
         return apply_json_merge_patch(target, patch)
-    return _merge_map(copy.deepcopy(target), copy.deepcopy(patch), _Field(kind, ""))
+    return _merge_map(copy_json(target), copy_json(patch), _Field(kind, ""))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ atomically (temp file + rename), so a crash never leaves a half-written object.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import expired
+from sandbox.jsoncopy import copy_json
 from sandbox.limits import check_stored_size
 
 ObjectKey = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
@@ -87,7 +87,7 @@ class Store:
 
     def get(self, key: ObjectKey) -> dict[str, Any] | None:
         obj = self._objects.get(key)
-        return copy.deepcopy(obj) if obj is not None else None
+        return copy_json(obj) if obj is not None else None
 
     def peek(self, key: ObjectKey) -> dict[str, Any] | None:
         """The stored object itself, not a copy: for read-only use on the server loop (the simulated
@@ -113,7 +113,7 @@ class Store:
         )
         if read_only:
             return [self._objects[k] for k in keys]
-        return [copy.deepcopy(self._objects[k]) for k in keys]
+        return [copy_json(self._objects[k]) for k in keys]
 
     def objects_at(self, group: str, plural: str, namespace: str | None, rv: int) -> list[dict[str, Any]] | None:
         """Objects of one resource as they were at resourceVersion `rv` (a consistent snapshot, rebuilt
@@ -133,7 +133,7 @@ class Store:
                 state.pop(key, None)
             elif event.old is not None:
                 state[key] = event.old
-        return [copy.deepcopy(state[k]) for k in sorted(state)]
+        return [copy_json(state[k]) for k in sorted(state)]
 
     def all_keys(self) -> list[ObjectKey]:
         return sorted(self._objects)
@@ -166,7 +166,7 @@ class Store:
         Raises `limits.ObjectTooLarge` (and changes nothing) when etcd would refuse the write."""
         key = key_of(group, plural, obj)
         old = self._objects.get(key)
-        stored = copy.deepcopy(obj)
+        stored = copy_json(obj)
         stored.setdefault("metadata", {})["resourceVersion"] = str(self._rv + 1)
         check_stored_size(key, stored)  # etcd refuses before anything changes
         self._rv += 1
@@ -176,19 +176,19 @@ class Store:
             self._by_uid[uid] = key
         self._persist(key, stored)
         self._record(StoreEvent(self._rv, MODIFIED if old else ADDED, group, plural, key[2], stored, old))
-        return copy.deepcopy(stored)
+        return copy_json(stored)
 
     def remove(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Delete an object; the DELETED event carries a fresh resourceVersion, like the real server."""
         key = key_of(group, plural, obj)
         old = self._objects.pop(key)
         self._rv += 1
-        gone = copy.deepcopy(old)
+        gone = copy_json(old)
         gone["metadata"]["resourceVersion"] = str(self._rv)
         self._by_uid.pop(gone["metadata"].get("uid", ""), None)
         self._persist(key, None)
         self._record(StoreEvent(self._rv, DELETED, group, plural, key[2], gone, old))
-        return copy.deepcopy(gone)
+        return copy_json(gone)
 
     def _record(self, event: StoreEvent) -> None:
         self._history.append(event)

@@ -1,0 +1,27 @@
+"""Deep copies of stored objects, fast enough for objects of hundreds of KiB.
+
+Why: the sandbox API server hands out and keeps copies, never shared objects (a client or a hook that
+changes what it got must not change the store), so every read and write copies whole objects, several
+times per write (store, admission, the simulated cluster's controllers). `copy.deepcopy` costs about
+30 ms for a 190 KiB conversation, and a 500-turn thread is written several times per turn; a
+`marshal` round trip copies the same JSON tree in about 1 ms (measured, tests/sandbox/test_jsoncopy.py
+checks it is a real copy). Values marshal cannot write (subclasses, custom objects) fall back to
+`copy.deepcopy`, so the result is always what `copy.deepcopy` gives.
+"""
+
+from __future__ import annotations
+
+import copy
+import marshal
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
+
+
+def copy_json(value: T) -> T:
+    """A deep copy of a JSON-like value (dicts, lists, str, int, float, bool, None)."""
+    try:
+        copied: T = marshal.loads(marshal.dumps(cast(Any, value)))
+    except ValueError:  # something marshal does not know: the general path
+        return copy.deepcopy(value)
+    return copied
