@@ -21,7 +21,7 @@ import pytest
 from controller.adapters.snapshots.azure_template import AzureTemplateExports
 from controller.adapters.snapshots.base import SnapshotRequest
 from controller.api.constants import Phase
-from controller.api.types import ObjectRef
+from controller.api.types import ObjectRef, SnapshotRecord
 from controller.catalog.cloud import CREATE_AZURE_STORAGE_ACCOUNT
 from controller.catalog.cloud_hardening import HARDEN_STORAGE_ACCOUNT
 from controller.catalog.guarded import DELETE_OBJECT
@@ -113,6 +113,34 @@ def test_the_provider_exports_through_the_long_running_operation(loop: Loop, azu
     assert again == first and len(calls(azure, "POST", "/resourcegroups/rg-broken/exportTemplate")) == 1
 
 
+def test_a_slow_export_is_picked_up_again_from_its_continuation_token(loop: Loop, azure: SeededClouds) -> None:
+    """Not done within the wait: Pending with the poller's token (no credential in it); a new provider (a
+    restarted controller) follows the same operation to its end instead of exporting again."""
+    assert azure.azure is not None
+    c = azure.overrides
+    credential = make_credential(c["azure_tenant_id"], c["azure_client_id"], c["azure_federated_token_file"],
+                                 c["azure_authority_host"], c["azure_ca_bundle"])
+    home = loop.settings.kube.operator_namespace
+    if loop.kube.get("v1", "Namespace", home) is None:
+        bootstrap.create_object(loop.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": home}})
+    source = ObjectRef(api_version=STORAGE_API, kind="StorageAccount", name="busyacct01", namespace="shop")
+    impatient = AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
+                                     azure.azure.ca_bundle, lro_wait_s=0)
+    first = impatient.take(SnapshotRequest(name="aiop-slow-rg-busy", thread_id="slow", kind="azure-resource-group",
+                                           source=source, cloud_id="rg-busy"))
+    assert first.state == "Pending" and "exporting resource group rg-busy" in first.message
+    token = first.detail["continuation"]
+    assert "Bearer" not in token and "authorization" not in token.lower()
+    record = SnapshotRecord(name="aiop-slow-rg-busy", provider="azure-template", kind="azure-resource-group",
+                            source=source, cloud_id="rg-busy", restore_detail=dict(first.detail))
+    restarted = AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
+                                     azure.azure.ca_bundle, lro_wait_s=10)
+    assert restarted.status(record).state == "Ready"
+    assert len(calls(azure, "POST", "/resourcegroups/rg-busy/exportTemplate")) == 1  # the same export, followed
+    kept = restarted.payload(record.model_copy(update={"state": "Ready"}))
+    assert kept is not None and kept[0] == "azure-rg-busy-template.json" and "busyacct01" in kept[1]
+
+
 def test_template_exported_before_an_aso_change_and_restore_redeploys_it(loop: Loop, azure: SeededClouds) -> None:
     assert azure.azure is not None
     obj = harden(loop, "media", "mediaassets01")
@@ -189,13 +217,14 @@ def test_a_transient_export_failure_is_retried_not_failed(loop: Loop, azure: See
     """ARM answers 503 more often than the SDK retries: the reconciler tries again, and the change runs."""
     assert azure.azure is not None
     azure.azure.faults.extend([("/resourcegroups/rg-busy/exportTemplate", 503)] * 5)
+    before = len(calls(azure, "POST", "/resourcegroups/rg-busy/exportTemplate"))
     harden(loop, "busy", "busyacct01")
     loop.client.approve("shop", "busy", ALICE)
     obj = loop.client.wait_settled("shop", "busy")
     assert status(obj)["phase"] == Phase.AWAITING_RATING, status(obj)["conditions"]
     assert status(obj)["execution"]["snapshots"][0]["state"] == "Ready"
     assert azure.azure.faults == []  # all five 503s were answered (SDK retries, then the reconciler's)
-    assert len(calls(azure, "POST", "/resourcegroups/rg-busy/exportTemplate")) == 1  # then one export, answered
+    assert len(calls(azure, "POST", "/resourcegroups/rg-busy/exportTemplate")) == before + 1  # then one, answered
 
 
 def test_aso_changes_and_deletes_name_the_resource_group_their_object_lives_in() -> None:
