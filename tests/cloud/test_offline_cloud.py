@@ -76,6 +76,12 @@ CASES = [
     ("which CloudWatch alarms are firing?", "billing", "cloud-inventory", ["alarm orders-db-cpu is in ALARM"], []),
     ("web pods in shop can't pull their image from ECR", "shop", "cloud-troubleshoot", ["node role eks-nodes lacks"],
      [("grant-iam-permissions", {"role": "eks-nodes", "policy_name": "ecr-pull"})]),
+    ("move the orders-db RDS instance to db.r6g.large", "billing", "cloud-modify-db", ["orders-db", "db.r6g.large"],
+     [("modify-rds-instance", {"identifier": "orders-db", "instance_class": "db.r6g.large", "namespace": "billing"})]),
+    ("upgrade RDS orders-db to postgres 16.4 and give it 200 GiB of storage", "billing", "cloud-modify-db",
+     ["engine version 16.4"], [("modify-rds-instance", {"identifier": "orders-db", "engine_version": "16.4",
+                                                         "allocated_storage_gib": 200})]),
+    ("resize our RDS instance to db.m6i.xlarge", "billing", "cloud-modify-db", ["Which RDS instance", "orders-db"], []),
 ]
 
 
@@ -119,6 +125,8 @@ def test_without_cloud_access_it_says_so() -> None:
     ("let the billing service write to s3://invoices", "grant"),
     ("how many storage accounts do we have", "inventory"),
     ("make a new IRSA role for the reports service account", "irsa"),
+    ("change the billing RDS instance class to db.t4g.medium", "modify-db"),
+    ("what instance class is our RDS database, db.t3.micro?", "inventory"),
 ])
 def test_the_kind_of_a_cloud_request(text: str, kind: str) -> None:
     assert cloud_text.kind(text) == kind

@@ -56,7 +56,7 @@ def route(ctx: Ctx, intent: str, cluster: ClusterReader, read_only: bool = False
         return f"cloud-{kind}", Outcome(answer=f"I cannot see {' or '.join(names[c] for c in missing)}: the operator has no "
                                         "access to it configured, so I cannot answer from live data.", kind="answer")
     handler = {"review": _review, "troubleshoot": _troubleshoot, "harden": _harden, "grant": _grant,
-               "irsa": _irsa, "inventory": _inventory}[kind]
+               "irsa": _irsa, "inventory": _inventory, "modify-db": _modify_db}[kind]
     outcome = handler(ctx, cloud, which, text)
     if outcome is None:
         return None
@@ -210,6 +210,29 @@ def _harden(ctx: Ctx, cloud: CloudAccess, which: set[str], text: str) -> Outcome
         return Outcome(calls, "Harden " + ", ".join(accounts) + " through Azure Service Operator: no anonymous blob "
                        "access, TLS 1.2, HTTPS only" + (", no public network access" if network else "") + ".")
     return None
+
+
+def _modify_db(ctx: Ctx, cloud: CloudAccess, which: set[str], text: str) -> Outcome | None:
+    """An RDS instance's class, allocated storage or engine version, through its ACK DBInstance (the engine
+    takes an RDS DB snapshot before it is applied: the instance is data at risk)."""
+    if "aws" not in which or cloud.aws is None:
+        return None
+    t = words.low(text)
+    known = [d.identifier for d in cloud.aws.db_instances()]
+    named = words.named(text, known)
+    if not named:
+        return Outcome.ask("Which RDS instance should I change? I see: " + (", ".join(known) or "none") + ".")
+    change: dict[str, Any] = {}
+    if m := words.DB_CLASS.search(t):
+        change["instance_class"] = m.group(1)
+    if m := words.DB_STORAGE.search(t):
+        change["allocated_storage_gib"] = int(m.group(1) or m.group(2))
+    if m := words.DB_ENGINE.search(t):
+        change["engine_version"] = m.group(1)
+    calls = [ActionCall(action="modify-rds-instance", params={"identifier": named[0], "namespace": ctx.namespace,
+                                                               **change}, reason="change an RDS instance")]
+    return Outcome(calls, f"Change RDS instance {named[0]} through ACK: " + ", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in change.items()) + ".")
 
 
 def _grant(ctx: Ctx, cloud: CloudAccess, which: set[str], text: str) -> Outcome | None:

@@ -35,6 +35,12 @@ GRANT = re.compile(r"\b(give|grant|allow|let|permit)\b")
 IRSA = re.compile(r"\b(create|make|set up|new)\b.{0,40}\b(iam )?role\b.{0,40}\bservice ?accounts?\b"
                   r"|\birsa role\b")
 CREATE = re.compile(r"\b(create|make|new|set up|provision|spin up)\b")
+# A change of an RDS instance's size or engine (modify-rds-instance): an instance class, storage or an engine version
+DB_CLASS = re.compile(r"\b(db\.[a-z0-9]+\.[a-z0-9]+)\b")
+DB_STORAGE = re.compile(r"\bstorage\b.{0,30}?\b(\d{2,5})\s*(?:gib|gb|gi|g)\b|\b(\d{2,5})\s*(?:gib|gb|gi|g)\b.{0,20}\bstorage\b")
+DB_ENGINE = re.compile(r"\b(?:engine(?: version)?|version|postgres(?:ql)?|mysql|mariadb)\s+(?:to\s+|=\s*)?v?"
+                       r"(\d{1,2}(?:\.\d{1,2}){0,2})\b")
+MODIFY_DB = re.compile(r"\b(rds|db instances?|database instances?)\b")
 LIST = re.compile(r"\b(list|show|which|what|how many|do we have|inventory)\b")
 
 SUBJECTS: dict[str, str] = {
@@ -84,7 +90,8 @@ def operation(text: str) -> str:
 
 
 def kind(text: str) -> str | None:
-    """troubleshoot | review | irsa | grant | harden | inventory, or None when it is not a cloud request we route."""
+    """troubleshoot | review | irsa | grant | modify-db | harden | inventory, or None when it is not a cloud
+    request we route."""
     t = low(text)
     if TROUBLE.search(t):
         return "troubleshoot"
@@ -94,6 +101,8 @@ def kind(text: str) -> str | None:
     if GRANT.search(t) and not asked and (re.search(r"\b(access|write|read|upload|download|role|permission)", t)
                                           or azure_role(t)):
         return "grant"
+    if MODIFY_DB.search(t) and not asked and (DB_CLASS.search(t) or DB_STORAGE.search(t) or DB_ENGINE.search(t)):
+        return "modify-db"
     if HARDEN.search(t) and not asked:
         return "harden"
     if REVIEW.search(t):
