@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--local", action="store_true", help="the embedded local backend instead of the server")
     parser.add_argument("--timeout", type=float, default=300.0, help="timeout_s of the backend")
     parser.add_argument("--every-role", action="store_true", help="the model also routes, reviews and summarises")
+    parser.add_argument("--turn-timeout", type=float, default=300.0, help="seconds a turn may take to settle")
     args = parser.parse_args()
     rows, totals = [], {"model": 0, "fallback": 0, "budget": 0, "other": 0}
     with tempfile.TemporaryDirectory(prefix="aiop-real-eval-") as tmp:
@@ -100,6 +101,7 @@ def main() -> None:
                 started = time.monotonic()
                 with tempfile.TemporaryDirectory(prefix="aiop-eval-") as home:
                     run = AuditedRun(scenario, Path(home))
+                    run.settle_s = args.turn_timeout
                     try:
                         result = run.run()
                         passed, reason = result.passed, result.reason

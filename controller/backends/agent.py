@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from controller.backends import prompt
+from controller.backends import narrowing, prompt
 from controller.backends.config import DOMAINS, Budget
 from controller.backends.errors import FatalError, InvalidOutput, TransientError
 from controller.backends.ledger import Ledger, ThreadUsage
@@ -132,8 +132,10 @@ class ChatBackend:
 
     def plan(self, request: PlanningRequest, cluster: ClusterReader, ledger: Ledger, domain: str = "",
              extra: str = "") -> PlanningResult:
-        messages = [Msg("user", prompt.request_text(request, cluster, domain, extra))]
-        tools = planner_tools()
+        # the narrowed tools and the brief are used only where the whole catalog does not fit (compat)
+        tools, candidates = narrowing.for_request(planner_tools(), request, cluster)
+        messages = [Msg("user", prompt.request_text(request, cluster, domain, extra),
+                        brief=narrowing.brief(request, candidates))]
         repaired, rounds = False, 0
         while True:
             reply = self.call(ledger, "planner", prompt.SYSTEM_PLANNER, messages, tools, force_tool=True)
@@ -162,7 +164,8 @@ class ChatBackend:
                 messages += [Msg("tool", f"Not accepted: {exc}", tool_call_id=c.id, is_error=True)
                              for c in reply.tool_calls]
                 messages.append(Msg("user", f"Your answer was not accepted: {exc}. Answer again, by calling the "
-                                            "tools with corrected arguments."))
+                                            "tools with corrected arguments.",
+                                    brief=narrowing.brief(request, candidates, str(exc))))
 
     def _result(self, reply: Reply, finals: list[ToolCall], cluster: ClusterReader) -> PlanningResult:
         problems: list[str] = []

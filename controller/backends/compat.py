@@ -165,21 +165,29 @@ class Capabilities:
 # ------------------------------------------------------------------------ two steps, for small contexts
 
 PICK_THEN_FILL_OFF = "every tool in one request"
-PICK_TOOL = "choose_tools"
-MAX_PICKED = 3
+PICK_TOOL = "choose_tool"
+
+
+def offered(tools: list[ToolSpec]) -> list[ToolSpec]:
+    """The tools offered in the choosing step: the request's shortlist in its order, else every tool."""
+    listed = sorted((t for t in tools if t.shortlist > 0), key=lambda t: t.shortlist)
+    return listed or tools
 
 
 def pick_tool(tools: list[ToolSpec]) -> ToolSpec:
-    """Step one when the whole tool list does not fit the context: choose tools by name only."""
-    return ToolSpec(PICK_TOOL, "Choose the tools to call next, in order: " + tool_listing(tools),
-                    {"type": "object", "additionalProperties": False, "required": ["tools"],
-                     "properties": {"tools": {"type": "array", "minItems": 1, "maxItems": MAX_PICKED,
-                                              "items": {"enum": [t.name for t in tools]}}}})
+    """Step one when the whole tool list does not fit the context: choose one tool by name.
+
+    One, not a list: a small model asked for a list continues it with whatever comes next (Gemma 270M
+    chose `scale, restart, rollback` for "scale web to 3"), and each would become a step of the plan."""
+    return ToolSpec(PICK_TOOL, "Choose the one tool that does what the person asks (the system prompt lists them).",
+                    {"type": "object", "additionalProperties": False, "required": ["tool"],
+                     "properties": {"tool": {"enum": [t.name for t in tools]}}})
 
 
 def tool_listing(tools: list[ToolSpec]) -> str:
-    """One line per tool: its name and the first sentence of its description."""
-    return "\n" + "\n".join(f"- {t.name}: {_first_sentence(t.description)}" for t in tools)
+    """One line per tool: its name, the first sentence of its description, and its example request if any."""
+    return "\n" + "\n".join(f"- {t.name}: {_first_sentence(t.description)}"
+                             + (f' (for example: "{t.examples[0][0]}")' if t.examples else "") for t in tools)
 
 
 def _first_sentence(text: str, limit: int = 70) -> str:
@@ -187,16 +195,39 @@ def _first_sentence(text: str, limit: int = 70) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-def picked(calls: list[ToolCall], tools: list[ToolSpec]) -> list[ToolSpec]:
-    """The tools chosen in step one (known names only, each once, at most MAX_PICKED)."""
+def picked(calls: list[ToolCall], tools: list[ToolSpec]) -> ToolSpec | None:
+    """The tool chosen in step one (a known name only; a model that called a tool directly chose it)."""
     by_name = {t.name: t for t in tools}
-    names: list[str] = []
     for call in calls:
-        chosen = call.arguments.get("tools") if call.name == PICK_TOOL else [call.name]
-        for name in chosen if isinstance(chosen, list) else []:
-            if isinstance(name, str) and name in by_name and name not in names:
-                names.append(name)
-    return [by_name[n] for n in names[:MAX_PICKED]]
+        chosen = call.arguments.get("tool") if call.name == PICK_TOOL else call.name
+        if isinstance(chosen, str) and chosen in by_name:
+            return by_name[chosen]
+    return None
+
+
+def alone(spec: ToolSpec) -> ToolSpec:
+    """The tool as the fill step sends it: under its narrowed schema when the request gave it one."""
+    return ToolSpec(spec.name, spec.description, spec.fill_schema or spec.schema)
+
+
+def fill_instruction(spec: ToolSpec) -> str:
+    """Appended to the system prompt of the fill step: which tool, and its worked examples.
+
+    Several, not one: Gemma 270M given one example copied its values (12 replicas for "scale web to 5"
+    after "... twelve replicas"); given three with different values it took the request's more often."""
+    text = f"\n\nCall {spec.name} with the arguments the person's last message asks for."
+    return text + "".join(f'\nExample: for "{request}" the arguments are {arguments}' for request, arguments in spec.examples)
+
+
+PICK_SYSTEM = "You choose the one tool that does what a person asks of a Kubernetes operator."
+FILL_SYSTEM = "You fill in the arguments of the tool {name} for what a person asks of a Kubernetes operator."
+
+
+def briefed(system: str, messages: list[Msg], step: str) -> tuple[str, list[Msg]]:
+    """The prompt of one of the two steps: the short system prompt and the last brief, when the
+    conversation has one (`Msg.brief`); else the whole conversation under the planner's own prompt."""
+    brief = next((m.brief for m in reversed(messages) if m.brief), "")
+    return (step, [Msg("user", brief)]) if brief else (system, messages)
 
 
 # ------------------------------------------------------------------------ JSON-shaped replies

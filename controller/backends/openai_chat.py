@@ -153,19 +153,24 @@ class OpenAIChat:
 
     def _pick_then_fill(self, system: str, messages: list[Msg], tools: list[ToolSpec],
                         refusals: tuple[str, ...]) -> Reply:
-        """For a context too small for every tool's schema: choose tools by name, then fill each alone."""
-        first = self.complete(system + "\n\nThe tools you may choose:" + compat.tool_listing(tools), messages,
-                              [compat.pick_tool(tools)], force_tool=True)
-        chosen = compat.picked(first.tool_calls, tools)
+        """For a context too small for every tool's schema: choose one tool by name, then fill it alone
+        (under its narrowed schema and with its example when the request gave it those, see `narrowing`)."""
+        shortlist = compat.offered(tools)
+        pick_system, pick_messages = compat.briefed(system, messages, compat.PICK_SYSTEM)
+        first = self.complete(pick_system + "\n\nThe tools you may choose:" + compat.tool_listing(shortlist),
+                              pick_messages, [compat.pick_tool(shortlist)], force_tool=True)
+        chosen = compat.picked(first.tool_calls, shortlist)
         calls: list[ToolCall] = []
         tokens_in, tokens_out, texts = first.input_tokens, first.output_tokens, [first.text]
-        for spec in chosen:
-            reply = self.complete(system, messages, [spec], force_tool=True)
+        if chosen is not None:
+            fill_system, fill_messages = compat.briefed(system, messages,
+                                                        compat.FILL_SYSTEM.format(name=chosen.name))
+            reply = self.complete(fill_system + compat.fill_instruction(chosen), fill_messages, [compat.alone(chosen)],
+                                  force_tool=True)
             tokens_in, tokens_out = tokens_in + reply.input_tokens, tokens_out + reply.output_tokens
             texts.append(reply.text)
-            calls += [dataclasses.replace(c, id=f"call_{len(calls) + i}")
-                      for i, c in enumerate(reply.tool_calls) if c.name == spec.name][:1]
-        via = "pick-then-fill(" + ",".join(s.name for s in chosen) + ")"
+            calls = [dataclasses.replace(c, id="call_0") for c in reply.tool_calls if c.name == chosen.name][:1]
+        via = f"pick-then-fill({chosen.name if chosen else ''})"
         return Reply(text="" if calls else " ".join(t for t in texts if t).strip(), tool_calls=calls,
                      input_tokens=tokens_in, output_tokens=tokens_out, model=first.model, via=via,
                      refusals=refusals)

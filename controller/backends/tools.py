@@ -66,9 +66,17 @@ def wire_pattern(pattern: str) -> str:
     return "".join(out)
 
 
+WIRE_MAX_LENGTH = 256
+
+
 def flatten(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema with local `$ref`s replaced by their definitions, `title`s removed, patterns made
-    grammar-safe (`wire_pattern`)."""
+    grammar-safe (`wire_pattern`), and no `maxLength` above WIRE_MAX_LENGTH.
+
+    Why the last: llama.cpp writes `maxLength: N` as N nested optional characters, and past ~2,000
+    repetitions its grammar parser refuses the grammar ("exceeds sane defaults") and the embedded
+    llama.cpp then died of SIGSEGV (seen with `respond`'s 4,000-character answer). The catalog and the
+    answer tools' own validation still enforce every length."""
     defs = schema.get("$defs", {})
 
     def walk(node: Any) -> Any:
@@ -78,7 +86,8 @@ def flatten(schema: dict[str, Any]) -> dict[str, Any]:
                 extra = {k: v for k, v in node.items() if k != "$ref"}
                 return walk({**target, **extra})
             return {k: (wire_pattern(v) if k == "pattern" and isinstance(v, str) else walk(v))
-                    for k, v in node.items() if k not in ("title", "$defs")}
+                    for k, v in node.items() if k not in ("title", "$defs")
+                    and not (k == "maxLength" and isinstance(v, int) and v > WIRE_MAX_LENGTH)}
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
@@ -110,10 +119,10 @@ RESPOND_TOOL = ToolSpec(
     description=("Answer without changing anything, or explain the action calls made alongside. kind: plan (the "
                  "action calls in this message are the plan), answer (a read-only answer or diagnosis), clarify "
                  "(ask the person one question), unsupported (the catalog cannot do this; say so)."),
-    schema=_obj({"kind": {"enum": ["plan", "answer", "clarify", "unsupported"]},
-                 "answer": {"type": "string", "maxLength": 4000},
-                 "findings": {"type": "array", "items": {"type": "string", "maxLength": 500}, "maxItems": 10}},
-                ["kind", "answer"]),
+    schema=flatten(_obj({"kind": {"enum": ["plan", "answer", "clarify", "unsupported"]},
+                         "answer": {"type": "string", "maxLength": 4000},
+                         "findings": {"type": "array", "items": {"type": "string", "maxLength": 500}, "maxItems": 10}},
+                        ["kind", "answer"])),
 )
 
 READ_TOOL_SPECS = [
@@ -133,16 +142,17 @@ ROUTE_TOOL = ToolSpec(
     name=ROUTE,
     description="Pick the domain of the request: k8s (workloads, config, networking), cloud-aws, cloud-azure, "
                 "sre (diagnosis, incidents), security (reviews, policies).",
-    schema=_obj({"domain": {"enum": list(DOMAINS)}, "reason": {"type": "string", "maxLength": 300}}, ["domain"]),
+    schema=flatten(_obj({"domain": {"enum": list(DOMAINS)}, "reason": {"type": "string", "maxLength": 300}},
+                        ["domain"])),
 )
 
 REVIEW_TOOL = ToolSpec(
     name=REVIEW,
     description=("Give your verdict on the proposed plan: ok, or revise (it should be changed before the person "
                  "sees it). List concrete objections: risk, omissions (backup, verification, namespace), policy."),
-    schema=_obj({"verdict": {"enum": ["ok", "revise"]},
-                 "objections": {"type": "array", "items": {"type": "string", "maxLength": 400}, "maxItems": 8}},
-                ["verdict", "objections"]),
+    schema=flatten(_obj({"verdict": {"enum": ["ok", "revise"]},
+                         "objections": {"type": "array", "items": {"type": "string", "maxLength": 400}, "maxItems": 8}},
+                        ["verdict", "objections"])),
 )
 
 

@@ -16,11 +16,20 @@ Role = Literal["user", "assistant", "tool"]
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A function the model may call: a catalog action, a read tool, or `respond`/`route`/`review`."""
+    """A function the model may call: a catalog action, a read tool, or `respond`/`route`/`review`.
+
+    The optional fields narrow it to one request (`narrowing`) for a context too small for the whole
+    catalog, where `compat` asks in two steps: `fill_schema` replaces `schema` when this tool is filled
+    alone, `shortlist` is its place among the tools offered in the choosing step (0: not offered there,
+    unless no tool has a place), `examples` worked examples (a request, and this tool's arguments for it
+    as JSON), closest first: the first is shown in the choosing step, all in the fill step."""
 
     name: str
     description: str
     schema: dict[str, Any]
+    fill_schema: dict[str, Any] | None = None
+    shortlist: int = 0
+    examples: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,13 +45,18 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Msg:
-    """One message after the system prompt. `tool` messages answer the call named by `tool_call_id`."""
+    """One message after the system prompt. `tool` messages answer the call named by `tool_call_id`.
+
+    `brief` (user messages of the planner): the conversation so far in a few lines (the person's words,
+    the objects that matter, why the last answer was not accepted), sent instead of the whole
+    conversation where the context is too small for the whole catalog (`compat`'s two steps)."""
 
     role: Role
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
     is_error: bool = False
+    brief: str = ""
 
 
 @dataclass(frozen=True)

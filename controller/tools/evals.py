@@ -61,6 +61,8 @@ class Unmet(Exception):
 
 
 class ScenarioRun:
+    settle_s = 180.0  # how long a turn may take to settle (bench.backends.real_model_eval gives a real model more)
+
     def __init__(self, scenario: Scenario, home: Path, backend: str | None = None, behaviour: Any = None) -> None:
         self.scenario = scenario
         self.home = home
@@ -158,7 +160,7 @@ class ScenarioRun:
         except KubeError as exc:
             raise Unmet(f"turns[{index}] {kind} was refused by the API server: {exc.message}") from exc
         try:
-            self.client.wait_settled(ns, name, timeout=180)
+            self.client.wait_settled(ns, name, timeout=self.settle_s)
         except TimeoutError as exc:
             raise Unmet(f"turns[{index}] {kind}: {exc}") from exc
 

@@ -177,7 +177,7 @@ def test_every_shape_refused_is_fatal_or_transient_by_status() -> None:
 
 def test_a_catalog_too_long_for_the_context_is_asked_in_two_steps_from_then_on() -> None:
     """llama.cpp with Gemma: the planner's ~50 tool schemas are ~14k tokens, the context 8k. The adapter
-    asks for tool names first (one small tool), then for each chosen tool alone, and keeps doing so."""
+    asks for one tool's name first (one small tool), then for that tool alone, and keeps doing so."""
     def rule(body: dict[str, Any]) -> fakes.Script:
         tools = body.get("tools") or []
         if len(tools) > 1 or body.get("response_format"):
@@ -185,21 +185,20 @@ def test_a_catalog_too_long_for_the_context_is_asked_in_two_steps_from_then_on()
                                     "requested 14208 tokens", code="context_length_exceeded")
         name = tools[0]["function"]["name"]
         if name == compat.PICK_TOOL:
-            return fakes.tools(fakes.call(name, {"tools": ["scale", "respond", "scale", "no-such-tool"]}))
-        args = SCALE if name == "scale" else {"kind": "plan", "answer": "Scale web to 3."}
-        return fakes.tools(fakes.call(name, args))
+            return fakes.tools(fakes.call(name, {"tool": "scale"}))
+        return fakes.tools(fakes.call(name, SCALE), fakes.call("restart", {"name": "web", "namespace": "shop"}))
 
     with PickyServer(rule) as server:
         chat = adapter(server)
         reply, again = ask(chat), ask(chat)
         shapes = [shape_of(b) for b in server.requests]
         pick_prompt = server.requests[1]["messages"][0]["content"]
-    assert shapes == ["tool_choice=required"] + ["tool_choice=named"] * 3 + ["tool_choice=named"] * 3
-    assert [(c.name, c.arguments) for c in reply.tool_calls] == [
-        ("scale", SCALE), ("respond", {"kind": "plan", "answer": "Scale web to 3."})]
-    assert reply.via == "pick-then-fill(scale,respond)" and "context" in reply.refusals[0]
-    assert again.via == reply.via and len({c.id for c in reply.tool_calls}) == 2
-    assert "- scale: Scale a Deployment or StatefulSet" in pick_prompt
+    assert shapes == ["tool_choice=required"] + ["tool_choice=named"] * 2 + ["tool_choice=named"] * 2
+    # only the chosen tool's call is kept (restart was not chosen)
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("scale", SCALE)]
+    assert reply.via == "pick-then-fill(scale)" and "context" in reply.refusals[0]
+    assert again.via == reply.via
+    assert "- scale: Scale a Deployment or StatefulSet" in pick_prompt  # no shortlist given: every tool
     assert "every tool in one request" in chat.capabilities.snapshot()["tools"][0]
 
 
