@@ -294,7 +294,7 @@ class Planner:
         answer = result.answer.strip()
         if notes and not actions:
             answer = (answer + "\n\n" if answer else "") + "I cannot propose a change: " + "; ".join(notes)
-        states = self._target_states(manifests, deletes, actions, takes_over) if mutating else []
+        states = self._target_states(manifests, deletes, actions, takes_over, reader) if mutating else []
         snapshots = merge_planned(snapshots) if mutating else []
         digest = plan_digest(thread.thread_id, revision_no,
                              [{"action": a.action, "params": a.params} for a in actions], manifests,
@@ -390,8 +390,11 @@ class Planner:
             return as_requester.apply(manifest, self.field_manager, dry_run=True, force=True)
 
     def _target_states(self, manifests: list[dict[str, Any]], deletes: list[ObjectRef],
-                       actions: list[PlannedAction], takes_over: dict[str, list[str]]) -> list[TargetState]:
-        """Each target's state now, read with the operator's rights (redacted), as execution will read it."""
+                       actions: list[PlannedAction], takes_over: dict[str, list[str]],
+                       planned_from: LiveClusterReader) -> list[TargetState]:
+        """Each target's state as the plan was made against it: the first state the planner read of it
+        (a later read may already show another thread's write, and the plan would record a state it was
+        not made against), else read now with the operator's rights (redacted), as execution will read it."""
         refs: dict[str, ObjectRef] = {}
         for manifest in manifests:
             meta = manifest["metadata"]
@@ -402,6 +405,8 @@ class Planner:
             refs.setdefault(ref.key(), ref)
 
         def read(ref: ObjectRef) -> dict[str, Any] | None:
+            if ref.key() in planned_from.first_seen:
+                return planned_from.first_seen[ref.key()]
             try:
                 live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
             except NotFound:  # the kind itself is not served (a CRD not installed)

@@ -4,6 +4,9 @@ Why as the requester: with no GitOps tool in the cluster, the operator itself is
 it must never do more than the person could do with kubectl (principle 2). Each thread revision
 applies with its own field manager and without force: a field another manager owns is taken over
 only when the approved plan said so (its `takesOver`); any other conflict is surfaced, not forced.
+An approved take-over names a field, whoever manages it by now: the executor has checked, under the
+thread's lock, that the field still holds the value the plan was made against (another thread writing
+that same value adds itself as a manager and must not fail the apply, and keep the lock, for nothing).
 Verification (read on later reconciles) checks every object shows the fields the plan set and
 rollouts finished.
 """
@@ -61,8 +64,8 @@ class DirectSync:
             key = ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"],
                             name=manifest["metadata"]["name"],
                             namespace=manifest["metadata"].get("namespace") or "").key()
-            approved = {t.removeprefix(key + " ") for t in takes_over if t.startswith(key + " ")}
-            unapproved = [c for c in conflicts if c not in approved]
+            approved = {_field(t.removeprefix(key + " ")) for t in takes_over if t.startswith(key + " ")}
+            unapproved = [c for c in conflicts if _field(c) not in approved]
             if unapproved:
                 raise KubeError(409, "Conflict", "fields owned by other managers were not part of the approved "
                                 f"plan: {'; '.join(unapproved)}", exc.status) from None
@@ -124,3 +127,8 @@ def rollout_waiting(live: dict[str, Any], ready: bool = True) -> str:
         if field_name in status and status.get(field_name, 0) < wanted:
             return f"rollout in progress ({field_name} {status.get(field_name, 0)}/{wanted})"
     return ""
+
+
+def _field(conflict: str) -> str:
+    """'.spec.replicas' of '.spec.replicas (conflict with "kubectl" using apps/v1)'."""
+    return conflict.split(" (", 1)[0]
