@@ -37,7 +37,7 @@ from tests.snapshots.test_csi_restore import plan, status
 
 pytestmark = pytest.mark.timeout(240)
 STORAGE_API = "storage.azure.com/v1api20230101"
-GROUPS = ("rg-media", "rg-refused", "rg-broken", "rg-busy")
+GROUPS = ("rg-media", "rg-refused", "rg-broken", "rg-busy", "rg-gone")
 
 
 def cloud_editor() -> list[dict[str, Any]]:
@@ -141,6 +141,31 @@ def test_a_slow_export_is_picked_up_again_from_its_continuation_token(loop: Loop
     assert kept is not None and kept[0] == "azure-rg-busy-template.json" and "busyacct01" in kept[1]
 
 
+def test_restore_into_a_group_that_is_gone_lets_the_revert_run(loop: Loop, azure: SeededClouds) -> None:
+    """The ASO ResourceGroup was deleted with its group: nothing to redeploy into, so restore says so and goes on
+    (the revert re-creates the object) instead of failing or waiting for a group nobody re-creates."""
+    assert azure.azure is not None
+    c = azure.overrides
+    credential = make_credential(c["azure_tenant_id"], c["azure_client_id"], c["azure_federated_token_file"],
+                                 c["azure_authority_host"], c["azure_ca_bundle"])
+    home = loop.settings.kube.operator_namespace
+    if loop.kube.get("v1", "Namespace", home) is None:
+        bootstrap.create_object(loop.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": home}})
+    exports = AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
+                                   azure.azure.ca_bundle, lro_wait_s=10)
+    source = ObjectRef(api_version="resources.azure.com/v1api20200601", kind="ResourceGroup", name="rg-gone",
+                       namespace="shop")
+    taken = exports.take(SnapshotRequest(name="aiop-gone-rg-gone", thread_id="gone", kind="azure-resource-group",
+                                         source=source, cloud_id="rg-gone"))
+    assert taken.state == "Ready"
+    del azure.azure.resources[azure.azure.rg_id("rg-gone").lower()]
+    record = SnapshotRecord(name="aiop-gone-rg-gone", provider="azure-template", kind="azure-resource-group",
+                            source=source, cloud_id="rg-gone", state="Ready", used=True)
+    step = exports.restore_group(record, "gone")
+    assert step.done and not step.failed
+    assert "no longer exists" in step.message and "backup/azure-rg-gone-template.json" in step.message
+
+
 def test_template_exported_before_an_aso_change_and_restore_redeploys_it(loop: Loop, azure: SeededClouds) -> None:
     assert azure.azure is not None
     obj = harden(loop, "media", "mediaassets01")
@@ -180,7 +205,7 @@ def test_template_exported_before_an_aso_change_and_restore_redeploys_it(loop: L
     assert back["allowBlobPublicAccess"] is True and back["minimumTlsVersion"] == "TLS1_0"
     assert back["provisioningState"] == "Succeeded"
     assert account(azure, "rg-media", "medianew01")  # incremental: what the template does not name stays
-    puts = calls(azure, "PUT", "/providers/Microsoft.Resources/deployments/")
+    puts = calls(azure, "PUT", "/resourcegroups/rg-media/providers/Microsoft.Resources/deployments/")
     assert len(puts) == 1 and puts[0].endswith("/resourcegroups/rg-media/providers/Microsoft.Resources/deployments/"
                                                "aiop-restore-shop-media")
     deployment = azure.azure.resources[puts[0].lower()]

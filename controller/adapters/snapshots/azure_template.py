@@ -180,7 +180,16 @@ class AzureTemplateExports:
             from azure.mgmt.resource.deployments.models import Deployment, DeploymentProperties
 
             body = Deployment(properties=DeploymentProperties(mode="Incremental", template=template))
-            poller = self._run(call, lambda: client.begin_create_or_update(rg, name, body))
+            try:
+                poller = self._run(call, lambda: client.begin_create_or_update(rg, name, body))
+            except SnapshotError as exc:
+                if exc.code != "NotFound":
+                    raise
+                # the group itself is gone (its ASO ResourceGroup was deleted): the revert that follows re-creates
+                # the object, ASO the empty group; the template stays in git to redeploy once it exists
+                return Step(True, f"resource group {rg} no longer exists, so its template was not redeployed; "
+                                  f"after the revert re-creates it, redeploy backup/{template_file(rg)} by hand "
+                                  f"({exc})")
             self._run(call, lambda: poller.wait(self.lro_wait_s))
             return Step(False, f"redeploying the exported template of resource group {rg} (incremental "
                                f"deployment {name})", {"deployment": name})
