@@ -83,6 +83,20 @@ def calls(azure: SeededClouds, method: str, fragment: str) -> list[str]:
     return [p for m, p, _ in azure.azure.seen if m == method and fragment.lower() in p.lower()]
 
 
+def exports_for(loop: Loop, azure: SeededClouds, lro_wait_s: float) -> AzureTemplateExports:
+    """The provider as the operator makes it, keeping templates in the operator's namespace (made if missing:
+    the operator runs there, a fresh sandbox may not have it yet)."""
+    assert azure.azure is not None
+    c = azure.overrides
+    credential = make_credential(c["azure_tenant_id"], c["azure_client_id"], c["azure_federated_token_file"],
+                                 c["azure_authority_host"], c["azure_ca_bundle"])
+    home = loop.settings.kube.operator_namespace
+    if loop.kube.get("v1", "Namespace", home) is None:
+        bootstrap.create_object(loop.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": home}})
+    return AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
+                                azure.azure.ca_bundle, lro_wait_s=lro_wait_s)
+
+
 def harden(loop: Loop, thread: str, name: str) -> dict[str, Any]:
     loop.backend.enqueue(plan("harden-storage-account", name=name, namespace="shop"))
     loop.client.say("shop", thread, f"lock down storage account {name}", ALICE)
@@ -92,14 +106,7 @@ def harden(loop: Loop, thread: str, name: str) -> dict[str, Any]:
 def test_the_provider_exports_through_the_long_running_operation(loop: Loop, azure: SeededClouds) -> None:
     """202 + Location, polled until 200; the exact template is kept in the cluster, taken once per name."""
     assert azure.azure is not None
-    c = azure.overrides
-    credential = make_credential(c["azure_tenant_id"], c["azure_client_id"], c["azure_federated_token_file"],
-                                 c["azure_authority_host"], c["azure_ca_bundle"])
-    home = loop.settings.kube.operator_namespace  # the operator runs there; a fresh sandbox may not have it yet
-    if loop.kube.get("v1", "Namespace", home) is None:
-        bootstrap.create_object(loop.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": home}})
-    exports = AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
-                                   azure.azure.ca_bundle, lro_wait_s=10)
+    exports = exports_for(loop, azure, 10)
     source = ObjectRef(api_version=STORAGE_API, kind="StorageAccount", name="brokenacct01", namespace="shop")
     req = SnapshotRequest(name="aiop-direct-rg-broken", thread_id="direct", kind="azure-resource-group",
                           source=source, cloud_id="rg-broken")
@@ -107,7 +114,7 @@ def test_the_provider_exports_through_the_long_running_operation(loop: Loop, azu
     assert first.state == "Ready" and first.handle == azure.azure.rg_id("rg-broken"), first
     assert len(calls(azure, "POST", "/resourcegroups/rg-broken/exportTemplate")) == 1
     assert len(calls(azure, "GET", "/operationresults/")) >= 2  # 202 (still running), then 200 with the template
-    secret = loop.kube.get("v1", "Secret", "aiop-direct-rg-broken", home)
+    secret = loop.kube.get("v1", "Secret", "aiop-direct-rg-broken", loop.settings.kube.operator_namespace)
     assert secret is not None and secret["metadata"]["labels"]["aiop.dev/thread"] == "direct"
     again = exports.take(req)
     assert again == first and len(calls(azure, "POST", "/resourcegroups/rg-broken/exportTemplate")) == 1
@@ -117,15 +124,8 @@ def test_a_slow_export_is_picked_up_again_from_its_continuation_token(loop: Loop
     """Not done within the wait: Pending with the poller's token (no credential in it); a new provider (a
     restarted controller) follows the same operation to its end instead of exporting again."""
     assert azure.azure is not None
-    c = azure.overrides
-    credential = make_credential(c["azure_tenant_id"], c["azure_client_id"], c["azure_federated_token_file"],
-                                 c["azure_authority_host"], c["azure_ca_bundle"])
-    home = loop.settings.kube.operator_namespace
-    if loop.kube.get("v1", "Namespace", home) is None:
-        bootstrap.create_object(loop.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": home}})
     source = ObjectRef(api_version=STORAGE_API, kind="StorageAccount", name="busyacct01", namespace="shop")
-    impatient = AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
-                                     azure.azure.ca_bundle, lro_wait_s=0)
+    impatient = exports_for(loop, azure, 0)
     first = impatient.take(SnapshotRequest(name="aiop-slow-rg-busy", thread_id="slow", kind="azure-resource-group",
                                            source=source, cloud_id="rg-busy"))
     assert first.state == "Pending" and "exporting resource group rg-busy" in first.message
@@ -133,8 +133,7 @@ def test_a_slow_export_is_picked_up_again_from_its_continuation_token(loop: Loop
     assert "Bearer" not in token and "authorization" not in token.lower()
     record = SnapshotRecord(name="aiop-slow-rg-busy", provider="azure-template", kind="azure-resource-group",
                             source=source, cloud_id="rg-busy", restore_detail=dict(first.detail))
-    restarted = AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
-                                     azure.azure.ca_bundle, lro_wait_s=10)
+    restarted = exports_for(loop, azure, 10)
     assert restarted.status(record).state == "Ready"
     assert len(calls(azure, "POST", "/resourcegroups/rg-busy/exportTemplate")) == 1  # the same export, followed
     kept = restarted.payload(record.model_copy(update={"state": "Ready"}))
@@ -145,14 +144,7 @@ def test_restore_into_a_group_that_is_gone_lets_the_revert_run(loop: Loop, azure
     """The ASO ResourceGroup was deleted with its group: nothing to redeploy into, so restore says so and goes on
     (the revert re-creates the object) instead of failing or waiting for a group nobody re-creates."""
     assert azure.azure is not None
-    c = azure.overrides
-    credential = make_credential(c["azure_tenant_id"], c["azure_client_id"], c["azure_federated_token_file"],
-                                 c["azure_authority_host"], c["azure_ca_bundle"])
-    home = loop.settings.kube.operator_namespace
-    if loop.kube.get("v1", "Namespace", home) is None:
-        bootstrap.create_object(loop.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": home}})
-    exports = AzureTemplateExports(credential, azure.azure.subscription, loop.kube, home, azure.azure.url,
-                                   azure.azure.ca_bundle, lro_wait_s=10)
+    exports = exports_for(loop, azure, 10)
     source = ObjectRef(api_version="resources.azure.com/v1api20200601", kind="ResourceGroup", name="rg-gone",
                        namespace="shop")
     taken = exports.take(SnapshotRequest(name="aiop-gone-rg-gone", thread_id="gone", kind="azure-resource-group",
