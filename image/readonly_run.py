@@ -23,6 +23,7 @@ import json
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 BUILDAH = ("buildah", "--storage-driver", "vfs")
@@ -35,14 +36,15 @@ def image_config(image: str) -> dict[str, object]:
     return config
 
 
-def mount_script(root: str, config: dict[str, object], binds: list[tuple[str, str]], writable: list[str],
-                 command: list[str]) -> str:
-    """The shell script run inside `unshare --mount`: mounts, then the command chrooted as the image's user."""
+def mount_script(root: str, target: str, config: dict[str, object], binds: list[tuple[str, str]],
+                 writable: list[str], command: list[str]) -> str:
+    """The shell script run inside `unshare --mount`: mounts on the empty folder `target`, then the command
+    chrooted there as the image's user."""
     env = [str(e) for e in config.get("Env") or []]  # type: ignore[union-attr]
     user = str(config.get("User") or "65532:65532")
     workdir = str(config.get("WorkingDir") or "/")
     q = shlex.quote
-    lines = ["set -eu", "r=$(mktemp -d /tmp/aiop-readonly-XXXXXX)", f"mount --rbind {q(root)} \"$r\""]
+    lines = ["set -eu", f"r={q(target)}", f"mount --rbind {q(root)} \"$r\""]
     for dest in writable:
         lines += [f"mkdir -p \"$r\"{q(dest)}",
                   f"mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs \"$r\"{q(dest)}"]
@@ -68,8 +70,9 @@ def run(image: str, binds: list[tuple[str, str]], writable: list[str] | None, co
                                text=True).stdout.strip()
     try:
         root = subprocess.run([*BUILDAH, "mount", container], check=True, capture_output=True, text=True).stdout.strip()
-        script = mount_script(root, config, binds, writable, command)
-        return subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script]).returncode
+        with tempfile.TemporaryDirectory(prefix="aiop-readonly-") as target:  # the mounts vanish with the namespace
+            script = mount_script(root, target, config, binds, writable, command)
+            return subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script]).returncode
     finally:
         subprocess.run([*BUILDAH, "umount", container], capture_output=True)
         subprocess.run([*BUILDAH, "rm", container], capture_output=True)
