@@ -39,7 +39,7 @@ from ui.model import (
     summarize,
 )
 from ui.similar import KnowledgeSearch, open_knowledge, similar_resolutions
-from ui.snapshots import restore_blocked, restore_progress, restore_question, retention
+from ui.snapshots import restore_blocked, restore_question, retention
 
 PENDING_LABEL = {"answer": "The operator is thinking…", "approve": "Running the approved plan…",
                  "rate": "Recording your rating…", "restore": "Restoring the state before this chat…"}
@@ -207,10 +207,12 @@ def _follow(gateway: Gateway, config: UiConfig, pending: dict[str, Any]) -> Thre
     """Show the controller's progress on what was just written, until it has handled it."""
     namespace, name = pending["key"]
     kind = pending["kind"]
-    with st.chat_message("assistant", avatar=views.AVATARS["assistant"]), \
-            st.status(PENDING_LABEL[kind], expanded=True) as box:
+    with st.chat_message("assistant", avatar=views.AVATARS["assistant"]):
+        box = st.status(PENDING_LABEL[kind], expanded=True)
+        # each snapshot's step, redrawn in place under the box (in Chromium the box's body stayed folded while
+        # a restore confirmed on the same page was followed, so the steps are not only inside it)
+        steps = st.empty()
         seen: list[Phase] = []
-        steps: set[str] = set()
 
         def progress(view: ThreadView) -> None:
             if not seen or seen[-1] is not view.phase:
@@ -218,12 +220,11 @@ def _follow(gateway: Gateway, config: UiConfig, pending: dict[str, Any]) -> Thre
                 icon, meaning = PHASE_TEXT.get(view.phase, ("", ""))
                 box.write(f"{icon} **{view.phase.value}** — {meaning}")
                 box.update(label=f"{PENDING_LABEL[kind]} ({view.phase.value})")
-            for step in restore_progress(view.status) if kind == "restore" else []:
-                if step not in steps:  # each snapshot's step as the controller records it
-                    steps.add(step)
-                    box.write(f"- {step}")
+            if kind == "restore":
+                views.data_restore(view, steps)
         try:
             view = gateway.follow(namespace, name, config.answer_timeout, on_change=progress)
+            steps.empty()  # the thread's header shows where each snapshot ended
         except TimeoutError as exc:
             box.update(label="Still working; this page updates on its own", state="running", expanded=False)
             st.info(explain_error(exc, gateway.who))

@@ -23,13 +23,15 @@ from datetime import UTC, datetime
 from controller.api.types import ConversationStatus, ExecutionRecord, Links, SnapshotRecord
 
 SNAPSHOT_KIND = {"csi": "VolumeSnapshot", "velero": "Velero Backup", "aws-ebs": "EBS snapshot",
-                 "aws-rds": "RDS DB snapshot", "azure-disk": "Azure disk snapshot"}
+                 "aws-rds": "RDS DB snapshot", "azure-disk": "Azure disk snapshot",
+                 "azure-template": "exported ARM template"}
 
-# restorePhase -> what it means for the person (data_restore.py's steps; "Restoring" is an RDS instance's)
+# restorePhase -> what it means for the person (data_restore.py's steps; "Restoring" is an RDS instance's or
+# a resource group's)
 RESTORE_STEPS = {"": "waiting to start", "Quiescing": "stopping the workloads that use it",
                  "Saving": "recording the claim to re-create", "Deleting": "removing the changed claim",
                  "Provisioning": "re-creating it from the snapshot",
-                 "Restoring": "restoring the instance from the snapshot under its name", "Done": "back",
+                 "Restoring": "restoring it from the snapshot", "Done": "back",
                  "Failed": "failed"}
 
 NOT_READY = {"Pending": "was never ready", "Failed": "failed", "Deleted": "was deleted"}
@@ -51,8 +53,11 @@ def _kind(snap: SnapshotRecord) -> str:
 
 
 def _data(snap: SnapshotRecord) -> str:
-    return (f"PVC {snap.source.namespace}/{snap.source.name}" if snap.kind == "volume"
-            else f"RDS instance {snap.cloud_id or snap.source.name}")
+    if snap.kind == "db-instance":
+        return f"RDS instance {snap.cloud_id or snap.source.name}"
+    if snap.kind == "azure-resource-group":
+        return f"Azure resource group {snap.cloud_id or snap.source.name}"
+    return f"PVC {snap.source.namespace}/{snap.source.name}"
 
 
 def _snapshot(snap: SnapshotRecord) -> str:
@@ -131,6 +136,8 @@ def restore_question(status: ConversationStatus) -> str:
                    "from its snapshot, then start again")
     if any(s.kind == "db-instance" for s in used):
         how.append("a changed RDS instance is renamed aside and kept, and the snapshot is restored under its name")
+    if any(s.kind == "azure-resource-group" for s in used):
+        how.append("a resource group's exported template is redeployed (incremental: what was added since stays)")
     objects = _objects(status.execution)
     listed = ", ".join(objects[:8]) + (f" and {len(objects) - 8} more" if len(objects) > 8 else "")
     text = ("Restore brings back the state before this chat.\n\n"

@@ -151,11 +151,13 @@ def status_panel(view: ThreadView) -> None:
                          hide_index=True, width="stretch")
 
 
-def data_restore(view: ThreadView) -> None:
-    """Per snapshot, where its restore is (while restoring, and what came back once restored)."""
+def data_restore(view: ThreadView, where: Any = None) -> None:
+    """Per snapshot, where its restore is (while restoring, and what came back once restored).
+
+    `where`: a placeholder (`st.empty()`) to redraw in place while following a restore; else the page."""
     lines = restore_progress(view.status)
     if lines:
-        st.info("**Data from the snapshots taken before the change**\n" + "\n".join(f"- {line}" for line in lines),
+        (where or st).info("**Data from the snapshots taken before the change**\n" + "\n".join(f"- {line}" for line in lines),
                 icon=":material/restore:")
 
 

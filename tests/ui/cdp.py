@@ -35,6 +35,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until `url` answers 200 while `process` (the server behind it) keeps running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {timeout:.0f}s")
+
+
 class Browser:
     """One headless Chromium with one page, driven through Runtime/Page/Input commands."""
 
@@ -164,6 +180,29 @@ class Browser:
                 return
             time.sleep(0.3)
         raise AssertionError(f"no button {label!r} on the page:\n{self.text()[-2000:]}")
+
+    def click_label(self, text: str, timeout: float = 30.0) -> None:
+        """Click the first visible label (a checkbox or toggle) whose text contains `text`, with the mouse.
+
+        A real press (Input.dispatchMouseEvent at the label's centre): Streamlit's toggles listen to
+        pointer events (React Aria), which a scripted `label.click()` does not send."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            box = self.evaluate(f"""(() => {{
+                const l = [...document.querySelectorAll('label')]
+                    .find(l => l.innerText.includes({json.dumps(text)}) && l.offsetParent !== null);
+                if (!l) return null;
+                l.scrollIntoView({{block: 'center'}});
+                const r = l.getBoundingClientRect();
+                return [r.left + Math.min(r.width / 2, 20), r.top + r.height / 2];
+            }})()""")
+            if box:
+                for kind in ("mousePressed", "mouseReleased"):
+                    self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1],
+                                                           "button": "left", "clickCount": 1})
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"no label {text!r} on the page:\n{self.text()[-2000:]}")
 
     def scroll_to(self, needle: str) -> None:
         """Scroll so that the first element whose own text contains `needle` is at the top."""

@@ -17,6 +17,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from tests.engine.conftest import ALICE, DAVE, Loop, start_loop
+from tests.ui.cdp import Browser, find_chromium
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
@@ -28,6 +29,19 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
 
     yield from start_loop(tmp_path_factory.mktemp("aiop-ui-home"), extra_crds=o.snapshot_crds(),
                           extra_objects=[o.snapshot_class(), *o.storage_rights(ALICE.user)])
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """Headless Chromium driven over the DevTools protocol (tests/ui/cdp.py)."""
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("Chromium not found (apt-get install -y chromium, or `make install` as root)")
+    b = Browser(binary, tmp_path / "profile")
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 AppFactory = Callable[..., AppTest]

@@ -14,13 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ui.cdp import Browser, find_chromium, free_port
+from tests.ui.cdp import Browser, free_port, wait_http
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -28,21 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # Screenshots go to a temporary folder; `AIOP_UPDATE_SCREENSHOTS=1` refreshes the README's copies.
 SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("AIOP_UPDATE_SCREENSHOTS") == "1"
          else Path(tempfile.gettempdir()) / "aiop-screenshots")
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"aiop up exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {timeout:.0f}s")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +42,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "AIOP_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}, cwd=ROOT,
         start_new_session=True)
     try:
-        _wait_http(f"http://127.0.0.1:{ui_port}/_stcore/health", process, timeout=180)
+        wait_http(f"http://127.0.0.1:{ui_port}/_stcore/health", process, timeout=180)
         yield f"http://127.0.0.1:{ui_port}"
     finally:
         process.send_signal(signal.SIGINT)
@@ -67,18 +51,6 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Chromium not found (apt-get install -y chromium, or `make install` as root)")
-    b = Browser(binary, tmp_path / "profile")
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def test_type_see_proposal_approve_rate_100_see_pull_request(product: str, browser: Browser) -> None:
