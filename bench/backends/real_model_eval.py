@@ -107,10 +107,13 @@ def main() -> None:
                         passed, reason = result.passed, result.reason
                     except (Unmet, Exception) as exc:
                         passed, reason = False, f"crashed: {exc}"
-                found = origins(getattr(run, "status", {}), "gemma")
+                status = getattr(run, "status", {})
+                found = origins(status, "gemma")
+                proposed = [str(r.get("summary") or r.get("answer") or "")[:200] for r in status.get("revisions") or []]
                 for o in found:
                     totals[o] += 1
                 rows.append({"scenario": scenario.name, "passed": passed, "reason": reason, "plans": found,
+                             "proposed": proposed,
                              "seconds": round(time.monotonic() - started, 1)})
                 print(f"{'PASS' if passed else 'FAIL'} {scenario.name}: plans {found} "
                       f"({rows[-1]['seconds']} s){'' if passed else ' - ' + reason[:120]}", flush=True)

@@ -275,10 +275,10 @@ def for_request(tools: list[ToolSpec], request: PlanningRequest,
     place = {name: index for index, name in enumerate(ranked, start=1)}
     out = []
     for tool in tools:
-        if tool.name not in place:
+        if tool.name not in examples():  # read tools and cloud tools: never filled alone
             out.append(tool)
             continue
         out.append(dataclasses.replace(tool, fill_schema=fill_schema(tool.name, tool.schema, candidates),
-                                       shortlist=place[tool.name],
+                                       shortlist=place.get(tool.name, 0),
                                        examples=closest_examples(tool.name, text, leave_out)))
     return out, candidates
