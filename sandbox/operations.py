@@ -65,11 +65,10 @@ def _spec_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    out = copy_json(obj)
-    out.pop("apiVersion", None)
-    out.pop("kind", None)
-    out.get("metadata", {}).pop("resourceVersion", None)
-    out.get("metadata", {}).pop("managedFields", None)
+    """The object minus what a no-op write may differ in, for comparing only: a shallow view, not a copy."""
+    out = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k not in ("resourceVersion", "managedFields")}
     return out
 
 
@@ -491,8 +490,10 @@ class Operations(ScaleMixin, DeletionMixin):
     def _after_write(self, rt: ResourceType, stored: dict[str, Any], old: dict[str, Any] | None) -> None:
         if self._is_crd(rt):
             self.registry.register_crd(stored)
+        # One copy for all the hooks (each reads it; none may change it): the store's own object stays apart.
+        new_copy, old_copy = copy_json(stored), (copy_json(old) if old is not None else None)
         for controller in list(self.controllers):
-            controller(self, rt, copy_json(stored), copy_json(old) if old is not None else None)
+            controller(self, rt, new_copy, old_copy)
 
     @staticmethod
     def _is_crd(rt: ResourceType) -> bool:
