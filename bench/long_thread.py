@@ -9,8 +9,9 @@ Per turn it measures the wall time from writing a turn to its revision settled i
 controller's own CPU seconds and the sandbox API server thread's (its admission policy included), both
 from /proc, so the driver's polling is not counted. A mark "turn N" is the median of the ten turns ending at N (one turn
 alone is noisy on a shared machine); the figures at turns 10, 100, 250 and 500 (those that exist) are
-printed and written to bench/results/long_thread.json with the ratio last/turn 10, and the sizes of
-status and annotations at the end.
+printed and written to bench/results/long_thread.json with the ratio last/turn 10, the object's size
+at each mark, and the sizes of status and annotations at the end. A run cut short leaves its figures so
+far in bench/results/long_thread.partial.json (rewritten at every mark).
 """
 
 from __future__ import annotations
@@ -74,6 +75,35 @@ def window_ms(values: list[float], turn: int) -> int:
     return round(statistics.median(values[max(0, turn - 10):turn]) * 1000)
 
 
+def summary(turns: int, done: int, per_turn: list[float], controller_cpu: list[float], server_cpu: list[float],
+            load: list[float], sizes: dict[str, float], obj: dict[str, Any], rss_mb: int | None) -> dict[str, Any]:
+    """The figures so far: at the reported turns reached, the ratios of the last of them to turn 10, sizes."""
+    status = obj.get("status") or {}
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    marks = [m for m in REPORTED if m <= done] + ([done] if done not in REPORTED else [])
+    at = {str(m): {"wall_ms": window_ms(per_turn, m), "controller_cpu_ms": window_ms(controller_cpu, m),
+                   "sandbox_server_cpu_ms": window_ms(server_cpu, m)} for m in marks}
+    first, last = at[str(marks[0])], at[str(done)]
+    return {
+        "turns": turns, "turns_done": done, "complete": done == turns,
+        "at_turn": at,
+        "wall_ratio_last_to_turn_10": round(last["wall_ms"] / first["wall_ms"], 2),
+        "controller_cpu_ratio_last_to_turn_10": round(last["controller_cpu_ms"] / first["controller_cpu_ms"], 2),
+        "sandbox_cpu_ratio_last_to_turn_10": round(last["sandbox_server_cpu_ms"] / first["sandbox_server_cpu_ms"], 2),
+        "flat": last["wall_ms"] <= 2 * first["wall_ms"],
+        "total_minutes": round(sum(per_turn) / 60, 1),
+        "load_average_min_max": [round(min(load), 1), round(max(load), 1)],
+        "object_kib_at_turn": sizes,
+        "status_kib": round(len(json.dumps(status)) / 1024, 1),
+        "object_kib": round(len(json.dumps(obj)) / 1024, 1),
+        "annotations_bytes": sum(len(k) + len(v) for k, v in annotations.items()),
+        "revisions": len(status.get("revisions") or []),
+        "detailed_revisions": sum(1 for r in status.get("revisions") or [] if not r.get("archived")),
+        "messages_in_status": len(status.get("messages") or []), "message_count": status.get("messageCount"),
+        "controller_rss_mb": rss_mb,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=500)
@@ -82,6 +112,8 @@ def main() -> None:
     controller_cpu: list[float] = []
     server_cpu: list[float] = []
     load: list[float] = []
+    sizes: dict[str, float] = {}
+    partial = Path(__file__).parent / "results" / "long_thread.partial.json"
     with demo_with_controller() as bench:
         client, who = bench.client, bench.who
         me, server_thread = os.getpid(), sandbox_thread()
@@ -96,36 +128,22 @@ def main() -> None:
             server_cpu.append(cpu_seconds(me, server_thread) - own0)
             if turn in MARKS or turn == args.turns:
                 load.append(os.getloadavg()[0])
+                sizes[str(turn)] = round(len(json.dumps(obj)) / 1024, 1)
                 print(f"turn {turn}: {window_ms(per_turn, turn)} ms wall, controller CPU "
                       f"{window_ms(controller_cpu, turn)} ms, sandbox API server CPU {window_ms(server_cpu, turn)} ms "
-                      f"(medians of turns {max(1, turn - 9)}-{turn}; load {load[-1]:.1f})", flush=True)
+                      f"(medians of turns {max(1, turn - 9)}-{turn}; object {sizes[str(turn)]} KiB; "
+                      f"load {load[-1]:.1f})", flush=True)
+                if turn >= 10 and turn < args.turns:  # a run cut short still leaves its figures so far
+                    partial.write_text(json.dumps(summary(args.turns, turn, per_turn, controller_cpu, server_cpu,
+                                                          load, sizes, obj, None), indent=2) + "\n")
         rss, _peak = rss_kb(bench.controller.pid)
-    status = obj.get("status") or {}
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    marks = [m for m in REPORTED if m <= args.turns] + ([args.turns] if args.turns not in REPORTED else [])
-    at = {str(m): {"wall_ms": window_ms(per_turn, m), "controller_cpu_ms": window_ms(controller_cpu, m),
-                   "sandbox_server_cpu_ms": window_ms(server_cpu, m)} for m in marks}
-    first, last = at[str(marks[0])], at[str(args.turns)]
-    result = {
-        "turns": args.turns,
-        "at_turn": at,
-        "wall_ratio_last_to_turn_10": round(last["wall_ms"] / first["wall_ms"], 2),
-        "controller_cpu_ratio_last_to_turn_10": round(last["controller_cpu_ms"] / first["controller_cpu_ms"], 2),
-        "sandbox_cpu_ratio_last_to_turn_10": round(last["sandbox_server_cpu_ms"] / first["sandbox_server_cpu_ms"], 2),
-        "flat": last["wall_ms"] <= 2 * first["wall_ms"],
-        "total_minutes": round(sum(per_turn) / 60, 1),
-        "load_average_min_max": [round(min(load), 1), round(max(load), 1)],
-        "status_kib": round(len(json.dumps(status)) / 1024, 1),
-        "object_kib": round(len(json.dumps(obj)) / 1024, 1),
-        "annotations_bytes": sum(len(k) + len(v) for k, v in annotations.items()),
-        "revisions": len(status.get("revisions") or []),
-        "detailed_revisions": sum(1 for r in status.get("revisions") or [] if not r.get("archived")),
-        "messages_in_status": len(status.get("messages") or []), "message_count": status.get("messageCount"),
-        "controller_rss_mb": round(rss / 1024),
-    }
+    result = summary(args.turns, args.turns, per_turn, controller_cpu, server_cpu, load, sizes, obj, round(rss / 1024))
+    partial.unlink(missing_ok=True)
     write_result("long_thread", result)
-    print(f"turn {marks[0]} vs turn {args.turns}: {first['wall_ms']} -> {last['wall_ms']} ms wall "
-          f"({result['wall_ratio_last_to_turn_10']}x; flat = turn {args.turns} <= 2x turn {marks[0]}: {result['flat']}), "
+    at, first_mark = result["at_turn"], next(iter(result["at_turn"]))
+    first, last = at[first_mark], at[str(args.turns)]
+    print(f"turn {first_mark} vs turn {args.turns}: {first['wall_ms']} -> {last['wall_ms']} ms wall "
+          f"({result['wall_ratio_last_to_turn_10']}x; flat = turn {args.turns} <= 2x turn {first_mark}: {result['flat']}), "
           f"controller CPU {first['controller_cpu_ms']} -> {last['controller_cpu_ms']} ms, "
           f"sandbox API server CPU {first['sandbox_server_cpu_ms']} -> {last['sandbox_server_cpu_ms']} ms")
 
