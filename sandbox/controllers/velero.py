@@ -9,8 +9,9 @@ Velero's server as the cluster shows it (phases and status fields of `velero.io/
   with the volume's files, as a volume snapshot would keep them; status gets the timestamps,
   `expiration` (start + `ttl`), `progress` and the volume snapshot counts.
 - Restore of a Completed Backup: each kept claim of the included namespaces that does not exist now is
-  created again with a volume holding the files it had (`velero.io/backup-name` and
-  `velero.io/restore-name` labels, as Velero sets them); a claim that exists is skipped with a warning,
+  created again with a volume holding the files it had (claim and volume keep their labels and
+  annotations, plus the `velero.io/backup-name` and `velero.io/restore-name` labels, as Velero's
+  restore does); a claim that exists is skipped with a warning,
   as Velero does. A backup that does not exist or did not complete fails validation.
 - DeleteBackupRequest: the Backup and what it kept go (phase `Processed`).
 A phase a client wrote (tests play Velero's transitions) is left alone once it is not `New`/empty.
@@ -208,8 +209,11 @@ class VeleroController(Controller):
             size = (pv_spec.get("capacity") or {}).get("storage")
             if size:
                 pv_spec["capacity"] = {"storage": quantity.format_bytes(quantity.to_bytes(size))}
+            pmeta = pv["metadata"]  # Velero keeps an object's labels and annotations, adding its own labels
             created = self.create(self.rt("", "v1", "persistentvolumes"), "", {
-                "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name, "labels": labels},
+                "apiVersion": "v1", "kind": "PersistentVolume",
+                "metadata": {"name": name, "labels": {**(pmeta.get("labels") or {}), **labels},
+                             **({"annotations": pmeta["annotations"]} if pmeta.get("annotations") else {})},
                 "spec": pv_spec})
             if created is not None:
                 seed_volume(self.sim, name, item["files"])

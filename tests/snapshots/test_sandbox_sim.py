@@ -181,6 +181,9 @@ def test_velero_backup_and_restore(cluster: tuple[SandboxServer, Kube]) -> None:
     claim = wait_for(kube, "v1", "PersistentVolumeClaim", "data", "shop", lambda c: c["status"]["phase"] == "Bound",
                      "restored and bound")
     assert claim["metadata"]["labels"]["velero.io/restore-name"] == "back"
+    volume = kube.get("v1", "PersistentVolume", claim["spec"]["volumeName"]) or {}
+    assert volume["metadata"]["labels"]["velero.io/restore-name"] == "back"  # Velero's labels on the volume too,
+    assert volume["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"] == o.DRIVER  # and its own kept
     kube.merge_patch("apps/v1", "Deployment", "app", "shop", {"spec": {"replicas": 1}})
     wait_for(kube, "apps/v1", "Deployment", "app", "shop", lambda d: d["status"].get("readyReplicas") == 1, "ready")
     assert read(server, pod_of(kube, "app"), "/data/version") == "v1\n"
