@@ -85,8 +85,11 @@ image-base:
 	  { echo "make image needs buildah and mmdebstrap: apt-get install -y buildah mmdebstrap (as root)"; exit 1; }
 	mkdir -p .image/base
 	test -f .image/base/$(BASE_TAR) || mmdebstrap $(BASE_RECIPE) .image/base/$(BASE_TAR)
-	printf 'FROM scratch\nADD $(BASE_TAR) /\nCMD ["/bin/bash"]\n' > .image/base/Containerfile
-	$(BUILDAH) bud -q --isolation chroot -f .image/base/Containerfile -t $(IMAGE_BASE) .image/base
+	@# made once per rootfs (its label names the tar): every rebuild left a 206 MB untagged copy in vfs storage
+	test "$$($(BUILDAH) inspect --type image --format '{{index .OCIv1.Config.Labels "aiop.rootfs"}}' $(IMAGE_BASE) \
+	  2>/dev/null)" = $(BASE_TAR) || { printf 'FROM scratch\nADD $(BASE_TAR) /\nCMD ["/bin/bash"]\n' > .image/base/Containerfile \
+	  && $(BUILDAH) bud -q --isolation chroot --label aiop.rootfs=$(BASE_TAR) -f .image/base/Containerfile \
+	       -t $(IMAGE_BASE) .image/base; }
 
 image: wheelhouse image-base
 	time $(BUILDAH) bud --isolation chroot --layers=false --build-arg BASE=$(IMAGE_BASE) -f Containerfile -t $(IMAGE) .
