@@ -238,6 +238,9 @@ class SnapshotSettings(BaseModel):
     grace_hours: float = env("AIOP_SNAPSHOT_GRACE_HOURS", 168.0, "kept this long after the thread is closed "
                                                                "(pull requests merged or closed, or restored)", ge=0)
     velero_namespace: str = env("AIOP_VELERO_NAMESPACE", "velero")
+    azure_resource_groups: tuple[str, ...] = env(
+        "AIOP_SNAPSHOT_AZURE_RESOURCE_GROUPS", (), "resource groups `aiop doctor` checks the Azure snapshot role at "
+                                                   "(comma list); () = the groups of the managed disks it can see")
 
 
 _ENV: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("aiop_env", default=None)

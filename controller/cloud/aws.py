@@ -134,6 +134,10 @@ class AwsReader:
             self._account = str(self._call("sts", "get_caller_identity", "caller")["Account"])
         return self._account
 
+    def caller_arn(self) -> str:
+        """Who this session is (STS GetCallerIdentity): for IRSA an `assumed-role/<role>/<session>` ARN."""
+        return str(self._call("sts", "get_caller_identity", "caller")["Arn"])
+
     # ------------------------------------------------------------------------------------- S3
 
     def buckets(self) -> list[Bucket]:

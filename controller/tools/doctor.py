@@ -2,10 +2,11 @@
 
 Why: an install fails in a dozen quiet ways (an API server too old for ValidatingAdmissionPolicy,
 stale CRDs, a policy without its binding, a ServiceAccount missing a right or the rights to take the
-snapshots an approved plan covers, a repo the token cannot push to, a knowledge DB reached without
-TLS, a backend key that is wrong) and each shows up much later as a stuck thread. Each check here
-asks the real thing once and says, in one line, what is wrong and what to do. Checks that do not
-apply to the configuration say so and pass. Exit code 0 when every check passes, 1 otherwise.
+snapshots an approved plan covers, in Kubernetes or as its AWS role or Azure identity, a repo the token
+cannot push to, a knowledge DB reached without TLS, a backend key that is wrong) and each shows up
+much later as a stuck thread. Each check here asks the real thing once and says, in one line, what is
+wrong and what to do. Checks that do not apply to the configuration say so and pass. Exit code 0 when
+every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from controller.adapters.forge_auth import git_auth_env, load_credentials
 from controller.adapters.kube import Kube, KubeError, Unreachable
+from controller.adapters.snapshots import cloud_rights
 from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST
 from controller.api.crds import all_crds
 from controller.settings import Settings
@@ -246,6 +248,43 @@ def check_cloud(kube: Kube, settings: Settings) -> Result:
     return Result("cloud controllers", True, f"{provider}: {operator} CRDs installed")
 
 
+def check_cloud_snapshot_rights(kube: Kube, settings: Settings) -> Result:
+    """May the controller's own cloud identity make the EBS/RDS and Azure snapshot calls (README's policies)?"""
+    name, c = "cloud snapshot rights", settings.cloud
+    if not c.aws and not c.azure_subscription_id:
+        return Result(name, True, "cloud snapshots are off (neither AIOP_AWS nor AIOP_AZURE_SUBSCRIPTION_ID is set)")
+    verdicts = []
+    if c.aws:
+        from controller.cloud.aws import AwsReader, make_session
+
+        session = make_session(c.aws_region, c.aws_endpoint_url, c.aws_role_arn, c.aws_web_identity_token_file)
+        verdicts.append(cloud_rights.check_aws(AwsReader(session, c.aws_region, c.aws_endpoint_url), c.aws_role_arn))
+    if c.azure_subscription_id:
+        verdicts.append(_azure_snapshot_rights(settings))
+    return Result(name, all(v.ok for v in verdicts), "; ".join(v.detail for v in verdicts),
+                  "; ".join(v.fix for v in verdicts if v.fix))
+
+
+def _azure_snapshot_rights(settings: Settings) -> cloud_rights.Verdict:
+    """The configured resource groups, else those holding the managed disks the controller can read."""
+    from controller.cloud.azure import AzurePermissionReader, AzureReader, make_credential
+    from controller.cloud.seam import CloudError
+
+    c, sub = settings.cloud, settings.cloud.azure_subscription_id
+    credential = make_credential(c.azure_tenant_id, c.azure_client_id, c.azure_federated_token_file,
+                                 c.azure_authority_host, c.azure_ca_bundle)
+    groups = list(settings.snapshots.azure_resource_groups)
+    if not groups:
+        try:
+            disks = AzureReader(credential, sub, c.azure_arm_url, c.azure_ca_bundle).disks()
+        except CloudError as exc:
+            return cloud_rights.Verdict(False, f"Azure: cannot list the managed disks to find their groups: {exc}",
+                                        "set AIOP_SNAPSHOT_AZURE_RESOURCE_GROUPS, or grant Reader on the subscription")
+        groups = sorted({d.resource_group for d in disks if d.resource_group}, key=str.lower)
+    scopes = [g if g.startswith("/subscriptions/") else f"/subscriptions/{sub}/resourceGroups/{g}" for g in groups]
+    return cloud_rights.check_azure(AzurePermissionReader(credential, sub, c.azure_arm_url, c.azure_ca_bundle), scopes)
+
+
 def check_knowledge(kube: Kube, settings: Settings) -> Result:
     url = settings.knowledge_url
     if not url:
@@ -295,7 +334,7 @@ def check_backends(kube: Kube, settings: Settings) -> Result:
 
 CHECKS: tuple[Callable[[Kube, Settings], Result], ...] = (
     check_version, check_crds, check_admission, check_rights, check_snapshots, check_repo, check_sync_engine, check_cloud,
-    check_knowledge, check_backends)
+    check_cloud_snapshot_rights, check_knowledge, check_backends)
 
 
 def run_checks(kube: Kube, settings: Settings) -> list[Result]:

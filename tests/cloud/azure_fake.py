@@ -42,7 +42,9 @@ the documented JSON casing, `{"value": [...]}` lists, `{"error": {"code", "messa
 
 The built-in role definitions carry their documented ids and permissions (the table of
 `controller/cloud/azure_roles.py`: Owner, Contributor, Reader, Storage Blob Data Reader/Contributor,
-Storage Account Contributor, AcrPull, User Access Administrator).
+Storage Account Contributor, AcrPull, User Access Administrator). Custom roles (`add_custom_role`, as
+"Role Definitions - Create Or Update" makes one: `type: CustomRole`, assignable at the subscription) are
+served by id and count in the permissions API like built-in ones.
 Faults can be injected per path fragment (an HTTP status, once each) to test transient handling.
 """
 
@@ -90,6 +92,7 @@ class FakeAzure:
     faults: list[tuple[str, int]] = field(default_factory=list)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)  # async operation id -> state
     export_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # rg (lower) -> {code, message}
+    custom_roles: dict[str, dict[str, Any]] = field(default_factory=dict)  # role name -> role JSON (id, actions...)
     seen: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, principal)
     _tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (principal, audience)
 
@@ -153,12 +156,25 @@ class FakeAzure:
         self.principals[client_id.lower()] = principal_id
         return principal_id
 
+    def add_custom_role(self, name: str, actions: list[str], not_actions: list[str] | None = None) -> str:
+        """A custom role definition (as `az role definition create` makes one); assign it by name."""
+        guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.subscription}/{name}"))
+        self.custom_roles[name] = {"id": guid, "actions": list(actions), "notActions": list(not_actions or []),
+                                   "dataActions": [], "notDataActions": []}
+        return guid
+
+    def _roles(self) -> dict[str, dict[str, Any]]:
+        return {**BUILTIN_ROLES, **self.custom_roles}
+
     def assign(self, principal_id: str, role: str, scope: str) -> dict[str, Any]:
         assignment_id = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+        definition = (f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/"
+                      f"{self.custom_roles[role]['id']}" if role in self.custom_roles
+                      else role_definition_id(role, self.subscription))
         entry = {"id": assignment_id, "name": assignment_id.rsplit("/", 1)[1],
                  "type": "Microsoft.Authorization/roleAssignments",
                  "properties": {"scope": scope, "principalId": principal_id, "principalType": "ServicePrincipal",
-                                "roleDefinitionId": role_definition_id(role, self.subscription)}}
+                                "roleDefinitionId": definition}}
         self.assignments.append(entry)
         return entry
 
@@ -441,12 +457,14 @@ class FakeAzure:
         return web.json_response({"status": "Succeeded"})
 
     def _role_definition(self, guid: str) -> web.Response:
-        for name, role in BUILTIN_ROLES.items():
+        for name, role in self._roles().items():
             if role["id"] == guid:
+                custom = name in self.custom_roles
                 return web.json_response({
-                    "id": role_definition_id(name, self.subscription), "name": guid,
-                    "type": "Microsoft.Authorization/roleDefinitions",
-                    "properties": {"roleName": name, "type": "BuiltInRole", "assignableScopes": ["/"],
+                    "id": f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+                    "name": guid, "type": "Microsoft.Authorization/roleDefinitions",
+                    "properties": {"roleName": name, "type": "CustomRole" if custom else "BuiltInRole",
+                                   "assignableScopes": [f"/subscriptions/{self.subscription}"] if custom else ["/"],
                                    "permissions": [{"actions": role.get("actions", []),
                                                     "notActions": role.get("notActions", []),
                                                     "dataActions": role.get("dataActions", []),
@@ -467,7 +485,7 @@ class FakeAzure:
             if props["principalId"] != principal or not (low + "/").startswith(props["scope"].lower().rstrip("/") + "/"):
                 continue
             guid = props["roleDefinitionId"].rsplit("/", 1)[1]
-            role = next(r for r in BUILTIN_ROLES.values() if r["id"] == guid)
+            role = next(r for r in self._roles().values() if r["id"] == guid)
             value.append({"actions": role.get("actions", []), "notActions": role.get("notActions", []),
                           "dataActions": role.get("dataActions", []), "notDataActions": role.get("notDataActions", [])})
         return web.json_response({"value": value})

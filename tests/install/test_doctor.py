@@ -124,8 +124,9 @@ def test_a_good_install_is_all_green_from_the_command_line(env: dict[str, str], 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert len(lines) == 11 and all(line.startswith("✓") for line in lines[:-1]), done.stdout
-    assert lines[-1] == "10 passed, 0 failed"
+    assert len(lines) == 12 and all(line.startswith("✓") for line in lines[:-1]), done.stdout
+    assert lines[-1] == "11 passed, 0 failed"
+    assert "✓ cloud snapshot rights: cloud snapshots are off" in done.stdout  # AWS and Azure: tests/cloud
     assert "reachable over TLS" in done.stdout and "gpt answering" in done.stdout
 
 
