@@ -1,8 +1,8 @@
 """`aiop doctor`'s "cloud snapshot rights": the controller's own AWS role and Azure identity against README's policies.
 
-AWS is moto in server mode (`ThreadedMotoServer`, real HTTP, started here) behind the front of
-tests/cloud/aws_fake.py, which answers IAM `SimulatePrincipalPolicy` itself (moto does not implement it)
-from the role's real policies in moto; the controller's session is the real web-identity exchange at
+AWS is moto in server mode (`ThreadedMotoServer`, real HTTP, the session's of tests/cloud/conftest.py)
+behind the front of tests/cloud/aws_fake.py, which answers IAM `SimulatePrincipalPolicy` itself (moto
+does not implement it) from the role's real policies in moto; the controller's session is the real web-identity exchange at
 moto's STS, and its caller ARN comes from moto's `GetCallerIdentity`. Azure is the local ARM server of
 tests/cloud/azure_fake.py (shaped after the REST reference, not Azure itself): the permissions API as the
 caller, with a custom role definition added to the fake for these tests. The check and the SDKs are real.
@@ -23,9 +23,8 @@ import pytest
 from controller.adapters.kube import Kube
 from controller.adapters.snapshots import cloud_rights
 from controller.settings import Settings, load_settings
-from controller.tools.cloud_fakes import CloudSpec
 from controller.tools.doctor import Result, check_cloud_snapshot_rights
-from tests.cloud.seed import OPERATOR_ROLE, SeededClouds, role_arn, seeded_clouds
+from tests.cloud.seed import OPERATOR_ROLE, SeededClouds, role_arn
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,16 +33,12 @@ OPERATOR_ARN = role_arn(OPERATOR_ROLE)
 NO_KUBE = cast(Kube, None)  # the check asks only the clouds
 
 
-@pytest.fixture(scope="module")
-def clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededClouds]:
-    spec = CloudSpec.model_validate({"aws": {}, "azure": {
-        "resource_groups": [{"name": "mc-aks-prod", "location": "westeurope"},
-                            {"name": "rg-data", "location": "westeurope"}],
-        "disks": [{"name": "pvc-ledger", "resource_group": "mc-aks-prod"}]}})
-    with seeded_clouds(spec, tmp_path_factory.mktemp("snapshot-rights")) as seeded:
-        assert seeded.azure is not None
-        seeded.azure.add_custom_role(cloud_rights.AZURE_ROLE["Name"], cloud_rights.azure_actions())
-        yield seeded
+@pytest.fixture(scope="module", autouse=True)
+def custom_role(clouds: SeededClouds) -> None:
+    """The session's clouds (tests/cloud/conftest.py: a managed disk in rg-shop, the controller a Reader) plus
+    README's custom role, defined in the fake ARM. A fake of our own would reset moto under the others."""
+    assert clouds.azure is not None
+    clouds.azure.add_custom_role(cloud_rights.AZURE_ROLE["Name"], cloud_rights.azure_actions())
 
 
 def settings_for(clouds: SeededClouds, only: str = "", **extra: str) -> Settings:
@@ -164,55 +159,55 @@ def test_the_caller_arn_names_the_role() -> None:
 
 
 def test_an_identity_with_the_custom_role_passes(clouds: SeededClouds, azure_grant: Any) -> None:
-    azure_grant(cloud_rights.AZURE_ROLE["Name"], "mc-aks-prod")
+    azure_grant(cloud_rights.AZURE_ROLE["Name"], "rg-shop")
     result = doctor(settings_for(clouds, "azure"))  # the group is found from the disk the controller can see
     assert result.ok, result.line()
-    assert result.detail == "Azure: all 10 snapshot actions granted at mc-aks-prod"
+    assert result.detail == "Azure: all 10 snapshot actions granted at rg-shop"
 
 
 def test_an_identity_lacking_snapshots_write_fails_naming_it(clouds: SeededClouds, azure_grant: Any) -> None:
     assert clouds.azure is not None
     clouds.azure.add_custom_role("snapshots without write",
                                  [a for a in cloud_rights.azure_actions() if a != "Microsoft.Compute/snapshots/write"])
-    azure_grant("snapshots without write", "mc-aks-prod")
+    azure_grant("snapshots without write", "rg-shop")
     result = doctor(settings_for(clouds, "azure"))
     assert not result.ok
-    assert result.detail == "Azure: mc-aks-prod lacks Microsoft.Compute/snapshots/write"
+    assert result.detail == "Azure: rg-shop lacks Microsoft.Compute/snapshots/write"
     assert '"ai-operator snapshots"' in result.fix and "charts/README.md" in result.fix
 
 
 def test_contributor_grants_everything_but_reader_alone_does_not(clouds: SeededClouds, azure_grant: Any) -> None:
     """Wildcards are matched: Contributor's `*` covers every action; Reader's `*/read` only the reads."""
-    settings = settings_for(clouds, "azure", AIOP_SNAPSHOT_AZURE_RESOURCE_GROUPS="mc-aks-prod,rg-data")
+    settings = settings_for(clouds, "azure", AIOP_SNAPSHOT_AZURE_RESOURCE_GROUPS="rg-shop,rg-data")
     reader_only = doctor(settings)
     assert not reader_only.ok
-    for group in ("mc-aks-prod", "rg-data"):
+    for group in ("rg-shop", "rg-data"):
         assert f"{group} lacks Microsoft.Compute/disks/write, Microsoft.Compute/snapshots/write, " in reader_only.detail
     assert "Microsoft.Compute/snapshots/read" not in reader_only.detail
-    azure_grant("Contributor", "mc-aks-prod")
+    azure_grant("Contributor", "rg-shop")
     azure_grant("Contributor", "rg-data")
     assert doctor(settings).ok
 
 
 def test_a_configured_group_that_does_not_exist_is_red(clouds: SeededClouds, azure_grant: Any) -> None:
-    azure_grant(cloud_rights.AZURE_ROLE["Name"], "mc-aks-prod")
-    result = doctor(settings_for(clouds, "azure", AIOP_SNAPSHOT_AZURE_RESOURCE_GROUPS="mc-aks-prod,rg-gone"))
+    azure_grant(cloud_rights.AZURE_ROLE["Name"], "rg-shop")
+    result = doctor(settings_for(clouds, "azure", AIOP_SNAPSHOT_AZURE_RESOURCE_GROUPS="rg-shop,rg-gone"))
     assert not result.ok and "resource group rg-gone does not exist" in result.detail
-    assert "mc-aks-prod" not in result.detail
+    assert "rg-shop" not in result.detail
 
 
 def test_a_refused_permissions_read_is_inconclusive(clouds: SeededClouds, azure_grant: Any) -> None:
     assert clouds.azure is not None
     clouds.azure.faults.append(("/providers/Microsoft.Authorization/permissions", 403))
     result = doctor(settings_for(clouds, "azure"))
-    assert not result.ok and "inconclusive at mc-aks-prod" in result.detail
+    assert not result.ok and "inconclusive at rg-shop" in result.detail
     assert "Microsoft.Authorization/permissions/read" in result.fix
 
 
 def test_both_clouds_in_one_line_and_off_when_neither_is_set(clouds: SeededClouds, aws_policy: Any,
                                                              azure_grant: Any) -> None:
     aws_policy("aiop-snapshots", cloud_rights.AWS_POLICY)
-    azure_grant(cloud_rights.AZURE_ROLE["Name"], "mc-aks-prod")
+    azure_grant(cloud_rights.AZURE_ROLE["Name"], "rg-shop")
     both = doctor(settings_for(clouds))
     assert both.ok and both.detail.startswith("AWS: ") and "; Azure: all 10" in both.detail
     off = doctor(load_settings({}))
