@@ -157,3 +157,72 @@ def test_relative_amounts_are_computed_from_the_live_value(backend: OfflineBacke
     result = backend.propose(request(text), shop_cluster())
     assert result.actions[0].action == "scale" and result.actions[0].params["replicas"] == replicas
     assert "as asked" in result.answer
+
+
+# -- incidental words do not refuse a clear catalog request (a colleague's bug after issue 14) ----------
+
+def _claim(name: str, size: str = "20Gi") -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": "shop", "labels": {"app": "postgres"}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3",
+                     "resources": {"requests": {"storage": size}}},
+            "status": {"phase": "Bound", "capacity": {"storage": size}}}
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("grow the postgres volume to 50Gi, the ledger tables are filling it up", "50Gi"),
+    ("take a snapshot first, then grow data-postgres-0 to 40Gi", "40Gi"),
+    ("snapshot the data volume and then expand it to 40Gi", "40Gi"),
+    ("the orders table has 90M rows, resize data-postgres-0 to 80Gi", "80Gi"),
+    ("back up the volume first and bump data-postgres-0 to 60Gi", "60Gi"),
+])
+def test_tables_and_snapshot_words_do_not_refuse_an_expansion(backend: OfflineBackend, text: str, size: str) -> None:
+    """"tables" that are only the reason, and a snapshot the plan takes anyway, leave the expansion planned."""
+    result = backend.propose(request(text), shop_cluster(_claim("data-postgres-0")))
+    assert result.kind == "plan", result.answer
+    assert [(a.action, a.params["name"], a.params["size"]) for a in result.actions] == \
+        [("expand-pvc", "data-postgres-0", size)]
+    # the engine adds the "Before running: snapshot ..." line (tests/eval-scenarios/h14-expand-with-snapshot-words.yaml)
+    assert ("You asked for a snapshot first" in result.answer) is ("snapshot" in text or "back up" in text)
+
+
+def test_database_upgrade_with_snapshot_first_is_planned(backend: OfflineBackend) -> None:
+    """The snapshot asked for is the plan's own "Before running" step, so the upgrade is planned."""
+    result = backend.propose(request("upgrade postgres to postgres:16.4, snapshot it first"),
+                             shop_cluster(_claim("data-postgres-0")))
+    assert result.kind == "plan", result.answer
+    assert [(a.action, a.params["kind"], a.params["name"], a.params["image"]) for a in result.actions] == \
+        [("set-image", "StatefulSet", "postgres", "postgres:16.4")]
+    assert "You asked for a snapshot first" in result.answer
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ("snapshot the etcd database", "inside an application"),
+    ("take a snapshot of the orders database", "snapshots and backups on their own"),
+    ("drop the sessions table", "inside an application"),
+    ("truncate the audit tables", "inside an application"),
+    ("run the database migrations", "inside an application"),
+    ("back up the db every night", "snapshots and backups on their own"),
+    ("delete old rows from the events table", "inside an application"),
+    ("add an index to the orders table", "inside an application"),
+    ("take a snapshot of data-postgres-0 and scale postgres to 2", "snapshots and backups on their own"),
+])
+def test_database_internals_and_bare_snapshots_stay_refused(backend: OfflineBackend, text: str, what: str) -> None:
+    """A table operation, or a snapshot with no change the operator snapshots before, is an honest "cannot"."""
+    result = backend.propose(request(text), shop_cluster(_claim("data-postgres-0")))
+    assert result.kind == "unsupported" and not result.actions, (result.kind, result.actions)
+    assert what in result.answer and "Instead:" in result.answer
+
+
+@pytest.mark.parametrize(("text", "refused"), [
+    ("grow the postgres volume to 50Gi, the ledger tables are filling it up", False),
+    ("take a snapshot first, then grow it to 40Gi", False),
+    ("the tables are huge", False),
+    ("drop the sessions table", True),
+    ("clean up the old audit tables", True),
+    ("alter table orders add column x", True),
+    ("take a snapshot of the orders database", True),
+    ("create a cronjob backup-runner with image x:1 every day at 02:00", False),
+])
+def test_scope_rules_on_their_own(text: str, refused: bool) -> None:
+    assert (out_of_scope(text) is not None) is refused

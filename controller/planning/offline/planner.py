@@ -40,7 +40,7 @@ from controller.planning.offline.grounding import Grounder
 from controller.planning.offline.guard import screen
 from controller.planning.offline.intents import ACTIONS, UNSUPPORTED, IntentClassifier, IntentScore
 from controller.planning.offline.readonly import answer_read_only
-from controller.planning.offline.scope import out_of_scope
+from controller.planning.offline.scope import incidental, incidental_notes, out_of_scope
 from controller.planning.offline.speech import Act, classify_act, has_symptom, split_steps
 from controller.planning.types import ActionCall, ClusterReader, PlanningRequest, PlanningResult
 
@@ -113,6 +113,16 @@ _KUBERNETES_TROUBLE = re.compile(r"\bpods?\b|\bready\b|\bcrash\w*|\boomkill\w*|\
                                  r"\brestart\w*|\bdeployments?\b|\bservices?\b|\bcontainers?\b|\bprobes?\b", re.I)
 
 
+_REVIEW_WORDS = re.compile(r"\b(?:review|check|scan|assess|inspect|audit(?:s|ing)?\s+(?:the\s+)?(?:security|namespace|"
+                           r"workloads?|pods?)|secur\w*|harden\w*|look\w*)\b", re.I)
+
+
+def _unasked_review(intent: str, act: Act, text: str) -> bool:
+    """A command read as a security review without asking for one ("truncate the audit tables"): screened too,
+    since the review would offer remediation plans for a request that asked for something else."""
+    return intent == "security-review" and act.kind == "command" and not _REVIEW_WORDS.search(text)
+
+
 def gate(intent: str, act: Act, text: str) -> str:
     """The intent the speech act allows: questions, problems and negations stay read-only."""
     if intent == UNSUPPORTED and act.kind == "problem" and _KUBERNETES_TROUBLE.search(text):
@@ -174,10 +184,12 @@ class OfflineBackend:
         routed = cloud_questions.route(ctx, intent, cluster, read_only=act.kind == "negated")
         if routed is not None:
             return self._result(routed[1], routed[0], ctx, request, texts[start], stated, suspicious, confidence)
-        if intent == UNSUPPORTED or intent in BUILDERS:
-            outside = out_of_scope(stated, self._known_names(grounder, ctx.namespace))
+        if intent == UNSUPPORTED or intent in BUILDERS or _unasked_review(intent, act, stated):
+            known = self._known_names(grounder, ctx.namespace)
+            outside = out_of_scope(stated, known)
             if outside is not None or intent == UNSUPPORTED:
                 return self._cannot(outside, suspicious, confidence)
+            ctx.notes.extend(incidental_notes(stated, known))
         several = self._several(request, grounder, texts, start) if intent in BUILDERS else None
         if several is not None:
             outcome = several
@@ -251,7 +263,7 @@ class OfflineBackend:
         """One plan of several steps when the newest turn joins several actions ("scale X and restart Y")."""
         if start != len(texts) - 1:
             return None
-        parts = split_steps(texts[-1])
+        parts = [p for p in split_steps(texts[-1]) if not incidental(p)]  # "take a snapshot first": the plan's own
         if len(parts) < 2:
             return None
         steps: list[tuple[str, str]] = []
