@@ -144,6 +144,7 @@ class WriteWatch:
                       for d in listed.items if d.metadata.name in SHARED}
         self.writes: list[Write] = []
         self.error = ""
+        self._watch: Any = None  # one long watch: resuming from an old resourceVersion can be answered 410
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -151,9 +152,9 @@ class WriteWatch:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                watch: Any = k8s_watch.Watch()  # type: ignore[no-untyped-call]
-                for event in watch.stream(self.apps.list_namespaced_deployment, "shop",
-                                          resource_version=self.resource_version, timeout_seconds=5):
+                self._watch = k8s_watch.Watch()  # type: ignore[no-untyped-call]
+                for event in self._watch.stream(self.apps.list_namespaced_deployment, "shop",
+                                          resource_version=self.resource_version, timeout_seconds=3600):
                     obj = event["object"]
                     self.resource_version = obj.metadata.resource_version
                     name = obj.metadata.name
@@ -169,6 +170,8 @@ class WriteWatch:
 
     def stop(self) -> list[Write]:
         self._stop.set()
+        if self._watch is not None:
+            self._watch.stop()
         self._thread.join(timeout=30)
         return list(self.writes)
 

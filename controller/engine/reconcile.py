@@ -747,15 +747,25 @@ def reconcile(svc: Services, body: dict[str, Any]) -> float | None:
 
 
 def record_retry(svc: Services, body: dict[str, Any], message: str, delay: float) -> None:
-    """Best effort: say in status that a transient error is being retried (the API may be what is down)."""
+    """Best effort: say in status that a transient error is being retried (the API may be what is down).
+
+    The conditions are those of the object as it is now, written with its resourceVersion: the body
+    kopf handed over can be older than the reconcile's own status writes, and writing its conditions
+    back erased them (bench.load: a stale plan's `Ready: PlanStale` was replaced by the approval-time
+    conditions, so the re-plan was never resumed and the thread stayed in Planning for good).
+    """
     meta = body["metadata"]
     cond = {"type": ConditionType.RECONCILING.value, "status": "True", "reason": Reason.RETRYING.value,
             "message": f"{message}; retrying in {delay:.0f}s", "lastTransitionTime": now_rfc3339()}
-    conditions = [c for c in ((body.get("status") or {}).get("conditions") or [])
-                  if c.get("type") != ConditionType.RECONCILING.value]
     try:
+        live = svc.kube.get(body["apiVersion"], body["kind"], meta["name"], meta["namespace"])
+        if live is None:
+            return
+        conditions = [c for c in ((live.get("status") or {}).get("conditions") or [])
+                      if c.get("type") != ConditionType.RECONCILING.value]
         svc.kube.merge_patch(body["apiVersion"], body["kind"], meta["name"], meta["namespace"],
-                             {"status": {"conditions": [*conditions, cond]}}, subresource="status")
+                             {"metadata": {"resourceVersion": live["metadata"]["resourceVersion"]},
+                              "status": {"conditions": [*conditions, cond]}}, subresource="status")
     except KubeError:
         pass
 

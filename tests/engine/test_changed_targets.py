@@ -15,6 +15,8 @@
 3. A plan records the state its planner read, not a later one. The fingerprint was read after the
    plan had been rendered; a write in between ("from 8" shown, 6 recorded) let the plan apply over a
    state it was not made against, and only the field-manager conflict of 2. happened to stop it.
+4. Recording a retry (a 409 on the status write) kept the conditions written since kopf's body was read;
+   it erased a stale plan's `Ready: PlanStale`, and the thread never re-planned.
 
 Through the real controller (kopf) with the offline planner behind the scripted seam, the sandbox API
 server (a faithful fake speaking the real REST protocol; no Kubernetes can run here) and real kubectl
@@ -31,7 +33,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.api.constants import Phase
+from controller.api.constants import API_VERSION, KIND_CONVERSATION, Phase
+from controller.engine.reconcile import record_retry
 from controller.planning.offline.planner import OfflineBackend, shared_classifier
 from controller.planning.types import ClusterReader, PlanningRequest, PlanningResult
 from tests.engine.conftest import ALICE, Loop, start_loop
@@ -140,3 +143,20 @@ def test_a_plan_records_the_state_its_planner_read_not_a_later_one(loop: Loop, o
     assert loop.deployment("worker")["spec"]["replicas"] == 6, "applied over a state the plan was not made against"
     assert obj["status"]["phase"] == Phase.AWAITING_APPROVAL
     assert "from 6 to 8" in obj["status"]["revisions"][-1]["actions"][0]["title"]
+
+
+def test_recording_a_retry_keeps_the_conditions_written_since(loop: Loop, offline: OfflineBackend) -> None:
+    """4. A retry is recorded over the object as it is now. It wrote back the conditions of the body kopf
+    had handed over, older than the reconcile's own writes: in bench.load a stale plan's `Ready: PlanStale`
+    was erased that way, its re-plan never resumed, and three threads stayed in Planning for good."""
+    loop.backend.enqueue(offline.propose)
+    loop.client.say("shop", "retry-record", "how many replicas has web in shop?", ALICE)
+    old = loop.client.wait_settled("shop", "retry-record")
+    loop.kube.merge_patch(API_VERSION, KIND_CONVERSATION, "retry-record", "shop", {"status": {"conditions": [
+        *old["status"]["conditions"], {"type": "Approved", "status": "False", "reason": "PlanStale",
+                                       "message": "written after kopf's body",
+                                       "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}, subresource="status")
+    record_retry(loop.services, old, "writing the thread's status: 409", 2.0)
+    conditions = {c["type"]: c for c in (loop.client.get("shop", "retry-record") or {})["status"]["conditions"]}
+    assert conditions["Approved"]["reason"] == "PlanStale"
+    assert conditions["Reconciling"]["reason"] == "Retrying"
