@@ -223,6 +223,8 @@ def test_database_internals_and_bare_snapshots_stay_refused(backend: OfflineBack
     ("alter table orders add column x", True),
     ("take a snapshot of the orders database", True),
     ("create a cronjob backup-runner with image x:1 every day at 02:00", False),
+    ("provision a new persistent volume claim backups of 30Gi", False),
+    ("back up the volume first and bump it to 60Gi", False),
 ])
 def test_scope_rules_on_their_own(text: str, refused: bool) -> None:
     assert (out_of_scope(text) is not None) is refused
