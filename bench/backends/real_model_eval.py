@@ -88,7 +88,8 @@ def main() -> None:
     parser.add_argument("--every-role", action="store_true", help="the model also routes, reviews and summarises")
     parser.add_argument("--turn-timeout", type=float, default=300.0, help="seconds a turn may take to settle")
     args = parser.parse_args()
-    rows, totals = [], {"model": 0, "fallback": 0, "budget": 0, "other": 0}
+    rows: list[dict[str, Any]] = []
+    totals = {"model": 0, "fallback": 0, "budget": 0, "other": 0}
     with tempfile.TemporaryDirectory(prefix="aiop-real-eval-") as tmp:
         model = gguf(Path(tmp) / "gguf")
         server = None if args.local else LlamaServer(model).__enter__()
@@ -110,10 +111,19 @@ def main() -> None:
                 status = getattr(run, "status", {})
                 found = origins(status, "gemma")
                 proposed = [str(r.get("summary") or r.get("answer") or "")[:200] for r in status.get("revisions") or []]
+                fallbacks = [f[:300] for r in status.get("revisions") or [] for f in r.get("findings") or []
+                             if f.startswith("fallback:")]
+                if server is not None and server.proc is not None and server.proc.poll() is not None:
+                    # a crash of the server is a finding, and must not turn the rest of the run into fallbacks
+                    fallbacks.append(f"the llama.cpp server ended (exit code {server.proc.returncode}): "
+                                     + " | ".join(line for line in server.log[-12:] if "error" in line.lower())[:500])
+                    server = LlamaServer(model).__enter__()
+                    os.environ["AIOP_BACKENDS"] = str(backends_file(Path(tmp), server.url, model, args.timeout,
+                                                                    args.every_role))
                 for o in found:
                     totals[o] += 1
                 rows.append({"scenario": scenario.name, "passed": passed, "reason": reason, "plans": found,
-                             "proposed": proposed,
+                             "proposed": proposed, "fallbacks": fallbacks,
                              "seconds": round(time.monotonic() - started, 1)})
                 print(f"{'PASS' if passed else 'FAIL'} {scenario.name}: plans {found} "
                       f"({rows[-1]['seconds']} s){'' if passed else ' - ' + reason[:120]}", flush=True)

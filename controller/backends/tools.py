@@ -33,10 +33,24 @@ READ_TOOLS = frozenset({READ_OBJECT, LIST_OBJECTS, READ_EVENTS, READ_LOGS}) | CL
 
 
 _CLASS_FOR = {"d": "[0-9]", "w": "[A-Za-z0-9_]", "s": "[ \\t\\n\\r]"}
+_GRAMMAR_ESCAPES = "]\\[tnr"  # the escapes llama.cpp's grammar parser reads inside a class
+
+
+def _in_class(char: str) -> str:
+    """An escaped character inside a character class, as llama.cpp's grammar parser reads it: `\\w` as
+    its ranges, `\\-` as `\\x2D` (a bare `-` would be a range), other punctuation as itself."""
+    if char in _CLASS_FOR:
+        return _CLASS_FOR[char][1:-1]
+    if char in _GRAMMAR_ESCAPES:
+        return "\\" + char
+    if char in "-^":
+        return f"\\x{ord(char):02X}"
+    return char if not char.isalnum() else "\\" + char
 
 
 def wire_pattern(pattern: str) -> str:
-    """The same regular expression without escapes outside character classes (`\\.` -> `[.]`, `\\d` -> `[0-9]`).
+    """The same regular expression without escapes outside character classes (`\\.` -> `[.]`, `\\d` -> `[0-9]`),
+    and inside them only those llama.cpp's grammar reads (`[-\\w.]` -> `[-A-Za-z0-9_.]`).
 
     Why: llama.cpp's JSON-schema-to-grammar converter (llama-cpp-python 0.3) copies such escapes into
     grammar literals that llama.cpp's own grammar parser refuses, and the server then crashes
@@ -48,7 +62,7 @@ def wire_pattern(pattern: str) -> str:
         if char == "\\" and i + 1 < len(pattern):
             nxt = pattern[i + 1]
             if in_class:
-                out.append(char + nxt)
+                out.append(_in_class(nxt))
             elif nxt in _CLASS_FOR:
                 out.append(_CLASS_FOR[nxt])
             elif nxt in ".*+?()|{}/$-:@#,":
