@@ -52,7 +52,9 @@ def _serve(conn: Connection, key: ModelKey) -> None:
     try:
         from llama_cpp import Llama
     except ImportError:
-        conn.send(("config", "type local needs the llama-cpp-python package"))
+        conn.send(("config", "type local needs the llama-cpp-python package: in a cluster, run the controller "
+                           "from the image's local-model variant (chart value localModel.enabled: true, "
+                           "tag suffix -local-model); elsewhere `pip install -r requirements-local-model.lock`"))
         return
     try:
         llama = Llama(model_path=path, n_ctx=context_tokens, n_threads=threads, n_threads_batch=threads,
