@@ -165,7 +165,8 @@ class WriteWatch:
                         self.writes.append(Write(name, self.state[name][0], now[0], now[1]))
                         self.state[name] = now
             except Exception as exc:  # a watch that cannot resume loses writes: the check must not pass
-                self.error = f"the watch of the shared Deployments failed: {exc}"
+                if not self._stop.is_set():  # (stopping ends the response: not a loss)
+                    self.error = f"the watch of the shared Deployments failed: {exc}"
                 return
 
     def stop(self) -> list[Write]:
@@ -248,6 +249,8 @@ def contended_approvals(bench: Bench, names: list[str], stall: float) -> dict[st
     completed = sum(1 for o in ended.values() if o["status"]["phase"] == "Completed")
     return {"completed": completed, "replanned": replans, "seconds": round(drained, 1),
             "writes": {d: sum(1 for w in writes if w.deployment == d) for d in SHARED}, "final_replicas": final,
+            "write_order": {d: [f"{w.before}->{w.after} {w.thread}" for w in writes if w.deployment == d]
+                            for d in SHARED},
             "chain_breaks": problems}
 
 
