@@ -406,3 +406,15 @@ class ConversationStatus(ApiModel):
     missing_permissions: list[Permission] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)
     links: Links = Field(default_factory=Links)
+
+    def wire(self) -> dict[str, Any]:
+        """As `ApiModel.wire`, with archived revisions written without their empty fields.
+
+        Why: a 500-turn thread keeps a summary of every older revision in status; written with every
+        empty list and string of a full revision, those summaries alone passed the 256 KiB a status
+        should stay under. Reading them back fills the same defaults, so nothing is lost."""
+        data = super().wire()
+        data["revisions"] = [
+            {k: v for k, v in entry.items() if v not in ("", [], {})} if entry.get("archived") else entry
+            for entry in data.get("revisions") or []]
+        return data

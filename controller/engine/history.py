@@ -27,6 +27,9 @@ from controller.api.types import ConversationStatus, Message, PlanRevision
 log = logging.getLogger("aiop.history")
 
 
+SUMMARY_CHARS = 120
+
+
 @dataclass(frozen=True)
 class Limits:
     keep_revisions: int = 4  # detailed revisions kept besides the current, approved and executed ones
@@ -43,9 +46,13 @@ class Split:
 
 
 def summary_of(rev: PlanRevision) -> PlanRevision:
-    """A revision reduced to what status keeps for history: number, digest, summary, who shaped it."""
+    """A revision reduced to what status keeps for history: number, digest, summary, who shaped it.
+
+    The answer and everything else stay in the archived copy in git; the summary is cut to
+    SUMMARY_CHARS so 500 of these stay well inside a status budget of 256 KiB."""
+    summary = rev.summary if len(rev.summary) <= SUMMARY_CHARS else rev.summary[:SUMMARY_CHARS - 1] + "…"
     return PlanRevision(revision=rev.revision, digest=rev.digest, based_on_turn=rev.based_on_turn,
-                        summary=rev.summary, answer=rev.answer[:280], mutating=rev.mutating,
+                        summary=summary, mutating=rev.mutating,
                         backend=rev.backend, created_at=rev.created_at, shaped_by=rev.shaped_by,
                         reused_from=rev.reused_from, archived=True)
 
