@@ -11,6 +11,7 @@ that the answer still passes the same validation and repair as any other.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -101,7 +102,8 @@ def context_too_long(body: dict[str, Any]) -> fakes.Script | None:
     return None
 
 
-def test_the_two_steps_send_the_shortlist_the_enums_and_the_brief(shop: MemoryCluster) -> None:
+def picks_scale_then_fills(fills: Iterator[dict[str, Any]]) -> Callable[[dict[str, Any]], fakes.Script]:
+    """A server too small for the whole catalog: it picks `scale`, then fills it with the next of `fills`."""
     def rule(body: dict[str, Any]) -> fakes.Script:
         refused = context_too_long(body)
         if refused:
@@ -109,8 +111,12 @@ def test_the_two_steps_send_the_shortlist_the_enums_and_the_brief(shop: MemoryCl
         name = body["tools"][0]["function"]["name"]
         if name == compat.PICK_TOOL:
             return fakes.tools(fakes.call(name, {"tool": "scale"}))
-        return fakes.tools(fakes.call(name, {"kind": "Deployment", "name": "web", "namespace": "shop", "replicas": 5}))
+        return fakes.tools(fakes.call(name, next(fills)))
+    return rule
 
+
+def test_the_two_steps_send_the_shortlist_the_enums_and_the_brief(shop: MemoryCluster) -> None:
+    rule = picks_scale_then_fills(iter([{"kind": "Deployment", "name": "web", "namespace": "shop", "replicas": 5}]))
     with PickyServer(rule) as server:
         chat = OpenAIChat(OpenAIConfig(name="srv", type="openai", model="m", base_url=server.url + "/v1",
                                        timeout_s=5), None)
@@ -136,17 +142,8 @@ def test_the_two_steps_send_the_shortlist_the_enums_and_the_brief(shop: MemoryCl
 def test_a_narrowed_answer_is_still_validated_and_the_repair_says_why(shop: MemoryCluster) -> None:
     """A server that ignores the schema (no grammar) can return anything: the catalog still refuses it,
     and the repair's brief tells the model what was wrong."""
-    answers = iter([{"name": "web", "namespace": "shop", "replicas": -4},
-                    {"name": "web", "namespace": "shop", "replicas": 4}])
-
-    def rule(body: dict[str, Any]) -> fakes.Script:
-        refused = context_too_long(body)
-        if refused:
-            return refused
-        name = body["tools"][0]["function"]["name"]
-        if name == compat.PICK_TOOL:
-            return fakes.tools(fakes.call(name, {"tool": "scale"}))
-        return fakes.tools(fakes.call(name, next(answers)))
+    rule = picks_scale_then_fills(iter([{"name": "web", "namespace": "shop", "replicas": -4},
+                                        {"name": "web", "namespace": "shop", "replicas": 4}]))
 
     with PickyServer(rule) as server:
         chat = OpenAIChat(OpenAIConfig(name="srv", type="openai", model="m", base_url=server.url + "/v1",

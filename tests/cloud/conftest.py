@@ -89,5 +89,5 @@ def clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededClouds]:
 @pytest.fixture(scope="session")
 def access(clouds: SeededClouds) -> CloudAccess:
     """The operator's own wiring, from settings, exactly as the controller builds it."""
-    env = {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in clouds.overrides.items()}
+    env = clouds.env()
     return cloud_access(load_settings(env))

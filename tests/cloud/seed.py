@@ -45,6 +45,10 @@ class SeededClouds:
     azure: FakeAzure | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    def env(self) -> dict[str, str]:
+        """The overrides as the controller reads them: AIOP_* variables, booleans as "1"."""
+        return {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in self.overrides.items()}
+
 
 @contextlib.contextmanager
 def seeded_clouds(spec: CloudSpec, home: Path) -> Iterator[SeededClouds]:

@@ -159,7 +159,7 @@ def test_azure_throttling_is_transient_and_a_bad_identity_is_an_error(clouds: Se
     with pytest.raises(CloudTransient, match="503"):
         flaky.storage_accounts()
     assert [a.name for a in flaky.storage_accounts()] == ["shopmedia", "shopledger"]  # healed
-    env = {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in clouds.overrides.items()}
+    env = clouds.env()
     env["AIOP_AZURE_CLIENT_ID"] = "9a9a9a9a-0000-4000-8000-000000000000"  # no such application
     stranger = cloud_access(load_settings(env))
     assert stranger.azure is not None

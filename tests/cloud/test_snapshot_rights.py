@@ -42,7 +42,7 @@ def custom_role(clouds: SeededClouds) -> None:
 
 
 def settings_for(clouds: SeededClouds, only: str = "", **extra: str) -> Settings:
-    env = {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in clouds.overrides.items()}
+    env = clouds.env()
     if only == "aws":
         env = {k: v for k, v in env.items() if "AZURE" not in k and "ASO" not in k and "GRAPH" not in k}
     if only == "azure":

@@ -52,7 +52,7 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededClouds]:
 
 @pytest.fixture(scope="module")
 def loop(aws: SeededClouds, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    env = {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in aws.overrides.items()}
+    env = aws.env()
     yield from start_loop(tmp_path_factory.mktemp("aiop-aws"), env=env, extra_crds=fixture_crds(),
                           extra_objects=[*o.storage_rights(ALICE.user), *rights()])
 

@@ -42,7 +42,7 @@ def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededClouds]:
 
 @pytest.fixture(scope="module")
 def loop(azure: SeededClouds, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    env = {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in azure.overrides.items()}
+    env = azure.env()
     yield from start_loop(tmp_path_factory.mktemp("aiop-azure"), env=env,
                           extra_objects=[*o.storage_rights(ALICE.user), *rights()])
 

@@ -68,7 +68,7 @@ def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededClouds]:
 
 @pytest.fixture(scope="module")
 def loop(azure: SeededClouds, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    env = {"AIOP_" + k.upper(): ("1" if v is True else str(v)) for k, v in azure.overrides.items()}
+    env = azure.env()
     yield from start_loop(tmp_path_factory.mktemp("aiop-azure-template"), env=env, extra_crds=fixture_crds(),
                           extra_objects=cloud_editor())
 
