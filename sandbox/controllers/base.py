@@ -9,12 +9,12 @@ only when something it watches changes), like a controller-runtime `RequeueAfter
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sandbox.errors import ApiError
+from sandbox.jsoncopy import copy_json
 from sandbox.operations import SYSTEM_USER
 from sandbox.resources import ResourceType
 from sandbox.store import ObjectKey, StoreEvent
@@ -120,7 +120,7 @@ class Controller:
 
     def owned(self, group: str, plural: str, owner: Obj) -> list[Obj]:
         """The objects of one kind that `owner` controls (copies: safe to change and keep)."""
-        return [copy.deepcopy(o) for o in self.owned_views(group, plural, owner)]
+        return [copy_json(o) for o in self.owned_views(group, plural, owner)]
 
     def owned_views(self, group: str, plural: str, owner: Obj) -> list[Obj]:
         """Like `owned`, but the stored objects themselves: read-only, and only until the next write."""
@@ -157,7 +157,7 @@ class Controller:
         with self.sim.own_writes():
             try:
                 return self.ops.replace(rt, meta.get("namespace", "") or "", meta["name"],
-                                        {**copy.deepcopy(obj), "status": status}, SYSTEM_USER, subresource="status")
+                                        {**obj, "status": status}, SYSTEM_USER, subresource="status")  # replace copies it
             except ApiError as exc:
                 self.sim.log_refusal(self.name, "update status", rt, obj, exc)
                 return obj

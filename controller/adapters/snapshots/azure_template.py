@@ -55,6 +55,11 @@ def template_file(resource_group: str) -> str:
     return f"azure-{re.sub(r'[^A-Za-z0-9._-]+', '-', resource_group)}-template.json"
 
 
+def arm_words(error: Any) -> str:
+    """An ARM error detail as people read it: "code: message" (either may be missing)."""
+    return ": ".join(str(w) for w in (getattr(error, "code", ""), getattr(error, "message", "")) if w)
+
+
 def deployment_name(thread_id: str) -> str:
     """`aiop-restore-<thread>`: ARM deployment names are at most 64 of letters, digits, `-._()`."""
     return re.sub(r"[^A-Za-z0-9._()-]+", "-", f"aiop-restore-{thread_id}")[:64].rstrip(".")
@@ -128,8 +133,7 @@ class AzureTemplateExports:
         result = self._run(call, poller.result)
         error = getattr(result, "error", None)
         if error:
-            words = ": ".join(str(w) for w in (getattr(error, "code", ""), getattr(error, "message", "")) if w)
-            words = words.rstrip(".")
+            words = arm_words(error).rstrip(".")
             return SnapshotStatus("Failed", f"Azure could not export resource group {rg}'s template: {words}",
                                   self.group_id(rg))
         template = getattr(result, "template", None)
@@ -207,8 +211,7 @@ class AzureTemplateExports:
             return Step(True, f"resource group {rg}: the template exported before the change was redeployed "
                               f"(incremental deployment {name}); resources created since were left as they are")
         if state in ("Failed", "Canceled"):
-            error = getattr(props, "error", None)
-            words = ": ".join(str(w) for w in (getattr(error, "code", ""), getattr(error, "message", "")) if w)
+            words = arm_words(getattr(props, "error", None))
             return Step(False, f"deployment {name} of resource group {rg}'s template is {state}"
                                + (f": {words}" if words else ""), failed=True)
         return Step(False, f"waiting for deployment {name} in resource group {rg} ({state or 'Accepted'})")
