@@ -158,13 +158,15 @@ class Kube:
                 timeout: float = 30.0, idempotent: bool | None = None) -> Any:
         """One request; a transient failure of an idempotent one (every verb but create, and reviews,
         which change nothing) is retried a few times with jittered backoff and the server's Retry-After,
-        as client-go's callers do, before it is raised for the caller to retry later."""
+        as client-go's callers do, before it is raised for the caller to retry later. A 409 is raised at
+        once: sending the same body again cannot cure "the object has been modified" — the caller must read
+        again (and a write guarded by a resourceVersion must not be repeated blindly)."""
         safe = method != "POST" if idempotent is None else idempotent
         for attempt in range(RETRIES if safe else 1):
             try:
                 return self._once(method, path, query, body, content_type, accept, timeout)
             except KubeError as exc:
-                if not exc.transient or attempt == RETRIES - 1 or not safe:
+                if not exc.transient or exc.code == 409 or attempt == RETRIES - 1 or not safe:
                     raise
                 time.sleep(min(2.0, exc.retry_after or random.uniform(0.05, 0.2) * 2 ** attempt))
         raise AssertionError("unreachable")  # the loop returns or raises

@@ -16,7 +16,7 @@ the plan was made (its fingerprint differs), nothing is applied and the outcome 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from controller.adapters.backups import BackupStore, clean_for_backup
@@ -45,6 +45,7 @@ from controller.engine.planning import labelled
 from controller.engine.snapshots import Snapshots
 from controller.engine.targets import changed_since, merge_by_object, observe
 from controller.knowledge.base import KnowledgeStore, ThreadRecord
+from controller.kubevalues import subset_mismatch
 from controller.planning.types import ActionCall
 from controller.redact import redact_object
 from controller.workflow import machine as m
@@ -299,8 +300,34 @@ class Executor:
                            sources=sources, commits=commits, field_manager=record.field_manager,
                            takes_over=takes_over)
 
-    def start_sync(self, req: SyncRequest) -> SyncOutcome:
-        return self.sync_engine.start(req)
+    def start_sync(self, req: SyncRequest, revision: PlanRevision) -> SyncOutcome:
+        """Hand the record's objects to the sync engine; for direct apply, guard every write first.
+
+        Each object is read again just before it is applied: one that already shows what was approved is
+        not written again (a repeat of a start whose status write was lost), one that changed since the plan
+        was made is not written at all (nothing of the revision is), and the others are applied with the
+        resourceVersion just read, so a late or repeated request is refused by the server (bench.load saw a
+        thread's forced apply written a second time, after its lock was released, over the next thread's).
+        GitOps engines apply from git themselves, under the thread's locks.
+        """
+        if self.sync_engine.name != DirectSync.name:
+            return self.sync_engine.start(req)
+        live = {manifest_ref(mf).key(): self.kube.get(mf["apiVersion"], mf["kind"], mf["metadata"]["name"],
+                                                       mf["metadata"].get("namespace") or None)
+                for mf in req.manifests}
+        pending = [mf for mf in req.manifests
+                   if (seen := live[manifest_ref(mf).key()]) is None or subset_mismatch(expectation(mf), seen)]
+        keys = {manifest_ref(mf).key() for mf in pending}
+        planned = [t for t in revision.targets if t.ref.key() in keys]
+        now = observe(list(revision.manifests), [t.ref for t in planned],
+                      lambda ref: redact_object(obj) if (obj := live.get(ref.key())) is not None else None)
+        changed = changed_since(planned, now)
+        if changed:
+            return SyncOutcome(False, "nothing was applied: " + "; ".join(changed) + " (by someone outside this "
+                               "thread, after it was approved)")
+        versions = tuple((key, version) for key in sorted(keys)
+                         if (version := ((live[key] or {}).get("metadata") or {}).get("resourceVersion")))
+        return self.sync_engine.start(replace(req, manifests=tuple(pending), preconditions=versions))
 
     def sync_state(self, req: SyncRequest) -> SyncState:
         return self.sync_engine.status(req)

@@ -548,7 +548,7 @@ class Reconciler:
                                                         "Nothing was applied"), effect.revision)
         # --- end snapshots
         if not record.sync_started:
-            outcome = executor.start_sync(req)
+            outcome = executor.start_sync(req, revision)
             if not outcome.ok:
                 return self._sync_said(m.SyncFailed(message=outcome.message), effect.revision)
             record = record.model_copy(update={"sync_started": now_rfc3339(),

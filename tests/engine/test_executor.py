@@ -189,7 +189,7 @@ def test_execute_writes_a_record_that_sync_and_promotion_read(world: Any) -> Non
         target.repo.url = "/nonexistent/gone.git"
     req = executor.sync_request("t1", record, rev)
     assert [s.path for s in req.sources] == ["threads/t1/manifests", "addons/t1/manifests"]
-    assert req.field_manager == "aiop-t1-r1" and executor.start_sync(req).ok
+    assert req.field_manager == "aiop-t1-r1" and executor.start_sync(req, rev).ok
     prs = executor.promote("t1", record, rev, ["scale web"], ALICE, ALICE.user, 90, "", "now")
     assert [p.head for p in prs] == ["thread/t1", "thread/t1"]
 
@@ -214,6 +214,40 @@ def test_unrelated_churn_does_not_make_a_plan_stale(world: Any) -> None:
     live["metadata"]["resourceVersion"] = "99"
     live["metadata"]["labels"] = {"aiop.dev/thread": "another-thread"}
     assert executor.stale(rev) == []
+
+
+def test_direct_apply_is_guarded_by_what_it_read_just_before(world: Any) -> None:
+    """Direct sync writes each object at most once, against the version it was checked on: an object that
+    already shows the approved change is not written again (a repeated start), one changed after approval
+    stops the whole revision, the rest carry the resourceVersion the server must still have."""
+    executor, kube, sync, _forge = world
+    sync.name = "direct"
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags", "namespace": "shop"},
+              "data": {"beta": "on"}}
+    kube.objects[FakeKube.key("Deployment", "web", "shop")]["metadata"]["resourceVersion"] = "41"
+    rev = revision(kube, {**deployment("web", 3), "spec": {"replicas": 3}}, config)
+    event, record = executor.execute(context(rev), "", "now")
+    assert isinstance(event, m.ExecutionDone) and record is not None
+    req = executor.sync_request("t1", record, rev)
+    live = kube.objects[FakeKube.key("Deployment", "web", "shop")]
+    live["metadata"]["resourceVersion"] = "42"  # churn that changes no planned field (a status write)
+
+    assert executor.start_sync(req, rev).ok
+    started = sync.started[-1]
+    assert [mf["kind"] for mf in started.manifests] == ["Deployment", "ConfigMap"]
+    assert started.preconditions == (("apps/v1/Deployment/shop/web", "42"),)  # the new ConfigMap has none
+
+    kube.objects[FakeKube.key("Deployment", "web", "shop")] = {**copy.deepcopy(started.manifests[0]),
+                                                                "metadata": {**started.manifests[0]["metadata"],
+                                                                             "resourceVersion": "43"}}
+    assert executor.start_sync(req, rev).ok  # a repeat: the Deployment already shows it, only the map is left
+    assert [mf["kind"] for mf in sync.started[-1].manifests] == ["ConfigMap"]
+
+    kube.objects[FakeKube.key("Deployment", "web", "shop")] = deployment("web", 7)  # someone scaled it since
+    calls = len(sync.started)
+    outcome = executor.start_sync(req, rev)
+    assert not outcome.ok and len(sync.started) == calls
+    assert outcome.message.startswith("nothing was applied: Deployment shop/web was changed since the plan was made")
 
 
 def test_restore_runs_as_the_restorer_and_refuses_to_undo_a_later_change(world: Any) -> None:

@@ -144,3 +144,24 @@ def test_managed_fields_can_be_reset(api: client.ApiClient) -> None:
                                       field_manager="maker")
     cleared = core.patch_namespaced_config_map("cfg", "default", {"metadata": {"managedFields": [{}]}})
     assert not cleared.metadata.managed_fields
+
+
+def test_apply_with_a_resource_version_is_a_precondition(kubectl: Kubectl, api: client.ApiClient) -> None:
+    """An apply whose body carries `metadata.resourceVersion` runs only against that version (kubernetes#63104):
+    a late or repeated request made against an older version is refused 409, the object unchanged — even a
+    forced one, which no field conflict would stop (as in a real API server, the patch is computed first,
+    field conflicts refused, then the version compared when it is stored)."""
+    kubectl("apply", "-f", "-", stdin=json.dumps(deployment("web", replicas=2)))
+    apps = client.AppsV1Api(api)
+    read = apps.read_namespaced_deployment("web", "default").metadata.resource_version
+    first = deployment("web", replicas=2)
+    first["metadata"]["resourceVersion"] = read
+    written = _apply(apps, first, "aiop-thread-1")
+    apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 5}})
+    late = deployment("web", replicas=2)
+    late["metadata"]["resourceVersion"] = written.metadata.resource_version
+    with pytest.raises(ApiException) as err:
+        _apply(apps, late, "aiop-thread-1", force=True)
+    status = json.loads(err.value.body)
+    assert err.value.status == 409 and "the object has been modified" in status["message"]
+    assert apps.read_namespaced_deployment("web", "default").spec.replicas == 5

@@ -52,6 +52,8 @@ class SyncRequest:
     commits: tuple[str, ...] = ()  # the thread-branch heads the tool should report as synced
     field_manager: str = "ai-operator"  # server-side apply manager (direct sync): aiop-<thread>-r<revision>
     takes_over: tuple[str, ...] = ()  # "<object key> <field>" taken from other managers, as approved
+    # direct sync: "<object key>" -> the resourceVersion each apply is guarded by (read just before applying)
+    preconditions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

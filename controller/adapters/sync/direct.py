@@ -7,6 +7,9 @@ only when the approved plan said so (its `takesOver`); any other conflict is sur
 An approved take-over names a field, whoever manages it by now: the executor has checked, under the
 thread's lock, that the field still holds the value the plan was made against (another thread writing
 that same value adds itself as a manager and must not fail the apply, and keep the lock, for nothing).
+An object the executor read just before applying is applied with that resourceVersion in its body (a
+precondition, kubernetes#63104): a request the server runs late or twice — a retry after a client-side
+timeout whose first attempt the server still ran — is refused 409 instead of writing over a later change.
 Verification (read on later reconciles) checks every object shows the fields the plan set and
 rollouts finished.
 """
@@ -41,9 +44,10 @@ class DirectSync:
     def start(self, req: SyncRequest) -> SyncOutcome:
         as_requester = self.kube.as_user(req.requester)
         manager = req.field_manager or self.field_manager
+        versions = dict(req.preconditions)
         try:
             for manifest in req.manifests:
-                self._apply(as_requester, manifest, manager, req.takes_over)
+                self._apply(as_requester, guarded(manifest, versions), manager, req.takes_over)
             for ref in req.deletes:
                 as_requester.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None)
         except KubeError as exc:
@@ -105,6 +109,16 @@ class DirectSync:
 
 
 ROLLOUT_FAILED = "ProgressDeadlineExceeded"
+
+
+def guarded(manifest: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
+    """The manifest with the resourceVersion its apply is conditioned on, when one was read for it."""
+    meta = manifest["metadata"]
+    key = ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"], name=meta["name"],
+                    namespace=meta.get("namespace") or "").key()
+    if key not in versions:
+        return manifest
+    return {**manifest, "metadata": {**meta, "resourceVersion": versions[key]}}
 
 
 def rollout_waiting(live: dict[str, Any], ready: bool = True) -> str:
