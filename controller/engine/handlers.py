@@ -154,9 +154,14 @@ for _plural in (PLURAL_CONVERSATION, PLURAL_REQUEST):
         closed threads with snapshots left: delete them once their grace period is over."""
         _run(memo, body, 0, timer=True)
 
-    @kopf.on.delete(GROUP, VERSION, _plural, id="release", optional=True)
+    # Not optional: kopf keeps its finalizer on every thread for good. Optional, the finalizer came and went
+    # with the timers' `when` filter — 4 of the ≈7 writes of every turn of a long thread were kopf adding and
+    # removing it (bench.long_thread), and each addition deferred the change handler to the next event.
+    # A thread is then deleted by a running operator, which also makes giving its locks back certain.
+    @kopf.on.delete(GROUP, VERSION, _plural, id="release")
     def _deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        """A deleted conversation gives its locks and thread id back (best effort: no finalizer)."""
+        """A deleted conversation gives its locks and thread id back (a lease left behind by a failed release
+        is taken over once its holder is gone)."""
         from controller.engine.locks import Holder
 
         services: Services = memo.services
