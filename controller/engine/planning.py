@@ -141,7 +141,7 @@ class Planner:
         spec = thread.spec
         requester = spec.requester
         chosen, authors = shaping_turns(spec, turn, self.allow_collaborators)
-        turns = planning_context([redact_text(clean_text(t.text)) for _, t in chosen]) or [""]
+        turns = [redact_text(clean_text(text)) for text in planning_context([t.text for _, t in chosen])] or [""]
         latest = turns[-1]
         revision_no = (thread.revisions[-1].revision if thread.revisions else 0) + 1
         hits = self._search(latest)
