@@ -31,7 +31,7 @@ from controller.api.constants import API_VERSION, KIND_CONVERSATION, Phase
 from controller.api.types import Identity
 from controller.planning.types import ActionCall, PlanningResult
 from controller.tools import bootstrap
-from tests.engine.conftest import ALICE, DAVE, Loop, start_loop
+from tests.engine.conftest import ALICE, DAVE, Loop, deployment, start_loop
 
 pytestmark = pytest.mark.timeout(600)
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl") or "kubectl"
@@ -377,3 +377,36 @@ def test_nobody_acts_in_someone_elses_name_through_the_official_client(loop: Loo
     with pytest.raises(Forbidden):  # rewriting what was said, even by the author, is refused
         loop.kube.as_user(ALICE).merge_patch(API_VERSION, KIND_CONVERSATION, "official", "shop",
                                              {"spec": {"turns": edited}})
+
+
+def test_deleting_a_thread_gives_its_locks_back(loop: Loop) -> None:
+    """kopf's finalizer stays on a thread at rest (it no longer comes and goes with the timers), so deleting
+    a thread with kubectl always runs the release: its lock and its thread id are free for the next one."""
+    loop.kube.create(deployment("cart", 1))
+    obj = propose(loop, "to-delete", "cart", 3)
+    assert "kopf.zalando.org/KopfFinalizerMarker" in obj["metadata"].get("finalizers", [])
+    loop.client.approve("shop", "to-delete", ALICE)
+    obj = loop.client.wait_settled("shop", "to-delete")
+    assert obj["status"]["phase"] == Phase.AWAITING_RATING and replicas(loop, "cart") == 3
+    assert "kopf.zalando.org/KopfFinalizerMarker" in obj["metadata"].get("finalizers", [])
+    thread_id = obj["status"]["threadId"]
+
+    def held() -> list[str]:
+        leases = loop.kube.list("coordination.k8s.io/v1", "Lease", "aiop-system")
+        return [lease["metadata"]["name"] for lease in leases
+                if lease["spec"].get("holderIdentity") == "shop-to-delete"]
+
+    assert held()  # the lock on cart and the thread id
+    deleted = subprocess.run([KUBECTL, "--kubeconfig", str(loop.server.kubeconfig_path), "delete", "aic",
+                              "to-delete", "-n", "shop", "--timeout=60s"], capture_output=True, text=True, timeout=90)
+    assert deleted.returncode == 0, deleted.stderr
+    assert loop.client.get("shop", "to-delete") is None
+    assert held() == []
+
+    body = {"apiVersion": API_VERSION, "kind": KIND_CONVERSATION, "metadata": {"name": "reuses", "namespace": "shop"},
+            "spec": {"requester": ALICE.wire(), "threadId": thread_id,
+                     "turns": [{"text": "scale cart to 2", "author": ALICE.wire()}]}}
+    loop.backend.enqueue(scale("cart", 2))
+    loop.kube.as_user(ALICE).create(body)
+    again = loop.client.wait_settled("shop", "reuses")
+    assert again["status"]["threadId"] == thread_id and again["status"]["phase"] == Phase.AWAITING_APPROVAL
