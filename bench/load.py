@@ -164,10 +164,16 @@ class WriteWatch:
                     if now != self.state[name]:
                         self.writes.append(Write(name, self.state[name][0], now[0], now[1]))
                         self.state[name] = now
-            except Exception as exc:  # a watch that cannot resume loses writes: the check must not pass
-                if not self._stop.is_set():  # (stopping ends the response: not a loss)
-                    self.error = f"the watch of the shared Deployments failed: {exc}"
-                return
+            except Exception as exc:
+                if self._stop.is_set():  # stopping ends the response: not a loss
+                    return
+                if getattr(exc, "status", None) == 410 or "410" in str(exc)[:200]:
+                    # a watch that cannot resume loses writes: the check must not pass
+                    self.error = f"the watch of the shared Deployments could not resume: {exc}"
+                    return
+                # A stream that ended early (the server under load) resumes from the last version seen,
+                # as an informer would: no event after it is lost.
+                time.sleep(0.5)
 
     def stop(self) -> list[Write]:
         self._stop.set()

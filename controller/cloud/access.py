@@ -24,13 +24,14 @@ def cloud_access(settings: Any) -> CloudAccess:
 
         session = make_session(c.aws_region, c.aws_endpoint_url, c.aws_role_arn, c.aws_web_identity_token_file)
         aws = AwsReader(session, c.aws_region, c.aws_endpoint_url)
-    azure = aso = directory = None
+    azure = aso = own = directory = None
     if c.azure_subscription_id:
         from controller.cloud.azure import AzurePermissionReader, AzureReader, make_credential
 
         credential = make_credential(c.azure_tenant_id, c.azure_client_id, c.azure_federated_token_file,
                                      c.azure_authority_host, c.azure_ca_bundle)
         azure = AzureReader(credential, c.azure_subscription_id, c.azure_arm_url, c.azure_ca_bundle)
+        own = AzurePermissionReader(credential, c.azure_subscription_id, c.azure_arm_url, c.azure_ca_bundle)
         if c.aso_client_id:
             aso_credential = make_credential(c.azure_tenant_id, c.aso_client_id, c.azure_federated_token_file,
                                              c.azure_authority_host, c.azure_ca_bundle)
@@ -39,4 +40,5 @@ def cloud_access(settings: Any) -> CloudAccess:
             from controller.cloud.graph import GraphDirectory
 
             directory = GraphDirectory(credential, c.graph_url or "https://graph.microsoft.com", c.azure_ca_bundle)
-    return CloudAccess(aws=aws, azure=azure, directory=directory, ack_role_arn=c.ack_role_arn, aso=aso)
+    return CloudAccess(aws=aws, azure=azure, directory=directory, ack_role_arn=c.ack_role_arn, aso=aso,
+                       own_permissions=own)

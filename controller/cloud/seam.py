@@ -60,6 +60,8 @@ class AwsReads(Protocol):
     @property
     def account(self) -> str: ...
 
+    def caller_arn(self) -> str: ...  # who the operator acts as (STS GetCallerIdentity)
+
     def buckets(self) -> builtins.list[Bucket]: ...
     def bucket(self, name: str) -> Bucket | None: ...
     def roles(self) -> builtins.list[IamRole]: ...
@@ -94,7 +96,7 @@ class AzureReads(Protocol):
 
 
 class AzurePermissions(Protocol):
-    """`Microsoft.Authorization/permissions` of one identity (ASO's), at an existing scope."""
+    """`Microsoft.Authorization/permissions` of one identity (ASO's, or the operator's own), at an existing scope."""
 
     def permissions(self, scope: str) -> builtins.list[PermissionSet]: ...
 
@@ -116,6 +118,8 @@ class CloudAccess:
     ack_role_arn: str = ""
     #: ASO's identity, as seen through the permissions API
     aso: AzurePermissions | None = None
+    #: the operator's own Azure identity, as seen through the permissions API (`aiop doctor`)
+    own_permissions: AzurePermissions | None = None
 
     @property
     def empty(self) -> bool:

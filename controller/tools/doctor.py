@@ -24,6 +24,8 @@ from controller.adapters.kube import Kube, KubeError, Unreachable
 from controller.adapters.snapshots import cloud_rights
 from controller.api.constants import GROUP, PLURAL_CONVERSATION, PLURAL_REQUEST
 from controller.api.crds import all_crds
+from controller.cloud.access import cloud_access
+from controller.cloud.seam import AzurePermissions, AzureReads, CloudError
 from controller.settings import Settings
 
 MIN_MINOR = 30  # admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy is GA in 1.30
@@ -254,35 +256,28 @@ def check_cloud_snapshot_rights(kube: Kube, settings: Settings) -> Result:
     if not c.aws and not c.azure_subscription_id:
         return Result(name, True, "cloud snapshots are off (neither AIOP_AWS nor AIOP_AZURE_SUBSCRIPTION_ID is set)")
     verdicts = []
-    if c.aws:
-        from controller.cloud.aws import AwsReader, make_session
-
-        session = make_session(c.aws_region, c.aws_endpoint_url, c.aws_role_arn, c.aws_web_identity_token_file)
-        verdicts.append(cloud_rights.check_aws(AwsReader(session, c.aws_region, c.aws_endpoint_url), c.aws_role_arn))
-    if c.azure_subscription_id:
-        verdicts.append(_azure_snapshot_rights(settings))
+    access = cloud_access(settings)
+    if access.aws is not None:
+        verdicts.append(cloud_rights.check_aws(access.aws, c.aws_role_arn))
+    if access.azure is not None and access.own_permissions is not None:
+        verdicts.append(_azure_snapshot_rights(access.azure, access.own_permissions,
+                                               list(settings.snapshots.azure_resource_groups)))
     return Result(name, all(v.ok for v in verdicts), "; ".join(v.detail for v in verdicts),
                   "; ".join(v.fix for v in verdicts if v.fix))
 
 
-def _azure_snapshot_rights(settings: Settings) -> cloud_rights.Verdict:
+def _azure_snapshot_rights(azure: AzureReads, own: AzurePermissions, groups: list[str]) -> cloud_rights.Verdict:
     """The configured resource groups, else those holding the managed disks the controller can read."""
-    from controller.cloud.azure import AzurePermissionReader, AzureReader, make_credential
-    from controller.cloud.seam import CloudError
-
-    c, sub = settings.cloud, settings.cloud.azure_subscription_id
-    credential = make_credential(c.azure_tenant_id, c.azure_client_id, c.azure_federated_token_file,
-                                 c.azure_authority_host, c.azure_ca_bundle)
-    groups = list(settings.snapshots.azure_resource_groups)
     if not groups:
         try:
-            disks = AzureReader(credential, sub, c.azure_arm_url, c.azure_ca_bundle).disks()
+            disks = azure.disks()
         except CloudError as exc:
             return cloud_rights.Verdict(False, f"Azure: cannot list the managed disks to find their groups: {exc}",
                                         "set AIOP_SNAPSHOT_AZURE_RESOURCE_GROUPS, or grant Reader on the subscription")
         groups = sorted({d.resource_group for d in disks if d.resource_group}, key=str.lower)
+    sub = azure.subscription
     scopes = [g if g.startswith("/subscriptions/") else f"/subscriptions/{sub}/resourceGroups/{g}" for g in groups]
-    return cloud_rights.check_azure(AzurePermissionReader(credential, sub, c.azure_arm_url, c.azure_ca_bundle), scopes)
+    return cloud_rights.check_azure(own, scopes)
 
 
 def check_knowledge(kube: Kube, settings: Settings) -> Result:

@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from controller.cloud.model import Decision, PermissionSet
+from controller.cloud.model import Decision
 from controller.cloud.policydocs import as_list, azure_permits, statements
-from controller.cloud.seam import CloudError, CloudNotFound, CloudTransient
+from controller.cloud.seam import AzurePermissions, CloudError, CloudNotFound, CloudTransient
 
 POLICY_DOC = "the least-privilege policy in charts/README.md (README.md, Snapshots before risky changes, Rights)"
 
@@ -96,12 +96,6 @@ class CallerSimulation(Protocol):
                  resource_policy: dict[str, Any] | None = None) -> list[Decision]: ...
 
 
-class ScopePermissions(Protocol):
-    """What the Azure check needs of `controller.cloud.azure.AzurePermissionReader` (as the controller)."""
-
-    def permissions(self, scope: str) -> list[PermissionSet]: ...
-
-
 def denied_lines(decisions: Iterable[Decision]) -> list[str]:
     """`ec2:CreateSnapshot: implicitDeny`, with the denying policies of an explicit deny."""
     out = []
@@ -147,7 +141,7 @@ def check_aws(aws: CallerSimulation, configured_role_arn: str = "") -> Verdict:
                          + (f" ({skipped} is conditional and not simulated)" if skipped else ""))
 
 
-def check_azure(azure: ScopePermissions, scopes: list[str]) -> Verdict:
+def check_azure(azure: AzurePermissions, scopes: list[str]) -> Verdict:
     """The controller's permissions at each resource group, against every action of `AZURE_ROLE`."""
     if not scopes:
         return Verdict(True, "Azure: no resource group to check (no managed disk is visible to the controller; "
