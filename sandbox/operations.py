@@ -480,8 +480,8 @@ class Operations(ScaleMixin, DeletionMixin):
             subresource=subresource,
             namespace=meta.get("namespace", "") or "",
             name=meta.get("name", ""),
-            object=copy_json(obj),
-            old_object=copy_json(old) if old is not None else None,
+            object=obj,  # hooks only read (see AdmissionRequest)
+            old_object=old,
             user=user.name,
             groups=user.groups,
             dry_run=opts.dry_run,
