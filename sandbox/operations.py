@@ -112,6 +112,9 @@ class Operations(ScaleMixin, DeletionMixin):
         self.hooks = hooks
         self.controllers: list[Controller] = []
         self._terminating: set[ObjectKey] = set()
+        # Custom objects this server wrote after checking them: the schema and the resourceVersion they were
+        # stored at. An update of exactly that version need not walk its unchanged parts again (schema.py).
+        self._checked: dict[ObjectKey, tuple[dict[str, Any], str]] = {}
         for key in store.all_keys():
             obj = store.get(key)
             if obj is None:
@@ -377,6 +380,9 @@ class Operations(ScaleMixin, DeletionMixin):
         via_apply = managed_fields is not None
         old = present(rt, old)  # compare and merge in the shape the request speaks
         name = old["metadata"]["name"]
+        checked = self._checked.get((rt.store_group, rt.store_plural, old["metadata"].get("namespace", "") or "", name))
+        known = old if checked is not None and checked[0] is rt.schema and \
+            checked[1] == old["metadata"].get("resourceVersion") else None
         new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
         live_entries = old["metadata"].get("managedFields") or []
         requested_entries = None if subresource else (new_meta or {}).get("managedFields")
@@ -389,7 +395,7 @@ class Operations(ScaleMixin, DeletionMixin):
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
-            new = prune(rt, present(rt, merged))
+            new = prune(rt, present(rt, merged), known)
         else:
             new_meta = dict(new_meta or {})
             for fixed in (
@@ -413,13 +419,13 @@ class Operations(ScaleMixin, DeletionMixin):
                 else:
                     new.pop("status", None)
             original = copy_json(new)
-            new = prune(rt, present(rt, new))
+            new = prune(rt, present(rt, new), known)
             check_field_validation(rt, original, new, opts.field_validation)
             apply_defaults(rt, new)
             if self._is_crd(rt):
                 self._prepare_crd(new)
         new = present(rt, new)
-        validate(rt, new)
+        validate(rt, new, known)
         if _spec_part(rt, new) != _spec_part(rt, old):
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if managed_fields is None:
@@ -452,13 +458,18 @@ class Operations(ScaleMixin, DeletionMixin):
         """Store the object; when etcd refuses its size, creates and updates (not applies) retry once
         without managedFields, as the apiserver's handlers do."""
         try:
-            return self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj))
+            stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj))
         except ObjectTooLarge:
             if not retry_without_managed_fields or not obj["metadata"].get("managedFields"):
                 raise
             slimmer = copy_json(obj)
             del slimmer["metadata"]["managedFields"]
-            return self.store.put(rt.store_group, rt.store_plural, stored_form(rt, slimmer))
+            stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, slimmer))
+        if rt.custom and rt.schema:
+            meta = stored["metadata"]
+            key = (rt.store_group, rt.store_plural, meta.get("namespace", "") or "", meta["name"])
+            self._checked[key] = (rt.schema, meta["resourceVersion"])
+        return stored
 
     def _admission(
         self,

@@ -23,6 +23,7 @@ What it deliberately does not do:
 from __future__ import annotations
 
 import json
+import marshal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -323,6 +324,12 @@ def _pointer_remove(document: Any, tokens: list[str], where: str) -> Any:
 
 def json_equal(left: Any, right: Any) -> bool:
     """Equality as JSON sees it: 1 == 1.0, but True != 1 and key order does not matter."""
+    if type(left) is type(right) and isinstance(left, (dict, list)) and left == right:
+        try:  # the same bytes are the same JSON (types and order included), without walking it in Python
+            if marshal.dumps(left) == marshal.dumps(right):
+                return True
+        except ValueError:
+            pass
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left == right
     if isinstance(left, dict) and isinstance(right, dict):

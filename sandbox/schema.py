@@ -12,8 +12,16 @@ must be of type integer: "string"``, ``Unsupported value: ...``).
 
 What it deliberately does not do:
 
-* ``x-kubernetes-validations`` (CEL rules) are ignored, as are ratcheting, defaulting
-  (``default``), and the checks that a CRD's schema is itself structural.
+* ``x-kubernetes-validations`` (CEL rules) are ignored, as are defaulting (``default``), and the
+  checks that a CRD's schema is itself structural.
+
+An update may pass the old object when it is known to have passed this same schema (``old``): a
+subtree equal to the old one at the same place then gives the same answer it gave, and is not walked
+again — by object property, by list index and by map key, never inside ``allOf``/``anyOf``/``oneOf``/
+``not`` (the old value was checked against the node's whole schema, not against one branch). The
+result is the same as a full walk; what it saves is a 250 KiB conversation's 150,000 nodes on every
+status write, of which a turn changes a few (bench.long_thread: validation was half of the sandbox's
+CPU per write).
 * apiVersion, kind and metadata are not validated beyond ``metadata.name`` (or
   ``generateName``) being present; pruning keeps them whole at the root and in embedded
   resources (the apiserver would also drop unknown metadata fields).
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import json
+import marshal
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,13 +123,28 @@ def _body(path: str) -> str:
 # --- Validation ----------------------------------------------------------------------------
 
 
-def validate_custom_object(obj: JsonMap, schema: JsonMap) -> list[FieldError]:
-    """All schema violations of ``obj`` (empty when valid). CEL rules are not evaluated."""
+_NONE: Any = object()  # no old value at this place
+
+
+def _unchanged(old: Any, value: Any) -> bool:
+    """Equal, with every nested type equal too: `==` alone takes 1 for True and for 1.0, and a schema does
+    not (marshal writes each type apart; the `==` first answers most differences without a copy)."""
+    if old is _NONE or type(old) is not type(value) or old != value:
+        return False
+    try:
+        return marshal.dumps(old) == marshal.dumps(value)
+    except ValueError:
+        return False
+
+
+def validate_custom_object(obj: JsonMap, schema: JsonMap, old: JsonMap | None = None) -> list[FieldError]:
+    """All schema violations of ``obj`` (empty when valid). CEL rules are not evaluated. ``old``: the object
+    this one replaces, only when it passed this same schema (see the module docstring)."""
     errors: list[FieldError] = []
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict) or not (metadata.get("name") or metadata.get("generateName")):
         errors.append(_required("metadata.name", "name or generateName is required"))
-    _validate(obj, schema, "", errors, envelope=True)
+    _validate(obj, schema, "", errors, envelope=True, old=_NONE if old is None else old)
     return errors
 
 
@@ -129,8 +153,10 @@ def _child(path: str, name: str) -> str:
 
 
 def _validate(
-    value: Any, schema: JsonMap, path: str, errors: list[FieldError], envelope: bool = False
+    value: Any, schema: JsonMap, path: str, errors: list[FieldError], envelope: bool = False, old: Any = _NONE
 ) -> None:
+    if not envelope and _unchanged(old, value):
+        return  # passed this schema before, unchanged
     if value is None and (schema.get("nullable") or not _declares_type(schema)):
         return
     if not _type_matches(value, schema, path, errors):
@@ -141,9 +167,10 @@ def _validate(
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         _validate_number(value, schema, path, errors)
     elif isinstance(value, list):
-        _validate_array(value, schema, path, errors)
+        _validate_array(value, schema, path, errors, old if isinstance(old, list) else [])
     elif isinstance(value, dict):
-        _validate_object(value, schema, path, errors, envelope or bool(schema.get(EMBEDDED_RESOURCE)))
+        _validate_object(value, schema, path, errors, envelope or bool(schema.get(EMBEDDED_RESOURCE)),
+                         old if isinstance(old, dict) else {})
     _validate_combinators(value, schema, path, errors)
 
 
@@ -226,7 +253,8 @@ def _validate_number(value: float, schema: JsonMap, path: str, errors: list[Fiel
         errors.append(_invalid(path, value, f"{_body(path)} should be a multiple of {_go_number(multiple)}"))
 
 
-def _validate_array(value: list[Any], schema: JsonMap, path: str, errors: list[FieldError]) -> None:
+def _validate_array(value: list[Any], schema: JsonMap, path: str, errors: list[FieldError],
+                    old: list[Any] | None = None) -> None:
     max_items, min_items = schema.get("maxItems"), schema.get("minItems")
     if max_items is not None and len(value) > max_items:
         message = f"Too many: {len(value)}: must have at most {_count(max_items, 'item')}"
@@ -237,8 +265,9 @@ def _validate_array(value: list[Any], schema: JsonMap, path: str, errors: list[F
         errors.append(_invalid(path, value, f"{_body(path)} shouldn't contain duplicates"))
     items = schema.get("items")
     if isinstance(items, dict):
+        before = old or []
         for index, item in enumerate(value):
-            _validate(item, items, f"{path}[{index}]", errors)
+            _validate(item, items, f"{path}[{index}]", errors, old=before[index] if index < len(before) else _NONE)
     _validate_list_type(value, schema, path, errors)
 
 
@@ -272,7 +301,8 @@ def _validate_list_map(value: list[Any], keys: list[str], path: str, errors: lis
 
 
 def _validate_object(
-    value: JsonMap, schema: JsonMap, path: str, errors: list[FieldError], envelope: bool
+    value: JsonMap, schema: JsonMap, path: str, errors: list[FieldError], envelope: bool,
+    old: JsonMap | None = None,
 ) -> None:
     for name in schema.get("required") or []:
         if name not in value:
@@ -284,13 +314,14 @@ def _validate_object(
     _validate_property_count(value, schema, path, errors)
     properties: JsonMap = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
+    before = old or {}
     for name, item in value.items():
         if envelope and name in RESOURCE_ENVELOPE:
             continue
         if name in properties:
-            _validate(item, properties[name], _child(path, name), errors)
+            _validate(item, properties[name], _child(path, name), errors, old=before.get(name, _NONE))
         elif isinstance(additional, dict):
-            _validate(item, additional, _child(path, name), errors)
+            _validate(item, additional, _child(path, name), errors, old=before.get(name, _NONE))
         elif additional is False and not schema.get(PRESERVE_UNKNOWN):
             errors.append(
                 _invalid(_child(path, name), name, f"{_body(_child(path, name))} is a forbidden property")
@@ -363,35 +394,42 @@ def _json_equal(left: Any, right: Any) -> bool:
 # --- Pruning -------------------------------------------------------------------------------
 
 
-def prune_unknown_fields(obj: JsonMap, schema: JsonMap) -> JsonMap:
-    """A copy of ``obj`` without the fields its structural schema does not declare."""
-    pruned = _prune(obj, schema, envelope=True)
+def prune_unknown_fields(obj: JsonMap, schema: JsonMap, old: JsonMap | None = None) -> JsonMap:
+    """``obj`` without the fields its structural schema does not declare (a new object; with ``old`` its
+    unchanged parts are ``obj``'s own, so callers use the result instead of ``obj``). ``old``: the stored
+    object this one replaces, pruned by this same schema (a subtree equal to its old one has nothing to drop)."""
+    pruned = _prune(obj, schema, envelope=True, old=_NONE if old is None else old)
     return pruned if isinstance(pruned, dict) else {}
 
 
-def _prune(value: Any, schema: JsonMap, envelope: bool = False) -> Any:
+def _prune(value: Any, schema: JsonMap, envelope: bool = False, old: Any = _NONE) -> Any:
+    if not envelope and isinstance(value, (dict, list)) and _unchanged(old, value):
+        return value  # nothing to drop; shared with the input, which every caller discards for the result
     if isinstance(value, dict):
-        return _prune_object(value, schema, envelope or bool(schema.get(EMBEDDED_RESOURCE)))
+        return _prune_object(value, schema, envelope or bool(schema.get(EMBEDDED_RESOURCE)),
+                             old if isinstance(old, dict) else {})
     if isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, dict):
-            return [_prune(item, items) for item in value]
+            before = old if isinstance(old, list) else []
+            return [_prune(item, items, old=before[i] if i < len(before) else _NONE) for i, item in enumerate(value)]
         return copy.deepcopy(value)
     return value
 
 
-def _prune_object(value: JsonMap, schema: JsonMap, envelope: bool) -> JsonMap:
+def _prune_object(value: JsonMap, schema: JsonMap, envelope: bool, old: JsonMap | None = None) -> JsonMap:
     properties: JsonMap = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
     keep_unknown = bool(schema.get(PRESERVE_UNKNOWN)) or additional is True
     result: JsonMap = {}
+    before = old or {}
     for name, item in value.items():
         if envelope and name in RESOURCE_ENVELOPE:
             result[name] = copy.deepcopy(item)
         elif name in properties:
-            result[name] = _prune(item, properties[name])
+            result[name] = _prune(item, properties[name], old=before.get(name, _NONE))
         elif isinstance(additional, dict):
-            result[name] = _prune(item, additional)
+            result[name] = _prune(item, additional, old=before.get(name, _NONE))
         elif keep_unknown:
             result[name] = copy.deepcopy(item)
     return result

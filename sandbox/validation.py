@@ -108,8 +108,9 @@ def _template_metadata(rt: ResourceType, obj: dict[str, Any]) -> list[tuple[str,
     return [(f"{path}.metadata", node.get("metadata"))] if isinstance(node, dict) else []
 
 
-def validate(rt: ResourceType, obj: dict[str, Any]) -> None:
-    """Raise a 422 Invalid ApiError when the object would be rejected by the real apiserver."""
+def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+    """Raise a 422 Invalid ApiError when the object would be rejected by the real apiserver. `old`: the
+    object an update replaces, only when it passed this same schema (its unchanged parts are not walked)."""
     name = obj.get("metadata", {}).get("name", "")
     causes = _name_causes(rt, name)
     causes += metadata_causes(obj.get("metadata"))
@@ -118,18 +119,19 @@ def validate(rt: ResourceType, obj: dict[str, Any]) -> None:
     if rt.group == "apiextensions.k8s.io" and rt.kind == "CustomResourceDefinition":
         causes += _crd_causes(obj)
     if rt.custom and rt.schema:
-        for err in validate_custom_object(obj, rt.schema):
+        for err in validate_custom_object(obj, rt.schema, old):
             causes.append(cause(err.field, err.reason, err.message))
     if causes:
         raise invalid(rt, name, causes)
 
 
-def prune(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    """Drop fields a CRD's structural schema does not declare; apiVersion/kind/metadata always stay."""
+def prune(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Drop fields a CRD's structural schema does not declare; apiVersion/kind/metadata always stay.
+    `old`: the stored object an update replaces, when it was pruned by this same schema."""
     if not (rt.custom and rt.schema):
         return obj
     kept: dict[str, Any] = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
-    pruned = prune_unknown_fields(obj, rt.schema)
+    pruned = prune_unknown_fields(obj, rt.schema, old)
     pruned.update(kept)
     return pruned
 
