@@ -299,7 +299,7 @@ class Operations(ScaleMixin, DeletionMixin):
             elif not isinstance(doc, dict):
                 raise errors.bad_request("the patch must be a JSON object")
             elif ctype == MERGE_PATCH:
-                patched = apply_json_merge_patch(current, doc)
+                patched = apply_json_merge_patch(current, doc, patch_is_spent=True)  # doc: parsed here, for this
             else:
                 patched = apply_strategic_merge_patch(current, doc, rt.api_version, rt.kind)
         except PatchError as exc:
@@ -390,7 +390,7 @@ class Operations(ScaleMixin, DeletionMixin):
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt, name)
         if subresource == "status":
-            merged = copy_json(old)
+            merged = copy_json({k: v for k, v in old.items() if k != "status"})  # its status is replaced
             if "status" in new:
                 merged["status"] = new["status"]
             else:

@@ -173,24 +173,27 @@ class PatchError(ValueError):
 # --- RFC 7386 JSON merge patch -------------------------------------------------------------
 
 
-def apply_json_merge_patch(target: JsonMap, patch: JsonMap) -> JsonMap:
-    """Apply an RFC 7386 merge patch: maps merge, null deletes, anything else replaces."""
-    return _merge_patch_map(copy_json(target), patch)
+def apply_json_merge_patch(target: JsonMap, patch: JsonMap, *, patch_is_spent: bool = False) -> JsonMap:
+    """Apply an RFC 7386 merge patch: maps merge, null deletes, anything else replaces.
+
+    `patch_is_spent`: the caller parsed the patch for this call alone, so its values go into the result
+    as they are instead of copied (a status patch carries a whole 250 KiB status)."""
+    return _merge_patch_map(copy_json(target), patch, patch_is_spent)
 
 
-def _merge_patch_value(target: Any, patch: Any) -> Any:
+def _merge_patch_value(target: Any, patch: Any, spent: bool) -> Any:
     if not isinstance(patch, dict):
-        return copy_json(patch)
+        return patch if spent else copy_json(patch)
     base = target if isinstance(target, dict) else {}
-    return _merge_patch_map(base, patch)
+    return _merge_patch_map(base, patch, spent)
 
 
-def _merge_patch_map(target: JsonMap, patch: JsonMap) -> JsonMap:
+def _merge_patch_map(target: JsonMap, patch: JsonMap, spent: bool) -> JsonMap:
     for key, value in patch.items():
         if value is None:
             target.pop(key, None)
         else:
-            target[key] = _merge_patch_value(target.get(key), value)
+            target[key] = _merge_patch_value(target.get(key), value, spent)
     return target
 
 
