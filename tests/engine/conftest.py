@@ -19,7 +19,8 @@ import pytest
 from controller.adapters.kube import Kube, load_api_client
 from controller.api.types import Identity
 from controller.client import ConversationClient
-from controller.engine.reconcile import Services, ThreadBusy, reconcile
+from controller.engine.errors import Transient
+from controller.engine.reconcile import Services, reconcile
 from controller.engine.runner import start_operator_thread
 from controller.engine.services import build_services
 from controller.knowledge.base import KnowledgeStore
@@ -63,13 +64,14 @@ class Loop:
 
 def reconcile_now(services: Services, body: dict[str, Any], timeout: float = 30.0) -> None:
     """Reconcile a thread now, as its timer would; while the operator's own reconcile of it runs (it
-    answers "busy", to be retried), try again shortly."""
+    answers "busy"), or when its status write lost a race (kopf's own patch of the object landed between
+    the read and the write: a 409, transient), try again shortly, as the timer's next tick would."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             reconcile(services, body)
             return
-        except ThreadBusy:
+        except Transient:  # ThreadBusy included
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

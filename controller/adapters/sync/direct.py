@@ -65,9 +65,7 @@ class DirectSync:
             conflicts = exc.field_conflicts
             if not conflicts:
                 raise
-            key = ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"],
-                            name=manifest["metadata"]["name"],
-                            namespace=manifest["metadata"].get("namespace") or "").key()
+            key = _key(manifest)
             approved = {_field(t.removeprefix(key + " ")) for t in takes_over if t.startswith(key + " ")}
             unapproved = [c for c in conflicts if _field(c) not in approved]
             if unapproved:
@@ -113,12 +111,16 @@ ROLLOUT_FAILED = "ProgressDeadlineExceeded"
 
 def guarded(manifest: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
     """The manifest with the resourceVersion its apply is conditioned on, when one was read for it."""
-    meta = manifest["metadata"]
-    key = ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"], name=meta["name"],
-                    namespace=meta.get("namespace") or "").key()
+    key = _key(manifest)
     if key not in versions:
         return manifest
-    return {**manifest, "metadata": {**meta, "resourceVersion": versions[key]}}
+    return {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": versions[key]}}
+
+
+def _key(manifest: dict[str, Any]) -> str:
+    meta = manifest["metadata"]
+    return ObjectRef(api_version=manifest["apiVersion"], kind=manifest["kind"], name=meta["name"],
+                     namespace=meta.get("namespace") or "").key()
 
 
 def rollout_waiting(live: dict[str, Any], ready: bool = True) -> str:
