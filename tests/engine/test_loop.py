@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
+from typing import Any
+
 import git
 import pytest
+from kubernetes import client as k8s
+from kubernetes import watch as k8s_watch
 
 from controller.adapters.forge import LocalForge
 from controller.api.constants import Phase
@@ -146,3 +153,57 @@ def test_rollback_without_history_is_proposed_and_fails_safely(loop: Loop) -> No
     ready = next(c for c in status(obj)["conditions"] if c["type"] == "Ready")
     assert "no revision before" in ready["message"]
     assert loop.deployment("worker")["spec"] == before
+
+
+def test_kopf_keeps_no_state_of_its_own_and_a_turn_written_while_down_is_handled(loop: Loop) -> None:
+    """kopf's "last handled" is the engine's own `status.observedGeneration`: each turn is planned once, and
+    kopf makes no write of its own while a turn is handled (every write the official client's watch sees
+    changes spec — the person — or status — the engine; kopf's one-time `kopf-managed` mark aside, it keeps
+    no annotation); a turn written while the controller is down is handled when it comes back."""
+    loop.backend.enqueue(scale("web", 3))
+    loop.client.say("shop", "quiet-kopf", "scale web to 3", ALICE)
+    first = loop.client.wait_settled("shop", "quiet-kopf")
+    custom = k8s.CustomObjectsApi(loop.kube.api_client)
+    seen: list[dict[str, Any]] = []
+    stream = k8s_watch.Watch()  # type: ignore[no-untyped-call]
+
+    stopping = threading.Event()
+
+    def record() -> None:
+        try:
+            for event in stream.stream(custom.list_namespaced_custom_object, "aiop.dev", "v1alpha1", "shop",
+                                       "aiconversations", field_selector="metadata.name=quiet-kopf",
+                                       resource_version=first["metadata"]["resourceVersion"], timeout_seconds=60):
+                seen.append(event["object"])
+        except Exception:
+            if not stopping.is_set():  # stopping closes the response under the reader: not a failure
+                raise
+
+    watcher = threading.Thread(target=record, daemon=True)
+    watcher.start()
+    loop.backend.enqueue(scale("web", 4))
+    loop.client.say("shop", "quiet-kopf", "scale web to 4", ALICE)
+    obj = loop.client.wait_settled("shop", "quiet-kopf")
+    time.sleep(1.5)  # a write kopf would make after handling lands within this
+    assert [r["revision"] for r in status(obj)["revisions"]] == [1, 2]
+    assert status(obj)["observedGeneration"] == obj["metadata"]["generation"]
+    assert [k for k in obj["metadata"].get("annotations") or {} if k.startswith("aiop.dev/")] == ["aiop.dev/kopf-managed"]
+    stopping.set()
+    stream.stop()
+    watcher.join(timeout=10)
+    versions = [first, *seen]
+    assert len(versions) >= 3  # the person's turn, then the engine's status writes
+    for before, after in itertools.pairwise(versions):
+        assert before.get("spec") != after.get("spec") or before.get("status") != after.get("status"), \
+            f"a write that changed neither spec nor status: {after['metadata'].get('annotations')}"
+
+    assert loop.operator is not None
+    loop.operator[1].set()
+    loop.operator[0].join(timeout=20)
+    loop.operator = None
+    loop.backend.enqueue(scale("web", 6))
+    loop.client.say("shop", "quiet-kopf", "scale web to 6", ALICE)
+    loop.restart_controller()
+    obj = loop.client.wait_settled("shop", "quiet-kopf")
+    assert [r["revision"] for r in status(obj)["revisions"]] == [1, 2, 3]
+    assert status(obj)["processedTurns"] == 3 and status(obj)["phase"] == Phase.AWAITING_APPROVAL
