@@ -39,26 +39,13 @@ import yaml
 
 from controller.backends.tools import RESPOND
 from controller.backends.wire import ToolSpec
+from controller.catalog.registry import CATALOG
 from controller.planning.types import ClusterReader, PlanningRequest
 from controller.redact import redact_text
 
 SHORTLIST = 5
-WORKLOADS = ("Deployment", "StatefulSet")
 API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "Service": "v1", "ConfigMap": "v1"}
 
-# The parameters that must name an object that exists now, by action: the kinds it may be.
-EXISTING: dict[str, dict[str, tuple[str, ...]]] = {
-    **{action: {"name": WORKLOADS} for action in (
-        "scale", "restart", "set-image", "set-resources", "harden-workload", "set-env", "remove-env", "set-probe",
-        "create-hpa", "create-pdb", "expose-service")},
-    "rollback": {"name": ("Deployment",)},
-    "create-canary": {"name": ("Deployment",)},
-    "set-service-selector": {"name": ("Service",)},
-    "create-ingress": {"service": ("Service",)},
-    "set-labels": {"name": tuple(API_VERSIONS)},
-}
-# Actions whose `namespace` may be one that does not exist yet, or whose `name` is a namespace.
-NEW_NAMESPACE = frozenset({"create-namespace"})
 # The read-only intents of examples.yaml are answered with `respond`.
 RESPOND_INTENTS = ("diagnose", "security-review", "question", "unsupported")
 EXAMPLES = Path(__file__).resolve().parents[1] / "catalog" / "examples.yaml"
@@ -137,13 +124,14 @@ def _enum(prop: dict[str, Any], values: list[str]) -> dict[str, Any]:
 def fill_schema(action: str, schema: dict[str, Any], candidates: Candidates) -> dict[str, Any] | None:
     """`schema` with its existing-object parameters as enums of the candidates (None: nothing to narrow)."""
     props = schema.get("properties") or {}
+    spec = CATALOG.get(action)
     out = copy.deepcopy(schema)
     changed = False
-    if "namespace" in props and action not in NEW_NAMESPACE and candidates.namespaces:
+    if "namespace" in props and not (spec and spec.new_namespace) and candidates.namespaces:
         out["properties"]["namespace"] = _enum(props["namespace"], list(candidates.namespaces))
         changed = True
     variants: list[dict[str, Any]] = []
-    for param, kinds in EXISTING.get(action, {}).items():
+    for param, kinds in (spec.existing if spec else {}).items():
         if param not in props:
             continue
         if "kind" not in props:  # the kind is implied (expose-service, create-pdb, rollback, ...)

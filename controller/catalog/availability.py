@@ -21,7 +21,7 @@ from controller.catalog.base import (
     nothing,
     ref,
 )
-from controller.catalog.params import HpaParams, PdbParams
+from controller.catalog.params import WORKLOAD_KINDS, HpaParams, PdbParams
 from controller.planning.types import ClusterReader
 from renderer.manifests import render_manifest
 
@@ -122,11 +122,13 @@ class CreatePdb(ActionSpec[PdbParams]):
 
 CREATE_HPA = CreateHpa(
     name="create-hpa", context="k8s", params=HpaParams, risk="low",
+    existing={"name": WORKLOAD_KINDS},
     description=("Create a HorizontalPodAutoscaler for a Deployment or StatefulSet: autoscale between a minimum "
                  "and maximum number of replicas on CPU and/or memory utilization."),
 )
 CREATE_PDB = CreatePdb(
     name="create-pdb", context="sre", params=PdbParams, risk="low",
+    existing={"name": WORKLOAD_KINDS},
     description=("Create a PodDisruptionBudget for a workload so that node drains and upgrades keep a minimum "
                  "number of its pods available (or allow at most N unavailable)."),
 )

@@ -246,6 +246,11 @@ class ActionSpec(Generic[P]):
     mutating: bool = True
     risk: Risk = "low"
     executable: bool = True
+    #: Parameters that must name an object that exists now, with the kinds it may be: a planner that can only
+    #: pick from lists (controller/backends/narrowing.py) is offered those objects' names and nothing else.
+    existing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: `namespace` may name one that does not exist yet (or `name` is a namespace): not narrowed to existing ones.
+    new_namespace: bool = False
     #: Kinds this action rolls out (a check waits for the rollout when one of them is rendered).
     ROLLOUT_KINDS: ClassVar[frozenset[str]] = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 

@@ -309,6 +309,7 @@ CREATE_STATEFULSET = CreateStatefulSet(
 )
 CREATE_CANARY = CreateCanary(
     name="create-canary", context="k8s", params=CanaryParams, risk="medium",
+    existing={"name": ("Deployment",)},
     description=("Start a canary: a copy of a Deployment (name-canary) running a new image next to the stable one; "
                  "its Services send traffic to both, split by the number of pods (weight in percent or replicas)."),
 )

@@ -124,6 +124,7 @@ SET_CONFIGMAP_KEY = SetConfigMapKey(
 )
 SET_LABELS = SetLabels(
     name="set-labels", context="k8s", params=LabelsParams, risk="low",
+    existing={"name": ("Deployment", "StatefulSet", "Service", "ConfigMap")},
     description=("Add, change or remove labels and annotations on one Kubernetes object "
                  "(Deployment, Service, Namespace, ConfigMap...). Only the named keys change."),
 )

@@ -77,6 +77,7 @@ class CreateNamespace(ActionSpec[CreateNamespaceParams]):
 
 CREATE_NAMESPACE = CreateNamespace(
     name="create-namespace", context="k8s", params=CreateNamespaceParams, risk="low",
+    new_namespace=True,
     description=("Create a Namespace with optional labels (team, environment) and optionally a ResourceQuota "
                  "limiting pods, CPU, memory, services, ConfigMaps or volume claims in it."),
 )

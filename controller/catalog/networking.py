@@ -24,7 +24,7 @@ from controller.catalog.base import (
     missing,
     ref,
 )
-from controller.catalog.params import AllowIngressParams, DenyIngressParams, ExposeParams
+from controller.catalog.params import WORKLOAD_KINDS, AllowIngressParams, DenyIngressParams, ExposeParams
 from controller.planning.types import ClusterReader
 from renderer.manifests import render_manifest
 
@@ -160,6 +160,7 @@ class AllowIngress(ActionSpec[AllowIngressParams]):
 
 EXPOSE_SERVICE = ExposeService(
     name="expose-service", context="k8s", params=ExposeParams, risk="low",
+    existing={"name": WORKLOAD_KINDS},
     description=("Expose a Deployment as a Service (ClusterIP, NodePort or LoadBalancer) on a port, selecting "
                  "its pods by the Deployment's own selector; the target port defaults to the container port."),
 )

@@ -8,7 +8,7 @@ a selector or YAML into a manifest.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,6 +40,7 @@ def _check_labels(value: dict[str, str]) -> dict[str, str]:
 
 
 WorkloadKind = Literal["Deployment", "StatefulSet"]
+WORKLOAD_KINDS: tuple[str, ...] = get_args(WorkloadKind)
 
 
 class ScaleParams(Params):

@@ -30,6 +30,7 @@ from controller.catalog.base import (
     nothing,
     short,
 )
+from controller.catalog.params import WORKLOAD_KINDS
 from controller.catalog.params_everyday import EnvParams, HardenParams, ProbeParams, RemoveEnvParams
 from controller.catalog.workloads import containers_of, pick_container, workload_ref
 from controller.planning.types import ClusterReader
@@ -202,20 +203,24 @@ class SetProbe(ContainerChange[ProbeParams]):
 
 HARDEN_WORKLOAD = Harden(
     name="harden-workload", context="security", params=HardenParams, risk="medium",
+    existing={"name": WORKLOAD_KINDS},
     description=("Harden the securityContext of a Deployment's or StatefulSet's containers: runAsNonRoot, "
                  "allowPrivilegeEscalation false, drop ALL capabilities, and a read-only root filesystem when asked."),
 )
 SET_ENV = SetEnv(
     name="set-env", context="k8s", params=EnvParams, risk="medium",
+    existing={"name": WORKLOAD_KINDS},
     description=("Set (add or change) environment variables on one container of a Deployment or StatefulSet; the "
                  "other variables stay. Never for credentials: those belong in a Secret."),
 )
 REMOVE_ENV = RemoveEnv(
     name="remove-env", context="k8s", params=RemoveEnvParams, risk="medium",
+    existing={"name": WORKLOAD_KINDS},
     description="Remove (unset) environment variables from one container of a Deployment or StatefulSet.",
 )
 SET_PROBE = SetProbe(
     name="set-probe", context="sre", params=ProbeParams, risk="medium",
+    existing={"name": WORKLOAD_KINDS},
     description=("Fix the port (and path) a readiness, liveness or startup probe of a container checks, e.g. when "
                  "the probe fails because it targets a port the app does not listen on."),
 )

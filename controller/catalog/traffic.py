@@ -214,11 +214,13 @@ class EgressPolicy(ActionSpec[EgressParams]):
 
 CREATE_INGRESS = CreateIngress(
     name="create-ingress", context="k8s", params=IngressParams, risk="medium",
+    existing={"service": ("Service",)},
     description=("Create an Ingress (networking.k8s.io/v1) that routes a host and path to a Service port, "
                  "optionally terminating TLS with a certificate Secret and using an ingress class."),
 )
 SET_SERVICE_SELECTOR = SetServiceSelector(
     name="set-service-selector", context="sre", params=ServiceSelectorParams, risk="medium",
+    existing={"name": ("Service",)},
     description="Change which pods a Service sends traffic to (its selector), e.g. when it has no endpoints.",
 )
 NETPOL_EGRESS = EgressPolicy(

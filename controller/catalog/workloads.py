@@ -31,6 +31,7 @@ from controller.catalog.base import (
 )
 from controller.catalog.data_risk import workload_volumes
 from controller.catalog.params import (
+    WORKLOAD_KINDS,
     RestartParams,
     RollbackParams,
     ScaleParams,
@@ -317,26 +318,31 @@ class SetResources(ActionSpec[SetResourcesParams]):
 
 SCALE = Scale(
     name="scale", context="k8s", params=ScaleParams, risk="low",
+    existing={"name": WORKLOAD_KINDS},
     description=("Scale a Deployment or StatefulSet to a given number of replicas (more or fewer pods, "
                  "scale up, scale down, resize, set the instance count). Changes only spec.replicas."),
 )
 RESTART = Restart(
     name="restart", context="k8s", params=RestartParams, risk="low",
+    existing={"name": WORKLOAD_KINDS},
     description=("Restart a Deployment or StatefulSet with a rolling restart (like `kubectl rollout restart`): "
                  "every pod is replaced one by one, e.g. to pick up a changed ConfigMap or recover stuck pods."),
 )
 ROLLBACK = Rollback(
     name="rollback", context="k8s", params=RollbackParams, risk="medium",
+    existing={"name": ("Deployment",)},
     description=("Roll a Deployment back to its previous revision (or a given revision): undo a bad rollout, "
                  "revert to the last working version. Uses the pod template of the earlier ReplicaSet."),
 )
 SET_IMAGE = SetImage(
     name="set-image", context="k8s", params=SetImageParams, risk="medium",
+    existing={"name": WORKLOAD_KINDS},
     description=("Set the container image (and tag) of one container of a Deployment or StatefulSet: "
                  "upgrade, downgrade, update or pin the version. Starts a rolling update."),
 )
 SET_RESOURCES = SetResources(
     name="set-resources", context="k8s", params=SetResourcesParams, risk="medium",
+    existing={"name": WORKLOAD_KINDS},
     description=("Set CPU and memory requests and limits of one container of a Deployment or StatefulSet, "
                  "e.g. to fix OOMKilled pods or pods Pending for lack of resources. Starts a rolling update."),
 )

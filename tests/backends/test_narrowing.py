@@ -21,6 +21,7 @@ from controller.backends.agent import ChatBackend
 from controller.backends.config import OpenAIConfig
 from controller.backends.openai_chat import OpenAIChat
 from controller.backends.tools import RESPOND, planner_tools
+from controller.catalog.registry import CATALOG
 from controller.planning.memory_cluster import MemoryCluster
 from tests.backends import fakes
 from tests.backends.conftest import deployment, request
@@ -69,6 +70,20 @@ def test_names_of_new_objects_stay_free(shop: MemoryCluster) -> None:
     configmap = tool(tools, "set-configmap-key").fill_schema  # creates the ConfigMap when it is missing
     assert "enum" not in configmap["properties"]["name"] and configmap["properties"]["namespace"]["enum"] == ["shop"]
     assert "enum" not in tool(tools, "create-statefulset").fill_schema["properties"]["name"]
+
+
+def test_the_catalog_says_which_parameters_name_existing_objects() -> None:
+    """The catalog entries carry what narrowing offers as lists: every declared parameter is one of the
+    action's parameters, every kind is one narrowing can list, and no action creating a thing is narrowed."""
+    declared = {name: spec.existing for name, spec in CATALOG.items() if spec.existing}
+    assert len(declared) >= 16
+    for name, existing in declared.items():
+        fields = CATALOG[name].params.model_fields
+        for param, kinds in existing.items():
+            assert param in fields, (name, param)
+            assert kinds and set(kinds) <= set(narrowing.API_VERSIONS), (name, kinds)
+    assert [name for name, spec in CATALOG.items() if spec.new_namespace] == ["create-namespace"]
+    assert not {"create-statefulset", "create-namespace", "set-configmap-key"} & set(declared)
 
 
 def test_a_namespace_the_request_names_is_offered_with_its_objects(shop: MemoryCluster) -> None:
