@@ -28,7 +28,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes import watch
 
-from bench.harness import demo_with_controller, rss_kb, write_result
+from bench.harness import Bench, demo_with_controller, rss_kb, write_result
 from controller.adapters.kube import load_api_client
 from controller.api.constants import GROUP, PLURAL_CONVERSATION, VERSION
 from controller.client import settled
@@ -50,13 +50,16 @@ MARKS = (10, 50, 100, 150, 200, 250, 300, 350, 400, 450, 500)
 REPORTED = (10, 100, 250, 500)
 
 
-def wait_settled(api: k8s.ApiClient, namespace: str, name: str, since: str, timeout: float) -> dict[str, Any]:
-    """Watch the conversation from resourceVersion `since` until the controller has settled it.
+def wait_settled(api: k8s.ApiClient, namespace: str, name: str, since: str, timeout: float,
+                 started: float = 0.0) -> tuple[dict[str, Any], float]:
+    """Watch the conversation from resourceVersion `since` until the controller has settled it; also when
+    (seconds after `started`, a `time.monotonic()`) the controller's first status write of the turn came.
 
     A watch, not polling: a poll reads the whole object, so the server's work per turn would grow with
     how long a turn takes (the machine's load) rather than with what the turn needs."""
     custom = k8s.CustomObjectsApi(api)
     deadline = time.monotonic() + timeout
+    first_write = 0.0
     while time.monotonic() < deadline:
         stream = watch.Watch()
         for event in stream.stream(custom.list_namespaced_custom_object, GROUP, VERSION, namespace,
@@ -64,10 +67,23 @@ def wait_settled(api: k8s.ApiClient, namespace: str, name: str, since: str, time
                                    resource_version=since, timeout_seconds=max(1, int(deadline - time.monotonic()))):
             obj: dict[str, Any] = event["object"]
             since = obj["metadata"]["resourceVersion"]
+            first_write = first_write or time.monotonic() - started
             if event["type"] in ("ADDED", "MODIFIED") and settled(obj):
                 stream.stop()
-                return obj
+                return obj, first_write
     raise TimeoutError(f"conversation {namespace}/{name} did not settle within {timeout:.0f}s")
+
+
+def stuck(bench: Bench, turn: int) -> None:
+    """What a turn that never settled left behind, for the person reading the run (then the bench fails)."""
+    obj = bench.client.get("shop", "long") or {}
+    status = obj.get("status") or {}
+    alive = bench.controller.poll() is None
+    print(f"turn {turn} did not settle: controller {'running' if alive else f'exited {bench.controller.returncode}'}; "
+          f"generation {obj.get('metadata', {}).get('generation')}, observedGeneration "
+          f"{status.get('observedGeneration')}, phase {status.get('phase')}, processedTurns "
+          f"{status.get('processedTurns')} of {len((obj.get('spec') or {}).get('turns') or [])}, conditions "
+          f"{json.dumps(status.get('conditions'))}; controller log: {bench.home / 'controller.log'}", flush=True)
 
 
 def window_ms(values: list[float], turn: int) -> int:
@@ -76,13 +92,17 @@ def window_ms(values: list[float], turn: int) -> int:
 
 
 def summary(turns: int, done: int, per_turn: list[float], controller_cpu: list[float], server_cpu: list[float],
-            load: list[float], sizes: dict[str, float], obj: dict[str, Any], rss_mb: int | None) -> dict[str, Any]:
-    """The figures so far: at the reported turns reached, the ratios of the last of them to turn 10, sizes."""
+            load: list[float], sizes: dict[str, float], obj: dict[str, Any], rss_mb: int | None,
+            split: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    """The figures so far: at the reported turns reached, the ratios of the last of them to turn 10, sizes;
+    `split`: per turn, the person's write and the controller's first status write after it (seconds)."""
     status = obj.get("status") or {}
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     marks = [m for m in REPORTED if m <= done] + ([done] if done not in REPORTED else [])
     at = {str(m): {"wall_ms": window_ms(per_turn, m), "controller_cpu_ms": window_ms(controller_cpu, m),
-                   "sandbox_server_cpu_ms": window_ms(server_cpu, m)} for m in marks}
+                   "sandbox_server_cpu_ms": window_ms(server_cpu, m),
+                   **{f"{part}_ms": window_ms(values, m) for part, values in (split or {}).items()}}
+          for m in marks}
     first, last = at[str(marks[0])], at[str(done)]
     return {
         "turns": turns, "turns_done": done, "complete": done == turns,
@@ -113,8 +133,9 @@ def main() -> None:
     server_cpu: list[float] = []
     load: list[float] = []
     sizes: dict[str, float] = {}
+    split: dict[str, list[float]] = {"person_write": [], "first_status_write": []}  # where a turn's wall goes
     partial = Path(__file__).parent / "results" / "long_thread.partial.json"
-    with demo_with_controller() as bench:
+    with demo_with_controller({"AIOP_LOG_LEVEL": "INFO"}) as bench:  # a phase line per step, to read back
         client, who = bench.client, bench.who
         me, server_thread = os.getpid(), sandbox_thread()
         api = load_api_client(str(bench.server.kubeconfig_path))
@@ -122,7 +143,14 @@ def main() -> None:
             text = "scale web in shop to 3 replicas" if turn == 1 else f"no, make it {2 + turn % 9} replicas"
             t0, cpu0, own0 = time.monotonic(), cpu_seconds(bench.controller.pid), cpu_seconds(me, server_thread)
             said = client.say("shop", "long", text, who)
-            obj = wait_settled(api, "shop", "long", said["metadata"]["resourceVersion"], timeout=300)
+            split["person_write"].append(time.monotonic() - t0)
+            try:
+                obj, first_write = wait_settled(api, "shop", "long", said["metadata"]["resourceVersion"],
+                                                timeout=300, started=t0)
+            except TimeoutError:
+                stuck(bench, turn)
+                raise
+            split["first_status_write"].append(first_write)
             per_turn.append(time.monotonic() - t0)
             controller_cpu.append(cpu_seconds(bench.controller.pid) - cpu0)
             server_cpu.append(cpu_seconds(me, server_thread) - own0)
@@ -131,13 +159,16 @@ def main() -> None:
                 sizes[str(turn)] = round(len(json.dumps(obj)) / 1024, 1)
                 print(f"turn {turn}: {window_ms(per_turn, turn)} ms wall, controller CPU "
                       f"{window_ms(controller_cpu, turn)} ms, sandbox API server CPU {window_ms(server_cpu, turn)} ms "
-                      f"(medians of turns {max(1, turn - 9)}-{turn}; object {sizes[str(turn)]} KiB; "
+                      f"(the person's write {window_ms(split['person_write'], turn)} ms, the controller's first status "
+                      f"write at {window_ms(split['first_status_write'], turn)} ms; "
+                      f"medians of turns {max(1, turn - 9)}-{turn}; object {sizes[str(turn)]} KiB; "
                       f"load {load[-1]:.1f})", flush=True)
                 if turn >= 10 and turn < args.turns:  # a run cut short still leaves its figures so far
                     partial.write_text(json.dumps(summary(args.turns, turn, per_turn, controller_cpu, server_cpu,
-                                                          load, sizes, obj, None), indent=2) + "\n")
+                                                          load, sizes, obj, None, split), indent=2) + "\n")
         rss, _peak = rss_kb(bench.controller.pid)
-    result = summary(args.turns, args.turns, per_turn, controller_cpu, server_cpu, load, sizes, obj, round(rss / 1024))
+    result = summary(args.turns, args.turns, per_turn, controller_cpu, server_cpu, load, sizes, obj, round(rss / 1024),
+                     split)
     partial.unlink(missing_ok=True)
     write_result("long_thread", result)
     at, first_mark = result["at_turn"], next(iter(result["at_turn"]))
