@@ -194,6 +194,9 @@ def test_kopf_keeps_no_state_of_its_own_and_a_turn_written_while_down_is_handled
     versions = [first, *seen]
     assert len(versions) >= 3  # the person's turn, then the engine's status writes
     for before, after in itertools.pairwise(versions):
+        marks = [(v["metadata"].get("annotations") or {}).get("aiop.dev/kopf-managed") for v in (before, after)]
+        if marks == [None, "yes"]:
+            continue  # kopf's one-time mark of a thread it manages (it may land after the first turn settled)
         assert before.get("spec") != after.get("spec") or before.get("status") != after.get("status"), \
             f"a write that changed neither spec nor status: {after['metadata'].get('annotations')}"
 
