@@ -36,7 +36,7 @@ from sandbox.registry import Registry
 from sandbox.resources import ResourceType
 from sandbox.scale import ScaleMixin
 from sandbox.selectors import Matcher
-from sandbox.store import ObjectKey, Store
+from sandbox.store import ObjectKey, Store, key_of
 from sandbox.validation import check_field_validation, prune, validate
 from sandbox.writes import (
     ALL_PATCH_TYPES,
@@ -380,7 +380,7 @@ class Operations(ScaleMixin, DeletionMixin):
         via_apply = managed_fields is not None
         old = present(rt, old)  # compare and merge in the shape the request speaks
         name = old["metadata"]["name"]
-        checked = self._checked.get((rt.store_group, rt.store_plural, old["metadata"].get("namespace", "") or "", name))
+        checked = self._checked.get(key_of(rt.store_group, rt.store_plural, old))
         known = old if checked is not None and checked[0] is rt.schema and \
             checked[1] == old["metadata"].get("resourceVersion") else None
         new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
@@ -466,9 +466,8 @@ class Operations(ScaleMixin, DeletionMixin):
             del slimmer["metadata"]["managedFields"]
             stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, slimmer))
         if rt.custom and rt.schema:
-            meta = stored["metadata"]
-            key = (rt.store_group, rt.store_plural, meta.get("namespace", "") or "", meta["name"])
-            self._checked[key] = (rt.schema, meta["resourceVersion"])
+            self._checked[key_of(rt.store_group, rt.store_plural, stored)] = (rt.schema,
+                                                                             stored["metadata"]["resourceVersion"])
         return stored
 
     def _admission(

@@ -23,12 +23,11 @@ What it deliberately does not do:
 from __future__ import annotations
 
 import json
-import marshal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.jsoncopy import copy_json
+from sandbox.jsoncopy import copy_json, identical
 
 JsonMap = dict[str, Any]
 Identity = Callable[[Any], str]
@@ -327,12 +326,8 @@ def _pointer_remove(document: Any, tokens: list[str], where: str) -> Any:
 
 def json_equal(left: Any, right: Any) -> bool:
     """Equality as JSON sees it: 1 == 1.0, but True != 1 and key order does not matter."""
-    if type(left) is type(right) and isinstance(left, (dict, list)) and left == right:
-        try:  # the same bytes are the same JSON (types and order included), without walking it in Python
-            if marshal.dumps(left) == marshal.dumps(right):
-                return True
-        except ValueError:
-            pass
+    if isinstance(left, (dict, list)) and identical(left, right):  # without walking it in Python
+        return True
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left == right
     if isinstance(left, dict) and isinstance(right, dict):

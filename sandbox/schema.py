@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import copy
 import json
-import marshal
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sandbox.jsoncopy import identical
+from sandbox.patching import json_equal
 
 JsonMap = dict[str, Any]
 
@@ -127,14 +129,8 @@ _NONE: Any = object()  # no old value at this place
 
 
 def _unchanged(old: Any, value: Any) -> bool:
-    """Equal, with every nested type equal too: `==` alone takes 1 for True and for 1.0, and a schema does
-    not (marshal writes each type apart; the `==` first answers most differences without a copy)."""
-    if old is _NONE or type(old) is not type(value) or old != value:
-        return False
-    try:
-        return marshal.dumps(old) == marshal.dumps(value)
-    except ValueError:
-        return False
+    """There was an old value here and this is it, types included (a schema tells 1 from True and 1.0)."""
+    return old is not _NONE and identical(old, value)
 
 
 def validate_custom_object(obj: JsonMap, schema: JsonMap, old: JsonMap | None = None) -> list[FieldError]:
@@ -196,7 +192,7 @@ def _type_matches(value: Any, schema: JsonMap, path: str, errors: list[FieldErro
 
 def _validate_enum(value: Any, schema: JsonMap, path: str, errors: list[FieldError]) -> None:
     allowed = schema.get("enum")
-    if allowed is None or any(_json_equal(value, option) for option in allowed):
+    if allowed is None or any(json_equal(value, option) for option in allowed):
         return
     supported = ", ".join(go_quote(o) if isinstance(o, str) else go_quote(json.dumps(o)) for o in allowed)
     message = f"Unsupported value: {go_value(value)}: supported values: {supported}"
@@ -276,7 +272,7 @@ def _validate_list_type(value: list[Any], schema: JsonMap, path: str, errors: li
     if list_type == "set":
         seen: list[Any] = []
         for index, item in enumerate(value):
-            if any(_json_equal(item, earlier) for earlier in seen):
+            if any(json_equal(item, earlier) for earlier in seen):
                 errors.append(FieldError(f"{path}[{index}]", DUPLICATE, f"Duplicate value: {go_value(item)}"))
             seen.append(item)
     elif list_type == "map":
@@ -295,7 +291,7 @@ def _validate_list_map(value: list[Any], keys: list[str], path: str, errors: lis
         if missing:
             continue
         key_values = {key: item[key] for key in keys}
-        if any(_json_equal(key_values, earlier) for earlier in seen):
+        if any(json_equal(key_values, earlier) for earlier in seen):
             errors.append(FieldError(where, DUPLICATE, f"Duplicate value: {go_value(key_values)}"))
         seen.append(key_values)
 
@@ -374,21 +370,9 @@ def _errors_of(value: Any, schema: JsonMap, path: str) -> list[FieldError]:
 
 def _first_duplicate(items: list[Any]) -> int | None:
     for index, item in enumerate(items):
-        if any(_json_equal(item, earlier) for earlier in items[:index]):
+        if any(json_equal(item, earlier) for earlier in items[:index]):
             return index
     return None
-
-
-def _json_equal(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_json_equal, left, right))
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
-        return left == right
-    return type(left) is type(right) and bool(left == right)
 
 
 # --- Pruning -------------------------------------------------------------------------------
