@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from controller.adapters.kube import Conflict, Kube
+from controller.adapters.kube import Conflict, Kube, NotFound
 from controller.api.constants import API_VERSION, KIND_CONVERSATION, Phase
 from controller.api.types import Approval, Condition, Identity, Rating, RestoreRequest
 
@@ -104,14 +104,25 @@ class ConversationClient:
     def say(self, namespace: str, name: str, text: str, who: Identity, context: str | None = None) -> dict[str, Any]:
         """Start the conversation with this message, or add it as the next turn."""
         turn = {"text": text, "author": who.wire()}
-        if self._as(who).get(API_VERSION, self.kind, name, namespace) is None:
-            spec: dict[str, Any] = {"requester": who.wire(), "turns": [turn]}
-            if context:
-                spec["context"] = context
+        try:
+            return self._append_turn(namespace, name, who, turn)
+        except NotFound:
+            pass
+        spec: dict[str, Any] = {"requester": who.wire(), "turns": [turn]}
+        if context:
+            spec["context"] = context
+        try:
             return self._as(who).create({"apiVersion": API_VERSION, "kind": self.kind,
                                          "metadata": {"name": name, "namespace": namespace}, "spec": spec})
-        return self._update_spec(namespace, name, who,
-                                 lambda obj: {"turns": [*obj["spec"].get("turns", []), turn]})
+        except Conflict:  # someone started it in the meantime: the message is their thread's next turn
+            return self._append_turn(namespace, name, who, turn)
+
+    def _append_turn(self, namespace: str, name: str, who: Identity, turn: dict[str, Any]) -> dict[str, Any]:
+        """One request whose body is the new turn alone: it cannot conflict with the controller's status
+        writes (no resourceVersion to go stale) and costs the same on turn 500 as on turn 2. It is never
+        re-sent by the client (a lost response followed by a retry would add the turn twice)."""
+        return self._as(who).json_patch(API_VERSION, self.kind, name, namespace,
+                                        [{"op": "add", "path": "/spec/turns/-", "value": turn}], idempotent=False)
 
     def approve(self, namespace: str, name: str, who: Identity, revision: int | None = None) -> dict[str, Any]:
         """Approve a revision (default: the latest) by its digest, as shown in status."""

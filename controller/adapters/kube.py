@@ -13,6 +13,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -296,6 +297,15 @@ class Kube:
         info = self.resource(api_version, kind)
         result: dict[str, Any] = self.request("PATCH", info.path(namespace, name, subresource), body=patch,
                                               content_type="application/merge-patch+json")
+        return result
+
+    def json_patch(self, api_version: str, kind: str, name: str, namespace: str | None, ops: Sequence[dict[str, Any]],
+                   *, idempotent: bool) -> dict[str, Any]:
+        """An RFC 6902 patch. `idempotent=False` for one that must not be sent twice (an append to a list:
+        a retry after a lost response would append again), so a transient failure is raised at once."""
+        info = self.resource(api_version, kind)
+        result: dict[str, Any] = self.request("PATCH", info.path(namespace, name), body=ops,
+                                              content_type="application/json-patch+json", idempotent=idempotent)
         return result
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
