@@ -382,6 +382,45 @@ def test_short_circuit_gives_what_cel_pythons_own_interpreter_gives() -> None:
         assert got == expected and type(got) is type(expected), expression
 
 
+# Pairs of JSON values that equality must judge as cel-python's own conversion does: the same JSON (answered
+# from the JSON itself), and near misses the shortcut must leave to CEL (other values, types, key order).
+EQUALITY_PAIRS = [
+    ({"turns": [{"text": "a", "author": {"user": "alice"}}]}, {"turns": [{"text": "a", "author": {"user": "alice"}}]}),
+    ({"turns": [{"text": "a"}]}, {"turns": [{"text": "b"}]}),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+    ({"a": [1, 2]}, {"a": [2, 1]}),
+    ({"a": True}, {"a": 1}),
+    ({"a": 1}, {"a": 1.0}),
+    ({"a": None}, {"a": None}),
+    ({"a": {}}, {"a": []}),
+    ([{"x": "y"}], [{"x": "y"}]),
+    ([1, 2], [1, 2, 3]),
+]
+
+
+@pytest.mark.parametrize(("left", "right"), EQUALITY_PAIRS)
+def test_equality_of_json_values_is_cels(left: Any, right: Any) -> None:
+    """`==` and `!=` on objects and lists from the request (compared as whole JSON when both sides are that
+    same JSON) give exactly the value or the error of cel-python with its stock JSON conversion."""
+    import celpy
+
+    from sandbox.cel import CelError, to_cel
+    from sandbox.cel import evaluate as fast
+
+    stock = celpy.Environment()
+    for expression in ("a == b", "a != b", "[a] + [b] == [b, a]", "{'k': a} == {'k': b}"):
+        try:
+            expected: Any = stock.program(stock.compile(expression)).evaluate(
+                {"a": celpy.json_to_cel(left), "b": celpy.json_to_cel(right)})
+        except celpy.CELEvalError:
+            expected = CelError
+        try:
+            got: Any = fast(expression, {"a": to_cel(left), "b": to_cel(right)})
+        except CelError:
+            got = CelError
+        assert got == expected and type(got) is type(expected), (expression, left, right)
+
+
 def test_variables_are_lazy_ordered_and_fail_only_where_used() -> None:
     variables = [
         {"name": "broken", "expression": "object.spec.nothing.here"},
