@@ -23,6 +23,7 @@ from sandbox.authz import Authorizer, forbidden_detail
 from sandbox.bootstrap import aggregation_controller
 from sandbox.faults import ERROR_STATUS, THROTTLE_MESSAGE, Fault, FaultInjector
 from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
+from sandbox.jsoncopy import strict_loads
 from sandbox.limits import MAX_REQUEST_BODY_BYTES, body_too_large
 from sandbox.logs import pod_log
 from sandbox.operations import Operations
@@ -168,7 +169,7 @@ async def _read_body(request: web.Request) -> Any:
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw.decode("utf-8"))
-        return json.loads(raw)
+        return strict_loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise errors.bad_request(f"error decoding body: {exc}") from exc
 

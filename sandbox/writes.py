@@ -8,12 +8,12 @@ these, and keeping them apart avoids import cycles between the verb implementati
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sandbox import errors
 from sandbox.conversion import from_storage, to_storage
+from sandbox.jsoncopy import strict_loads
 from sandbox.resources import ResourceType
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -54,6 +54,6 @@ def stored_form(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
 
 def parse_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw or b"null")
+        return strict_loads(raw or b"null")
     except ValueError as exc:
         raise errors.bad_request(f"error decoding patch: {exc}") from exc

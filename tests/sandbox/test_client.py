@@ -3,6 +3,7 @@ client, impersonation and access reviews, as the operator's code will use them."
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -130,7 +131,6 @@ def test_watch_bookmarks_and_field_selector(api: client.ApiClient) -> None:
                                            field_selector="metadata.name=two", timeout_seconds=1,
                                            _preload_content=False)
     lines = [line for line in resp.read().decode().splitlines() if line]
-    import json
     events = [json.loads(line) for line in lines]
     assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "two"
     assert all(e["object"]["metadata"].get("name") != "one" for e in events)
@@ -254,3 +254,26 @@ def test_events_are_one_store_with_two_views(api: client.ApiClient) -> None:
     assert by_new["old-style"].note == "pulled" and by_new["old-style"].regarding.name == "web"
     events.delete_namespaced_event("old-style", "default")
     assert [e.metadata.name for e in core.list_namespaced_event("default").items] == ["new-style"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_in_a_body_are_400(api: client.ApiClient, constant: str) -> None:
+    """Python's JSON parser takes NaN and Infinity; the API server's does not (they are not JSON), so a create
+    or a patch carrying one is a 400 BadRequest naming the value, and nothing is stored."""
+    core = client.CoreV1Api(api)
+    version = core.create_namespaced_config_map("default", _configmap("numbers", {"n": "1"})).metadata.resource_version
+    headers = {"Authorization": api.configuration.get_api_key_with_prefix("BearerToken"),
+               "Content-Type": "application/json"}
+    base = f"{api.configuration.host}/api/v1/namespaces/default/configmaps"
+    created = api.rest_client.pool_manager.request(
+        "POST", base, headers=headers,
+        body=f'{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"odd","annotations":{{"x":{constant}}}}}}}')
+    headers["Content-Type"] = "application/merge-patch+json"
+    patched = api.rest_client.pool_manager.request("PATCH", f"{base}/numbers", headers=headers,
+                                                   body=f'{{"metadata":{{"labels":{{"n":{constant}}}}}}}')
+    for answer in (created, patched):
+        status = json.loads(answer.data)
+        assert answer.status == 400 and status["reason"] == "BadRequest", status
+        assert f"{constant} is not JSON" in status["message"]
+    assert [c.metadata.name for c in core.list_namespaced_config_map("default").items] == ["numbers"]
+    assert core.read_namespaced_config_map("numbers", "default").metadata.resource_version == version
