@@ -1,16 +1,21 @@
-"""What the loop benchmarks share: a sandbox with the demo shop and `aiop controller` as its own process.
+"""What the loop benchmarks share: the sandbox API server with the demo shop, and `aiop controller`, each
+as its own process.
 
-Why a separate process: the figures are the controller's (its memory, its latency under load), not
-the driver's; the driver acts as the demo user through the custom resources, like the UI does.
+Why separate processes: the figures are the controller's and the API server's (their CPU, memory and
+latency under load), not the driver's; the driver acts as the demo user through the custom resources,
+like the UI does. In one process with the driver, the API server would wait for the driver's decoding
+of every watch event (one interpreter lock), which no real API server does.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +25,19 @@ from controller.adapters.kube import Kube, load_api_client
 from controller.api.types import Identity
 from controller.client import ConversationClient
 from controller.tools import bootstrap
-from sandbox.server import SandboxServer
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """`aiop sandbox` running as its own process."""
+
+    process: subprocess.Popen[str]
+    kubeconfig_path: Path
 
 
 @dataclass
 class Bench:
-    server: SandboxServer
+    server: Sandbox
     kube: Kube
     client: ConversationClient
     controller: subprocess.Popen[bytes]
@@ -45,9 +57,30 @@ def pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
+def sandbox_process(home: Path) -> Iterator[Sandbox]:
+    """`aiop sandbox` on a free port with `home` (all it prints in home/sandbox.log), until the block ends."""
+    path = home / "sandbox.log"
+    log = path.open("w")
+    process = subprocess.Popen([sys.executable, "-m", "controller.cli", "sandbox", "--port", "0", "--home", str(home)],
+                               env={**os.environ, "AIOP_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (said := re.search(r"^kubeconfig: (.+)$", path.read_text(), re.MULTILINE)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start (exit {process.poll()}): see {path}")
+            time.sleep(0.1)
+        yield Sandbox(process, Path(said.group(1).strip()))
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@contextmanager
 def demo_with_controller(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
     home = Path(tempfile.mkdtemp(prefix="aiop-bench-"))
-    with SandboxServer(port=0, home=home) as server:
+    with sandbox_process(home) as server:
         kube = Kube(load_api_client(str(server.kubeconfig_path)))
         bootstrap.install_crds(kube)
         bootstrap.install_admission(kube, server)
