@@ -57,3 +57,4 @@ def test_an_archived_summary_keeps_number_digest_and_a_cut_summary() -> None:
     assert entry["revision"] == 1 and entry["digest"] == "sha256:" + f"{1:064x}"
     assert len(entry["summary"]) == SUMMARY_CHARS and entry["summary"].endswith("…")
     assert "answer" not in entry and "manifests" not in entry and entry["mutating"] is True
+    assert set(entry) == {"revision", "digest", "basedOnTurn", "summary", "mutating", "archived"}, entry
