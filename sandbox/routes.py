@@ -441,6 +441,7 @@ class Handler:
                 bookmark_interval=cluster.bookmark_interval,
                 send_initial_events=q.get("sendInitialEvents") in ("true", "1"),
                 drop_after=drop_after,
+                shared_encoding=None if as_table else rt.api_version,
             )
             first = [True]
 

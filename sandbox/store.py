@@ -21,7 +21,7 @@ import tempfile
 import urllib.parse
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,9 @@ class StoreEvent:
     namespace: str
     obj: dict[str, Any]
     old: dict[str, Any] | None
+    # Its watch lines as encoded once for every watcher of one shape (sandbox.watch), as the API server's
+    # watch cache serializes an event once per version and encoding, not once per watcher.
+    lines: dict[tuple[str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 Listener = Callable[[StoreEvent], None]

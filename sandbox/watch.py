@@ -39,6 +39,9 @@ class WatchRequest:
     bookmark_interval: float
     send_initial_events: bool
     drop_after: float | None = None  # an injected fault: end the stream early (sandbox.faults)
+    # What every watcher of this shape is sent alike (the served apiVersion), so an event's line is encoded
+    # once for all of them; None when each watcher's lines are its own (tables carry headers once).
+    shared_encoding: str | None = None
 
 
 def translate(event: StoreEvent, req: WatchRequest) -> tuple[str, dict[str, Any]] | None:
@@ -64,6 +67,17 @@ def translate(event: StoreEvent, req: WatchRequest) -> tuple[str, dict[str, Any]
 
 def _line(event_type: str, obj: dict[str, Any]) -> bytes:
     return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
+
+
+def _event_line(event: StoreEvent, event_type: str, req: WatchRequest, encode: Encoder) -> bytes:
+    """The line for a live event (its object is `event.obj`), encoded once per shape for all watchers."""
+    if req.shared_encoding is None:
+        return _line(event_type, encode(event_type, event.obj))
+    key = (event_type, req.shared_encoding)
+    line = event.lines.get(key)
+    if line is None:
+        line = event.lines[key] = _line(event_type, encode(event_type, event.obj))
+    return line
 
 
 def _bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> dict[str, Any]:
@@ -158,8 +172,9 @@ async def _pump(
                     await response.write(_line("BOOKMARK", _bookmark(req.rt, store.resource_version)))
                     next_bookmark = time.monotonic() + req.bookmark_interval
                 continue
-            seen = translate(getter.result(), req)
+            event = getter.result()
+            seen = translate(event, req)
             if seen is not None:
-                await response.write(_line(seen[0], encode(seen[0], seen[1])))
+                await response.write(_event_line(event, seen[0], req, encode))
     finally:
         stop_waiter.cancel()

@@ -277,3 +277,33 @@ def test_nan_and_infinity_in_a_body_are_400(api: client.ApiClient, constant: str
         assert f"{constant} is not JSON" in status["message"]
     assert [c.metadata.name for c in core.list_namespaced_config_map("default").items] == ["numbers"]
     assert core.read_namespaced_config_map("numbers", "default").metadata.resource_version == version
+
+
+def test_watchers_of_one_resource_each_get_the_event_in_their_own_shape(api: client.ApiClient) -> None:
+    """Two JSON watchers and a table watcher (`kubectl get -w`) of ConfigMaps see one create: the JSON ones
+    the same object, the table one its rows with the column headers, as the API server's watch cache
+    sends each watcher the event in the encoding it asked for."""
+    core = client.CoreV1Api(api)
+    since = core.list_namespaced_config_map("default").metadata.resource_version
+    url = f"{api.configuration.host}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=2" \
+          f"&resourceVersion={since}"
+    token = api.configuration.get_api_key_with_prefix("BearerToken")
+    accepts = ["application/json", "application/json", "application/json;as=Table;g=meta.k8s.io;v=v1"]
+    lines: dict[int, list[dict[str, Any]]] = {}
+
+    def watch_as(index: int, accept: str) -> None:
+        answer = api.rest_client.pool_manager.request("GET", url, headers={"Authorization": token, "Accept": accept})
+        lines[index] = [json.loads(line) for line in answer.data.decode().splitlines() if line]
+
+    watchers = [threading.Thread(target=watch_as, args=(i, a)) for i, a in enumerate(accepts)]
+    for w in watchers:
+        w.start()
+    time.sleep(0.5)
+    core.create_namespaced_config_map("default", _configmap("seen", {"k": "v"}))
+    for w in watchers:
+        w.join(timeout=10)
+    first, second, table = lines[0], lines[1], lines[2]
+    assert [e["type"] for e in first] == ["ADDED"] and first == second
+    assert first[0]["object"]["kind"] == "ConfigMap" and first[0]["object"]["data"] == {"k": "v"}
+    assert [e["type"] for e in table] == ["ADDED"] and table[0]["object"]["kind"] == "Table"
+    assert table[0]["object"]["columnDefinitions"] and table[0]["object"]["rows"][0]["cells"][0] == "seen"
