@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controller.adapters.kube import Forbidden, Kube, NotFound
+from controller.adapters.kube import Forbidden, Kube, KubeError, NotFound
 from controller.api.types import Identity
-from controller.client import ConversationClient
+from controller.client import ChatError, ConversationClient
 from ui.model import ThreadView
 
 
@@ -47,7 +47,16 @@ class Gateway:
         return ThreadView.of(obj) if obj is not None else None
 
     def say(self, namespace: str, name: str, text: str) -> ThreadView:
-        return ThreadView.of(self.client.say(namespace, name, text, self.who))
+        """Send a message. It is never re-sent on its own (a retry after a lost answer would add it twice),
+        so a transient failure says that it may have arrived: the page shows the thread as stored."""
+        try:
+            return ThreadView.of(self.client.say(namespace, name, text, self.who))
+        except KubeError as exc:
+            if not exc.transient:
+                raise
+            raise ChatError(f"The message may or may not have reached the thread: the Kubernetes API answered "
+                            f"{exc.code} {exc.reason} ({exc.message}). The thread below is as stored now; send "
+                            "the message again only if it is not there.") from exc
 
     def approve(self, namespace: str, name: str, revision: int) -> ThreadView:
         """Approve exactly the revision the page showed (its digest, as the controller recorded it)."""

@@ -101,6 +101,31 @@ def test_errors_read_as_sentences() -> None:
     assert "not finished" in explain_error(TimeoutError("still Executing"))
 
 
+def test_a_message_whose_answer_was_lost_says_it_may_have_arrived() -> None:
+    """The UI never re-sends a message on its own; after a transient failure the person is told to look
+    before sending it again, and a refusal is still the refusal."""
+    from controller.client import ChatError
+    from ui.gateway import Gateway
+
+    class Lossy:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def say(self, *_args: object, **_kwargs: object) -> dict:
+            raise self.error
+
+    gateway = Gateway.__new__(Gateway)
+    gateway.who = ME
+    gateway.client = Lossy(Unreachable(0, "Unreachable", "cannot reach the Kubernetes API: timed out"))  # type: ignore[assignment]
+    with pytest.raises(ChatError) as lost:
+        gateway.say("shop", "c1", "scale web to 3")
+    assert "may or may not have reached the thread" in str(lost.value) and "timed out" in str(lost.value)
+    assert "send the message again only if it is not there" in explain_error(lost.value)
+    gateway.client = Lossy(Forbidden(403, "Forbidden", "no"))  # type: ignore[assignment]
+    with pytest.raises(Forbidden):
+        gateway.say("shop", "c1", "scale web to 3")
+
+
 def test_similar_falls_back_to_completed_threads_reused_first() -> None:
     done = conversation("old", "Completed", lastRating=100)
     other = conversation("older", "Completed", lastRating=40)
