@@ -312,12 +312,12 @@ class Executor:
         """
         if self.sync_engine.name != DirectSync.name:
             return self.sync_engine.start(req)
-        live = {manifest_ref(mf).key(): self.kube.get(mf["apiVersion"], mf["kind"], mf["metadata"]["name"],
-                                                       mf["metadata"].get("namespace") or None)
-                for mf in req.manifests}
-        pending = [mf for mf in req.manifests
-                   if (seen := live[manifest_ref(mf).key()]) is None or subset_mismatch(expectation(mf), seen)]
-        keys = {manifest_ref(mf).key() for mf in pending}
+        keyed = [(manifest_ref(mf).key(), mf) for mf in req.manifests]
+        live = {key: self.kube.get(mf["apiVersion"], mf["kind"], mf["metadata"]["name"],
+                                   mf["metadata"].get("namespace") or None) for key, mf in keyed}
+        pending = [(key, mf) for key, mf in keyed
+                   if (seen := live[key]) is None or subset_mismatch(expectation(mf), seen)]
+        keys = {key for key, _ in pending}
         planned = [t for t in revision.targets if t.ref.key() in keys]
         now = observe(list(revision.manifests), [t.ref for t in planned],
                       lambda ref: redact_object(obj) if (obj := live.get(ref.key())) is not None else None)
@@ -327,7 +327,7 @@ class Executor:
                                "thread, after it was approved)")
         versions = tuple((key, version) for key in sorted(keys)
                          if (version := ((live[key] or {}).get("metadata") or {}).get("resourceVersion")))
-        return self.sync_engine.start(replace(req, manifests=tuple(pending), preconditions=versions))
+        return self.sync_engine.start(replace(req, manifests=tuple(mf for _, mf in pending), preconditions=versions))
 
     def sync_state(self, req: SyncRequest) -> SyncState:
         return self.sync_engine.status(req)
