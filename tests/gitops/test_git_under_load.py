@@ -77,7 +77,38 @@ def test_commits_are_ssh_signed_with_the_key_from_a_secret(tmp_path: Path) -> No
     bare.git.config("gpg.ssh.allowedSignersFile", str(allowed))
     out = bare.git.verify_commit(sha, "-v", with_extended_output=True)
     assert 'Good "git" signature for ai-operator@localhost' in out[2]
+    history = repo.append_history("refs/aiop/history/signed", {"threads/signed/history/revision-0001.json": "{}\n"},
+                                  "signed: history")
+    out = bare.git.verify_commit(history, "-v", with_extended_output=True)
+    assert 'Good "git" signature for ai-operator@localhost' in out[2]  # history commits are signed too
     unsigned = ThreadRepo(url, tmp_path / "cache2", AUTHOR).commit_thread(
         "plain", digest(2), {"threads/plain/a.yaml": "a: 1\n"}, "threads/plain", subject="plain").sha
     with pytest.raises(git.GitCommandError):
         bare.git.verify_commit(unsigned)
+
+
+def test_history_commits_add_to_the_ref_without_touching_the_clones_work_tree(tmp_path: Path) -> None:
+    """Each archive is a commit on the thread's history ref with the earlier files kept and the new ones
+    added; the clone's checkout (shared with thread commits) stays exactly as it was, and two clones
+    appending to one ref both land (a rejected push is built again on the fetched ref)."""
+    url = ensure_bare_repo(tmp_path / "ops.git", None, AUTHOR)
+    ref = "refs/aiop/history/t-long"
+    repo = ThreadRepo(url, tmp_path / "cache", AUTHOR)
+    repo.commit_thread("t-long", digest(1), {"threads/t-long/a.yaml": "a: 1\n"}, "threads/t-long", subject="a")
+    clone = git.Repo(repo.workdir)
+    head, tree = clone.head.commit.hexsha, sorted(p.name for p in repo.workdir.rglob("*") if ".git" not in p.parts)
+    first = repo.append_history(ref, {"threads/t-long/history/revision-0001.json": '{"revision": 1}\n'}, "up to 1")
+    other = ThreadRepo(url, tmp_path / "cache-2", AUTHOR).append_history(
+        ref, {"threads/t-long/history/revision-0002.json": '{"revision": 2}\n'}, "up to 2")
+    third = repo.append_history(ref, {"threads/t-long/history/messages-00001-00040.json": "[]\n",
+                                      "threads/t-long/history/revision-0003.json": '{"revision": 3}\n'}, "up to 3")
+    bare = git.Repo(url)
+    assert bare.git.rev_parse(ref) == third
+    assert bare.git.rev_list(ref).split() == [third, other, first]
+    assert bare.git.ls_tree("-r", "--name-only", ref).split() == [
+        "threads/t-long/history/messages-00001-00040.json", "threads/t-long/history/revision-0001.json",
+        "threads/t-long/history/revision-0002.json", "threads/t-long/history/revision-0003.json"]
+    assert bare.git.show(f"{ref}:threads/t-long/history/revision-0002.json") == '{"revision": 2}'
+    assert bare.git.log("-1", "--format=%s|%an <%ae>", ref) == "up to 3|ai-operator <ai-operator@localhost>"
+    assert clone.head.commit.hexsha == head and not clone.is_dirty(untracked_files=True)
+    assert sorted(p.name for p in repo.workdir.rglob("*") if ".git" not in p.parts) == tree
