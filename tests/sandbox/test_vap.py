@@ -399,16 +399,19 @@ EQUALITY_PAIRS = [
 
 
 @pytest.mark.parametrize(("left", "right"), EQUALITY_PAIRS)
-def test_equality_of_json_values_is_cels(left: Any, right: Any) -> None:
+def test_objects_and_lists_from_json_behave_as_cels(left: Any, right: Any) -> None:
     """`==` and `!=` on objects and lists from the request (compared as whole JSON when both sides are that
-    same JSON) give exactly the value or the error of cel-python with its stock JSON conversion."""
+    same JSON), and what reads their keys and items (size, macros, `in`, `has`), give exactly the value or
+    the error of cel-python with its stock JSON conversion (objects are converted as they are read)."""
     import celpy
 
     from sandbox.cel import CelError, to_cel
     from sandbox.cel import evaluate as fast
 
     stock = celpy.Environment()
-    for expression in ("a == b", "a != b", "[a] + [b] == [b, a]", "{'k': a} == {'k': b}"):
+    for expression in ("a == b", "a != b", "[a] + [b] == [b, a]", "{'k': a} == {'k': b}", "size(a) + size(b)",
+                       "a.all(x, x in a) && b.exists(x, true)", "'a' in a || 'turns' in b", "has(a.turns)",
+                       "[a, b].map(x, size(x))"):
         try:
             expected: Any = stock.program(stock.compile(expression)).evaluate(
                 {"a": celpy.json_to_cel(left), "b": celpy.json_to_cel(right)})
