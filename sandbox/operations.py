@@ -455,16 +455,17 @@ class Operations(ScaleMixin, DeletionMixin):
     # -- helpers ----------------------------------------------------------------------------------
 
     def _put(self, rt: ResourceType, obj: dict[str, Any], *, retry_without_managed_fields: bool) -> dict[str, Any]:
-        """Store the object; when etcd refuses its size, creates and updates (not applies) retry once
-        without managedFields, as the apiserver's handlers do."""
+        """Store the object, which each write builds for itself (handed to the store without a copy); when
+        etcd refuses its size, creates and updates (not applies) retry once without managedFields, as the
+        apiserver's handlers do."""
         try:
-            stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj))
+            stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj), owned=True)
         except ObjectTooLarge:
             if not retry_without_managed_fields or not obj["metadata"].get("managedFields"):
                 raise
             slimmer = copy_json(obj)
             del slimmer["metadata"]["managedFields"]
-            stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, slimmer))
+            stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, slimmer), owned=True)
         if rt.custom and rt.schema:
             self._checked[key_of(rt.store_group, rt.store_plural, stored)] = (rt.schema,
                                                                              stored["metadata"]["resourceVersion"])

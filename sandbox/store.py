@@ -191,13 +191,15 @@ class Store:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def put(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+    def put(self, group: str, plural: str, obj: dict[str, Any], *, owned: bool = False) -> dict[str, Any]:
         """Store a new or changed object: stamps a fresh resourceVersion, records and fans out the event.
 
-        Raises `limits.ObjectTooLarge` (and changes nothing) when etcd would refuse the write."""
+        `owned=True`: the caller built `obj` for this write and hands it over (it is stored as it is, not
+        copied; the caller must not touch it again). Returns a copy of what was stored. Raises
+        `limits.ObjectTooLarge` (and stores nothing) when etcd would refuse the write."""
         key = key_of(group, plural, obj)
         old = self._objects.get(key)
-        stored = copy_json(obj)
+        stored = obj if owned else copy_json(obj)
         stored.setdefault("metadata", {})["resourceVersion"] = str(self._rv + 1)
         check_stored_size(key, stored)  # etcd refuses before anything changes
         self._rv += 1
