@@ -6,6 +6,7 @@ object that tests start in-process.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from pathlib import Path
@@ -34,6 +35,8 @@ def run(port: int = 0, state_dir: Path | str | None = None, home: Path | str | N
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with SandboxServer(port=port, state_dir=state_dir, home=home, faults=plan, behaviour=cluster) as sandbox:
+            gc.collect()  # what started with the server lives as long as it: out of the collector's full passes
+            gc.freeze()
             print(f"kubeconfig: {sandbox.kubeconfig_path}", flush=True)
             print(f"url: {sandbox.url}", flush=True)
             while not stopped.wait(0.5):
