@@ -122,28 +122,33 @@ def to_cel(document: Any) -> Any:
     return celpy.adapter.json_to_cel(document)  # subclasses, tuples, datetimes: the general path
 
 
-def _same_json(left: Any, right: Any) -> bool:
-    """Both sides came from JSON and are that same JSON, types included (then CEL calls them equal)."""
-    mine, theirs = getattr(left, "source", None), getattr(right, "source", None)
-    return mine is not None and theirs is not None and identical(mine, theirs)
+class _FromJson:
+    """What a CEL value converted from JSON keeps: `source`, the JSON itself, so that equality can first ask
+    whether both sides hold the very same JSON (a C-speed comparison, types included: then CEL calls them
+    equal too) before CEL's own comparison item by item and field by field."""
+
+    source: Any
+
+    def _same_json(self, other: Any) -> bool:
+        theirs = getattr(other, "source", None)
+        return theirs is not None and identical(self.source, theirs)
+
+    def __eq__(self, other: Any) -> bool:
+        return self._same_json(other) or super().__eq__(other)
+
+    def __ne__(self, other: Any) -> bool:
+        return not self._same_json(other) and super().__ne__(other)
 
 
-class JsonList(celtypes.ListType):
-    """A JSON array as a CEL list, its items converted by `to_cel`; `source` is the array itself.
+class JsonList(_FromJson, celtypes.ListType):
+    """A JSON array as a CEL list, its items converted by `to_cel`.
 
-    Equality first asks whether both sides hold the very same JSON (a C-speed comparison): the
-    admission policy compares a 500-turn list with itself plus one on every append, which cel-python
-    does item by item and field by field. Anything else is CEL's own comparison."""
+    The admission policy compares a 500-turn list with itself plus one on every append, which cel-python
+    does item by item and field by field; items holding the same JSON are answered from it (`_FromJson`)."""
 
     def __init__(self, source: list[Any]) -> None:
         super().__init__([to_cel(item) for item in source])
         self.source = source
-
-    def __eq__(self, other: Any) -> bool:
-        return _same_json(self, other) or super().__eq__(other)
-
-    def __ne__(self, other: Any) -> bool:
-        return not _same_json(self, other) and super().__ne__(other)
 
 
 class _Unconverted:
@@ -155,7 +160,7 @@ class _Unconverted:
         self.json = json
 
 
-class LazyObject(celtypes.MapType):
+class LazyObject(_FromJson, celtypes.MapType):
     """A JSON object as a CEL map, converted as it is used: its keys on first use of the map, each field's
     value (`to_cel`) on first use of that field.
 
@@ -163,7 +168,7 @@ class LazyObject(celtypes.MapType):
     conversation's status is hundreds of KiB, and its 500 turns are 500 objects of which a policy reads
     one. Every way cel-python reads a map (indexing, field selection, `get`, `in`, `size()`, keys, equality,
     which indexes both sides) goes through the methods below, so what an expression sees is what `to_cel`
-    gives. Equality of two objects holding the same JSON is answered from the JSON, as for `JsonList`.
+    gives. Equality of two objects holding the same JSON is answered from the JSON (`_FromJson`).
     """
 
     def __init__(self, document: Mapping[str, Any]) -> None:
@@ -209,12 +214,6 @@ class LazyObject(celtypes.MapType):
 
     def items(self) -> Any:
         return [(key, self[key]) for key in self]
-
-    def __eq__(self, other: Any) -> bool:
-        return _same_json(self, other) or super().__eq__(other)
-
-    def __ne__(self, other: Any) -> bool:
-        return not _same_json(self, other) and super().__ne__(other)
 
     def __repr__(self) -> str:
         return f"MapType({dict(self.items())!r})"
