@@ -7,6 +7,10 @@ times per write (store, admission, the simulated cluster's controllers). `copy.d
 `marshal` round trip copies the same JSON tree in about 1 ms (measured, tests/sandbox/test_jsoncopy.py
 checks it is a real copy). Values marshal cannot write (subclasses, custom objects) fall back to
 `copy.deepcopy`, so the result is always what `copy.deepcopy` gives.
+
+Beside the copy, the two other JSON-value helpers every layer of the server shares: `identical` (the
+same JSON, types included, compared at C speed: the schema walk's and CEL's "unchanged" shortcut) and
+`strict_loads` (request bodies parsed as the API server parses them).
 """
 
 from __future__ import annotations
