@@ -277,8 +277,9 @@ class ThreadRepo:
         in the pull request and be synced with the manifests.
 
         The commit is built without a checkout (a scratch index, `write-tree`, `commit-tree`, signed with
-        the same key as every other commit): checking the ref out wrote every earlier history file into the clone and
-        removed them again, so each archive of a 500-turn thread cost ≈0.7 s and grew with the thread.
+        the same key as every other commit): checking the ref out wrote every earlier history file into
+        the clone and removed them again, so each archive of a 500-turn thread cost ≈0.7 s and grew with
+        the thread.
         """
         with self._lock:
             repo = self._repo()
@@ -306,12 +307,12 @@ class ThreadRepo:
         try:
             env = {**self._env(), "GIT_INDEX_FILE": str(scratch / "index")}
             repo.git.read_tree(base or "--empty", env=env)
-            blobs = []
-            for n, content in enumerate(files.values()):
-                blobs.append(scratch / f"{n}")
-                blobs[-1].write_text(content, encoding="utf-8")
+            blobs = [scratch / str(n) for n in range(len(files))]
+            for blob, content in zip(blobs, files.values(), strict=True):
+                blob.write_text(content, encoding="utf-8")
             shas = repo.git.hash_object("-w", "--no-filters", *map(str, blobs)).split()
-            entries = [arg for sha, rel in zip(shas, files, strict=True) for arg in ("--cacheinfo", f"100644,{sha},{rel}")]
+            entries = [arg for sha, rel in zip(shas, files, strict=True)
+                       for arg in ("--cacheinfo", f"100644,{sha},{rel}")]
             repo.git.update_index("--add", *entries, env=env)
             tree = repo.git.write_tree(env=env)
             signed = ["-S"] if self.signing_key else []  # commit-tree does not read commit.gpgsign
