@@ -8,9 +8,10 @@ times per write (store, admission, the simulated cluster's controllers). `copy.d
 checks it is a real copy). Values marshal cannot write (subclasses, custom objects) fall back to
 `copy.deepcopy`, so the result is always what `copy.deepcopy` gives.
 
-Beside the copy, the two other JSON-value helpers every layer of the server shares: `identical` (the
-same JSON, types included, compared at C speed: the schema walk's and CEL's "unchanged" shortcut) and
-`strict_loads` (request bodies parsed as the API server parses them).
+Beside the copy, the other JSON-value helpers every layer of the server shares: `identical` (the
+same JSON, types included, compared at C speed: the schema walk's and CEL's "unchanged" shortcut),
+`strict_loads` (request bodies parsed as the API server parses them) and `compact` (the one encoding
+the server writes: responses, watch lines, the size etcd is asked to store).
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def strict_loads(raw: bytes | str) -> Any:
     (Go's decoder refuses them), so an object the sandbox stores never holds a value no CEL or schema
     check of a real cluster could meet, and never one that is unequal to itself."""
     return json.loads(raw, parse_constant=_not_json)
+
+
+def compact(value: Any) -> str:
+    """JSON as the API server writes it: no spaces, non-ASCII escaped (the stored size, every response and
+    watch line use this one encoding, so the store's text of a version can be sent as it is)."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def identical(left: Any, right: Any) -> bool:

@@ -15,9 +15,6 @@ resources (the operator's threads) are stored as JSON by a real server too.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from sandbox.errors import ApiError
 
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
@@ -44,11 +41,11 @@ def too_many_patch_operations(count: int) -> ApiError:
     )
 
 
-def stored_size(key: tuple[str, ...], obj: dict[str, Any]) -> int:
-    """Bytes of one etcd write of the object: its key plus its serialized value."""
-    return len("/".join(key).encode()) + len(json.dumps(obj, separators=(",", ":")).encode())
+def stored_size(key: tuple[str, ...], text: str) -> int:
+    """Bytes of one etcd write of an object: its key plus its serialized value (`jsoncopy.compact`)."""
+    return len("/".join(key).encode()) + len(text.encode())
 
 
-def check_stored_size(key: tuple[str, ...], obj: dict[str, Any]) -> None:
-    if stored_size(key, obj) > MAX_STORED_OBJECT_BYTES:
+def check_stored_size(key: tuple[str, ...], text: str) -> None:
+    if stored_size(key, text) > MAX_STORED_OBJECT_BYTES:
         raise ObjectTooLarge()

@@ -8,7 +8,6 @@ this module only turns HTTP (path, query, headers, body) into calls on them and 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from sandbox.authz import Authorizer, forbidden_detail
 from sandbox.bootstrap import aggregation_controller
 from sandbox.faults import ERROR_STATUS, THROTTLE_MESSAGE, Fault, FaultInjector
 from sandbox.identity import AUTHENTICATED_GROUP, Identities, UserInfo
-from sandbox.jsoncopy import strict_loads
+from sandbox.jsoncopy import compact, strict_loads
 from sandbox.limits import MAX_REQUEST_BODY_BYTES, body_too_large
 from sandbox.logs import pod_log
 from sandbox.operations import Operations
@@ -83,12 +82,18 @@ class Cluster:
         return user_of(claims) if claims is not None else None
 
 
-def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
-
-
 def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(text=_dumps(body), status=status, content_type="application/json")
+    return web.Response(text=compact(body), status=status, content_type="application/json")
+
+
+def object_response(ops: Operations, rt: ResourceType, obj: dict[str, Any], status: int = 200,
+                    dry_run: bool = False) -> web.Response:
+    """A create's, update's or patch's result: the store's own JSON of the version it stored, when that is
+    what `rt` serves (never for a dry run, whose result was not stored), else `obj` encoded."""
+    meta = obj.get("metadata") or {}
+    text = None if dry_run else ops.served_text(rt, meta.get("namespace") or "", meta.get("name") or "",
+                                                meta.get("resourceVersion") or "")
+    return web.Response(text=compact(obj) if text is None else text, status=status, content_type="application/json")
 
 
 def _qualified(info: RequestInfo) -> str:
@@ -355,13 +360,15 @@ class Handler:
             if info.name:
                 raise errors.method_not_allowed()
             body = await _read_body(request)
-            return json_response(cluster.ops.create(rt, ns, body, user, _write_options(request)), 201)
+            opts = _write_options(request)
+            return object_response(cluster.ops, rt, cluster.ops.create(rt, ns, body, user, opts), 201, opts.dry_run)
         if verb == "update":
             body = await _read_body(request)
             opts = _write_options(request)
             if info.subresource == "scale":
                 return json_response(cluster.ops.replace_scale(rt, ns, info.name, body, user, opts))
-            return json_response(cluster.ops.replace(rt, ns, info.name, body, user, opts, info.subresource))
+            replaced = cluster.ops.replace(rt, ns, info.name, body, user, opts, info.subresource)
+            return object_response(cluster.ops, rt, replaced, 200, opts.dry_run)
         if verb == "patch":
             raw = await _raw_body(request)
             opts = _write_options(request)
@@ -369,7 +376,7 @@ class Handler:
             if info.subresource == "scale":
                 return json_response(cluster.ops.patch_scale(rt, ns, info.name, ctype, raw, user, opts))
             obj, created = cluster.ops.patch(rt, ns, info.name, ctype, raw, user, opts, info.subresource)
-            return json_response(obj, 201 if created else 200)
+            return object_response(cluster.ops, rt, obj, 201 if created else 200, opts.dry_run)
         if verb in ("delete", "deletecollection"):
             body = await _read_body(request) or {}
             options = dict(body) if isinstance(body, dict) else {}
@@ -396,6 +403,10 @@ class Handler:
         ops = self.cluster.ops
         if info.subresource == "scale":
             return json_response(ops.get_scale(rt, ns, info.name))
+        if info.subresource in ("", "status") and not wants_table(request.headers.get("Accept", "")):
+            text = ops.served_text(rt, ns, info.name)
+            if text is not None:
+                return web.Response(text=text, content_type="application/json")
         obj = ops.get(rt, ns, info.name)
         if info.subresource == "log":
             q = request.query

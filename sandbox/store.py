@@ -10,6 +10,11 @@ event's `old` is the previous event's bytes): a 500-turn thread's 1000 retained 
 millions of objects the cyclic garbage collector walked on every full collection (39% of the sandbox's
 CPU in bench.long_thread); bytes are not tracked by it. Only a replay (a watch resuming, a list at an
 old resourceVersion) turns them back into objects.
+
+Each current object's JSON is encoded once per version (`Store.text`): etcd's size check, the write's
+response, later GETs and every watcher's line of that version send the same text, as the API server's
+watch cache serializes an object once per version. Stored objects are never changed in place (each
+write stores a new object), which is what keeps that text true.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import expired
-from sandbox.jsoncopy import copy_json
+from sandbox.jsoncopy import compact, copy_json
 from sandbox.limits import check_stored_size
 
 ObjectKey = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
@@ -47,6 +52,8 @@ class StoreEvent:
     namespace: str
     obj: dict[str, Any]
     old: dict[str, Any] | None
+    # `obj` as JSON (`jsoncopy.compact`) when the store encoded it already (a write; not a replay or DELETED).
+    text: str | None = field(default=None, compare=False, repr=False)
     # Its watch lines as encoded once for every watcher of one shape (sandbox.watch), as the API server's
     # watch cache serializes an event once per version and encoding, not once per watcher.
     lines: dict[tuple[str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
@@ -95,6 +102,7 @@ class Store:
 
     def __init__(self, state_dir: Path | None = None, history_limit: int = 1000) -> None:
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._texts: dict[ObjectKey, str] = {}  # the JSON of current objects, once encoded (see `text`)
         self._by_uid: dict[str, ObjectKey] = {}
         self._rv = 0
         self._history: deque[_Past] = deque()
@@ -121,6 +129,13 @@ class Store:
         """The stored object itself, not a copy: for read-only use on the server loop (the simulated
         cluster counts pods this way); the caller must not mutate it or keep it across writes."""
         return self._objects.get(key)
+
+    def text(self, key: ObjectKey) -> str | None:
+        """The stored object's JSON (`jsoncopy.compact`), encoded once per version and kept until the next."""
+        text = self._texts.get(key)
+        if text is None and key in self._objects:
+            text = self._texts[key] = compact(self._objects[key])
+        return text
 
     def exists(self, key: ObjectKey) -> bool:
         return key in self._objects
@@ -201,20 +216,23 @@ class Store:
         old = self._objects.get(key)
         stored = obj if owned else copy_json(obj)
         stored.setdefault("metadata", {})["resourceVersion"] = str(self._rv + 1)
-        check_stored_size(key, stored)  # etcd refuses before anything changes
+        text = compact(stored)
+        check_stored_size(key, text)  # etcd refuses before anything changes
         self._rv += 1
         self._objects[key] = stored
+        self._texts[key] = text
         uid = stored["metadata"].get("uid")
         if uid:
             self._by_uid[uid] = key
-        self._persist(key, stored)
-        self._record(StoreEvent(self._rv, MODIFIED if old else ADDED, group, plural, key[2], stored, old))
+        self._persist(key, text)
+        self._record(StoreEvent(self._rv, MODIFIED if old else ADDED, group, plural, key[2], stored, old, text))
         return copy_json(stored)
 
     def remove(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Delete an object; the DELETED event carries a fresh resourceVersion, like the real server."""
         key = key_of(group, plural, obj)
         old = self._objects.pop(key)
+        self._texts.pop(key, None)
         self._rv += 1
         gone = copy_json(old)
         gone["metadata"]["resourceVersion"] = str(self._rv)
@@ -249,16 +267,17 @@ class Store:
         parts = [urllib.parse.quote(p or "_", safe="") for p in key]
         return self._state_dir / "objects" / parts[0] / parts[1] / parts[2] / f"{parts[3]}.json"
 
-    def _persist(self, key: ObjectKey, obj: dict[str, Any] | None) -> None:
+    def _persist(self, key: ObjectKey, text: str | None) -> None:
+        """Write the object's file (`text`: its JSON), or remove it (None)."""
         if self._state_dir is None:
             return
         write_atomic(self._state_dir / "resource-version", str(self._rv))
         path = self._object_path(key)
-        if obj is None:
+        if text is None:
             if path.exists():
                 path.unlink()
             return
-        write_atomic(path, json.dumps({"key": list(key), "object": obj}))
+        write_atomic(path, f'{{"key":{compact(list(key))},"object":{text}}}')
 
     def _load(self, state_dir: Path) -> None:
         counter = state_dir / "resource-version"

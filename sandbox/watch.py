@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.errors import ApiError
+from sandbox.jsoncopy import compact
 from sandbox.resources import ResourceType
 from sandbox.selectors import Matcher
 from sandbox.store import ADDED, DELETED, MODIFIED, Store, StoreEvent
+from sandbox.writes import served_as_stored
 
 Encoder = Callable[[str, dict[str, Any]], dict[str, Any]]  # (event type, object) -> wire object
 
@@ -66,17 +67,27 @@ def translate(event: StoreEvent, req: WatchRequest) -> tuple[str, dict[str, Any]
 
 
 def _line(event_type: str, obj: dict[str, Any]) -> bytes:
-    return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
+    return _text_line(event_type, compact(obj))
+
+
+def _text_line(event_type: str, text: str) -> bytes:
+    """A watch line around an object's JSON: what `_line` writes for that object, byte for byte."""
+    return f'{{"type":{compact(event_type)},"object":{text}}}\n'.encode()
 
 
 def _event_line(event: StoreEvent, event_type: str, req: WatchRequest, encode: Encoder) -> bytes:
-    """The line for a live event (its object is `event.obj`), encoded once per shape for all watchers."""
+    """The line for a live event (its object is `event.obj`), encoded once per shape for all watchers, from
+    the store's own JSON of the object when this watcher is served the stored shape."""
     if req.shared_encoding is None:
         return _line(event_type, encode(event_type, event.obj))
     key = (event_type, req.shared_encoding)
     line = event.lines.get(key)
     if line is None:
-        line = event.lines[key] = _line(event_type, encode(event_type, event.obj))
+        if event.text is not None and served_as_stored(req.rt, event.obj):
+            line = _text_line(event_type, event.text)
+        else:
+            line = _line(event_type, encode(event_type, event.obj))
+        event.lines[key] = line
     return line
 
 
