@@ -31,6 +31,7 @@ from sandbox.patching import (
     apply_json_patch,
     apply_strategic_merge_patch,
     merge_key_for,
+    merge_patch_sharing,
 )
 from sandbox.registry import Registry
 from sandbox.resources import ResourceType
@@ -201,7 +202,7 @@ class Operations(ScaleMixin, DeletionMixin):
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
         name = meta.get("name", "")
-        original = copy_json(obj)
+        original = obj  # pruning builds a new object
         obj = prune(rt, present(rt, obj))
         check_field_validation(rt, original, obj, opts.field_validation)
         validate(rt, obj)
@@ -253,7 +254,7 @@ class Operations(ScaleMixin, DeletionMixin):
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        old = self.store.get((rt.store_group, rt.store_plural, namespace, name))
+        old = self.store.peek((rt.store_group, rt.store_plural, namespace, name))  # read only (_commit_update)
         if old is None:
             raise errors.not_found(rt, name)
         body_name = (body.get("metadata") or {}).get("name")
@@ -298,10 +299,10 @@ class Operations(ScaleMixin, DeletionMixin):
             raise errors.unsupported_media_type(ctype, accepted)
         if ctype == APPLY_PATCH:
             return self._server_side_apply(rt, namespace, name, raw, user, opts, subresource)
-        old = self.store.get((rt.store_group, rt.store_plural, namespace, name))
+        old = self.store.peek((rt.store_group, rt.store_plural, namespace, name))  # read only (_commit_update)
         if old is None:
             raise errors.not_found(rt, name)
-        doc = parse_json(raw)
+        doc = parse_json(raw)  # parsed here, for this write alone: its values go into the object as they are
         current = present(rt, old)
         try:
             if ctype == JSON_PATCH:
@@ -313,7 +314,8 @@ class Operations(ScaleMixin, DeletionMixin):
             elif not isinstance(doc, dict):
                 raise errors.bad_request("the patch must be a JSON object")
             elif ctype == MERGE_PATCH:
-                patched = apply_json_merge_patch(current, doc, patch_is_spent=True)  # doc: parsed here, for this
+                # A status write takes only the status of what it builds (_commit_update): the rest stays shared.
+                patched = merge_patch_sharing(current if subresource == "status" else copy_json(current), doc)
             else:
                 patched = apply_strategic_merge_patch(current, doc, rt.api_version, rt.kind)
         except PatchError as exc:
@@ -390,7 +392,10 @@ class Operations(ScaleMixin, DeletionMixin):
         managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Validate, default, admit and store an update; `managed_fields` are given by an apply (else the
-        write is recorded as an Update of its field manager)."""
+        write is recorded as an Update of its field manager).
+
+        `old` may be the stored object itself: it is only read, and the parts of it the new object keeps
+        (a status write's spec, any other write's status) are shared, never changed (see sandbox.store)."""
         via_apply = managed_fields is not None
         old = present(rt, old)  # compare and merge in the shape the request speaks
         name = old["metadata"]["name"]
@@ -404,7 +409,8 @@ class Operations(ScaleMixin, DeletionMixin):
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt, name)
         if subresource == "status":
-            merged = copy_json({k: v for k, v in old.items() if k != "status"})  # its status is replaced
+            merged = {k: v for k, v in old.items() if k != "status"}  # its status is replaced
+            merged["metadata"] = copy_json(old["metadata"])  # the one part of the rest a write stamps
             if "status" in new:
                 merged["status"] = new["status"]
             else:
@@ -432,7 +438,7 @@ class Operations(ScaleMixin, DeletionMixin):
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
-            original = copy_json(new)
+            original = new  # pruning builds a new object
             new = prune(rt, present(rt, new), known)
             check_field_validation(rt, original, new, opts.field_validation)
             apply_defaults(rt, new)
@@ -453,7 +459,7 @@ class Operations(ScaleMixin, DeletionMixin):
         if managed_fields:
             new["metadata"]["managedFields"] = managed_fields
         if _comparable(new) == _comparable(old) and managed_fields == live_entries:
-            return present(rt, old)  # a no-op write keeps the resourceVersion and emits no event
+            return present(rt, copy_json(old))  # a no-op write keeps the resourceVersion and emits no event
         run_admission(self.hooks, rt, self._admission("UPDATE", rt, subresource, new, old, user, opts))
         if opts.dry_run:
             return new

@@ -11,6 +11,7 @@ from sandbox.patching import (
     MERGE_KEYS,
     PatchError,
     apply_json_merge_patch,
+    merge_patch_sharing,
     apply_json_patch,
     apply_strategic_merge_patch,
     merge_key_for,
@@ -492,6 +493,23 @@ def test_json_merge_patch(target: dict[str, Any], patch: dict[str, Any], expecte
     target_before = copy.deepcopy(target)
     assert apply_json_merge_patch(target, patch) == expected
     assert target == target_before
+
+
+@pytest.mark.parametrize(("target", "patch", "expected"), MERGE_PATCH_CASES + [
+    ({"spec": {"turns": [1]}, "status": {"a": {"x": 1}, "b": 2}}, {"status": {"b": 3, "c": {"d": None}}},
+     {"spec": {"turns": [1]}, "status": {"a": {"x": 1}, "b": 3, "c": {}}}),
+])
+def test_a_merge_patch_that_shares_changes_neither_input(target: dict[str, Any], patch: dict[str, Any],
+                                                         expected: dict[str, Any]) -> None:
+    """The status write's merge patch gives the same result without copying the stored object: what the patch
+    does not reach is the target's very value, and neither the target nor the patch is changed."""
+    target_before, patch_before = copy.deepcopy(target), copy.deepcopy(patch)
+    merged = merge_patch_sharing(target, patch)
+    assert merged == expected
+    assert target == target_before and patch == patch_before
+    for key, value in target.items():
+        if key not in patch and isinstance(value, (dict, list)):
+            assert merged[key] is value
 
 
 # --- JSON patch ------------------------------------------------------------------------------
