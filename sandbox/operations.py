@@ -304,18 +304,21 @@ class Operations(ScaleMixin, DeletionMixin):
             raise errors.not_found(rt, name)
         doc = parse_json(raw)  # parsed here, for this write alone: its values go into the object as they are
         current = present(rt, old)
+        # What this write builds may share the parts it does not change with the stored object when nothing
+        # changes them in place later: a status write keeps only the status it built, and a custom resource
+        # gets no defaults. A built-in kind's defaults fill in its spec in place, so it patches a copy.
+        share = subresource == "status" or rt.custom
         try:
             if ctype == JSON_PATCH:
                 if not isinstance(doc, list):
                     raise errors.bad_request("json patch must be a JSON array of operations")
                 if len(doc) > MAX_JSON_PATCH_OPERATIONS:
                     raise too_many_patch_operations(len(doc))
-                patched = apply_json_patch(current, doc)
+                patched = apply_json_patch(current, doc, share_target=share)
             elif not isinstance(doc, dict):
                 raise errors.bad_request("the patch must be a JSON object")
             elif ctype == MERGE_PATCH:
-                # A status write takes only the status of what it builds (_commit_update): the rest stays shared.
-                patched = merge_patch_sharing(current if subresource == "status" else copy_json(current), doc)
+                patched = merge_patch_sharing(current if share else copy_json(current), doc)
             else:
                 patched = apply_strategic_merge_patch(current, doc, rt.api_version, rt.kind)
         except PatchError as exc:

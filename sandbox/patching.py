@@ -200,33 +200,49 @@ def merge_patch_sharing(target: JsonMap, patch: JsonMap) -> JsonMap:
 # --- RFC 6902 JSON patch -------------------------------------------------------------------
 
 
-def apply_json_patch(target: JsonMap, ops: list[dict[str, Any]]) -> JsonMap:
-    """Apply an RFC 6902 patch atomically: either every op applies or PatchError is raised."""
+# The containers one patch made (by id, kept alive here): a patch that shares its target copies any other
+# container before changing it.
+_Fresh = dict[int, Any]
+
+
+def apply_json_patch(target: JsonMap, ops: list[dict[str, Any]], *, share_target: bool = False) -> JsonMap:
+    """Apply an RFC 6902 patch atomically: either every op applies or PatchError is raised.
+
+    The result shares nothing with `target`, unless `share_target`: then `target` is not copied but left
+    unchanged, and the result is a new container only along the paths the operations change (the rest is
+    `target`'s own), for a caller that changes neither afterwards (the stored object an append to a
+    500-turn thread patches is never changed in place; copying it cost more than the append)."""
     if not isinstance(ops, list):
         raise PatchError("json patch must be a list of operations")
-    document: Any = copy_json(target)
+    fresh: _Fresh | None = None
+    document: Any
+    if share_target:
+        document = dict(target)
+        fresh = {id(document): document}
+    else:
+        document = copy_json(target)
     for index, op in enumerate(ops):
-        document = _apply_json_patch_op(document, op, index)
+        document = _apply_json_patch_op(document, op, index, fresh)
     if not isinstance(document, dict):
         raise PatchError("json patch result must be an object")
     return document
 
 
-def _apply_json_patch_op(document: Any, op: Any, index: int) -> Any:
+def _apply_json_patch_op(document: Any, op: Any, index: int, fresh: _Fresh | None) -> Any:
     if not isinstance(op, dict):
         raise PatchError(f"op {index}: operation must be an object")
     name = op.get("op")
     path = _required_string(op, "path", index)
     where = f"op {index} ({name} {path})"
     if name == "add":
-        return _pointer_add(document, _parse_pointer(path, where), _value(op, index), where)
+        return _pointer_add(document, _parse_pointer(path, where), _value(op, index), where, fresh)
     if name == "remove":
-        return _pointer_remove(document, _parse_pointer(path, where), where)
+        return _pointer_remove(document, _parse_pointer(path, where), where, fresh)
     if name == "replace":
         tokens = _parse_pointer(path, where)
         _pointer_get(document, tokens, where)
-        document = _pointer_remove(document, tokens, where) if tokens else document
-        return _pointer_add(document, tokens, _value(op, index), where)
+        document = _pointer_remove(document, tokens, where, fresh) if tokens else document
+        return _pointer_add(document, tokens, _value(op, index), where, fresh)
     if name in ("move", "copy"):
         source = _parse_pointer(_required_string(op, "from", index), where)
         destination = _parse_pointer(path, where)
@@ -234,8 +250,8 @@ def _apply_json_patch_op(document: Any, op: Any, index: int) -> Any:
         if name == "move":
             if _is_proper_prefix(source, destination):
                 raise PatchError(f"{where}: cannot move a value into one of its own children")
-            document = _pointer_remove(document, source, where)
-        return _pointer_add(document, destination, value, where)
+            document = _pointer_remove(document, source, where, fresh)
+        return _pointer_add(document, destination, value, where, fresh)
     if name == "test":
         actual = _pointer_get(document, _parse_pointer(path, where), where)
         if not json_equal(actual, _value(op, index)):
@@ -281,24 +297,34 @@ def _list_index(container: list[Any], token: str, where: str, *, for_add: bool) 
     return position
 
 
-def _pointer_get(document: Any, tokens: list[str], where: str) -> Any:
+def _pointer_get(document: Any, tokens: list[str], where: str, fresh: _Fresh | None = None) -> Any:
+    """The value at `tokens`. With `fresh`, for a change: each container on the way that this patch did
+    not make is first replaced by a shallow copy of its own, so what is returned may be changed."""
     current = document
     for token in tokens:
+        key: str | int
         if isinstance(current, dict):
             if token not in current:
                 raise PatchError(f"{where}: path not found at {token!r}")
-            current = current[token]
+            key = token
         elif isinstance(current, list):
-            current = current[_list_index(current, token, where, for_add=False)]
+            key = _list_index(current, token, where, for_add=False)
         else:
             raise PatchError(f"{where}: cannot descend into a scalar at {token!r}")
+        child = current[key]
+        if fresh is not None and isinstance(child, (dict, list)) and id(child) not in fresh:
+            child = dict(child) if isinstance(child, dict) else list(child)
+            fresh[id(child)] = current[key] = child
+        current = child
     return current
 
 
-def _pointer_add(document: Any, tokens: list[str], value: Any, where: str) -> Any:
+def _pointer_add(document: Any, tokens: list[str], value: Any, where: str, fresh: _Fresh | None) -> Any:
     if not tokens:
+        if fresh is not None and isinstance(value, (dict, list)):
+            fresh[id(value)] = value  # the new whole document: a copy of the op's value
         return value
-    parent = _pointer_get(document, tokens[:-1], where)
+    parent = _pointer_get(document, tokens[:-1], where, fresh)
     last = tokens[-1]
     if isinstance(parent, dict):
         parent[last] = value
@@ -309,10 +335,10 @@ def _pointer_add(document: Any, tokens: list[str], value: Any, where: str) -> An
     return document
 
 
-def _pointer_remove(document: Any, tokens: list[str], where: str) -> Any:
+def _pointer_remove(document: Any, tokens: list[str], where: str, fresh: _Fresh | None) -> Any:
     if not tokens:
         raise PatchError(f"{where}: cannot remove the whole document")
-    parent = _pointer_get(document, tokens[:-1], where)
+    parent = _pointer_get(document, tokens[:-1], where, fresh)
     last = tokens[-1]
     if isinstance(parent, dict):
         if last not in parent:

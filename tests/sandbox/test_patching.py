@@ -11,10 +11,10 @@ from sandbox.patching import (
     MERGE_KEYS,
     PatchError,
     apply_json_merge_patch,
-    merge_patch_sharing,
     apply_json_patch,
     apply_strategic_merge_patch,
     merge_key_for,
+    merge_patch_sharing,
 )
 
 
@@ -495,7 +495,8 @@ def test_json_merge_patch(target: dict[str, Any], patch: dict[str, Any], expecte
     assert target == target_before
 
 
-@pytest.mark.parametrize(("target", "patch", "expected"), MERGE_PATCH_CASES + [
+@pytest.mark.parametrize(("target", "patch", "expected"), [
+    *MERGE_PATCH_CASES,
     ({"spec": {"turns": [1]}, "status": {"a": {"x": 1}, "b": 2}}, {"status": {"b": 3, "c": {"d": None}}},
      {"spec": {"turns": [1]}, "status": {"a": {"x": 1}, "b": 3, "c": {}}}),
 ])
@@ -551,10 +552,40 @@ JSON_PATCH_CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
 @pytest.mark.parametrize(
     ("ops", "expected"), [c[1:] for c in JSON_PATCH_CASES], ids=[c[0] for c in JSON_PATCH_CASES]
 )
-def test_json_patch(ops: list[dict[str, Any]], expected: dict[str, Any]) -> None:
+@pytest.mark.parametrize("share_target", [False, True], ids=["copied", "shared"])
+def test_json_patch(ops: list[dict[str, Any]], expected: dict[str, Any], share_target: bool) -> None:
+    """Each operation gives the RFC's result and leaves the target as it was, whether the result is built on a
+    copy of the target or shares with it what no operation changed (the sandbox's custom-resource writes)."""
     before = copy.deepcopy(DOC)
-    assert apply_json_patch(DOC, ops) == expected
+    assert apply_json_patch(DOC, ops, share_target=share_target) == expected
     assert before == DOC
+
+
+def test_a_shared_json_patch_copies_only_what_it_changes() -> None:
+    """An append to a 500-turn thread's turns makes a new turns list, spec and object; status, metadata and
+    every turn are the stored object's own. A later operation changing a container an earlier one made or
+    reached changes the patch's copy, never the target."""
+    stored = {"metadata": {"name": "c1", "labels": {"a": "1"}},
+              "spec": {"turns": [{"text": f"t{i}"} for i in range(500)]}, "status": {"revisions": [{"revision": 1}]}}
+    before = copy.deepcopy(stored)
+    appended = apply_json_patch(stored, [{"op": "add", "path": "/spec/turns/-", "value": {"text": "t500"}}],
+                                share_target=True)
+    assert len(appended["spec"]["turns"]) == 501 and stored == before
+    assert appended["status"] is stored["status"] and appended["metadata"] is stored["metadata"]
+    assert appended["spec"]["turns"] is not stored["spec"]["turns"]
+    assert all(new is old for new, old in zip(appended["spec"]["turns"], stored["spec"]["turns"], strict=False))
+    again = apply_json_patch(stored, [
+        {"op": "add", "path": "/metadata/labels/b", "value": "2"},
+        {"op": "replace", "path": "/metadata/labels/a", "value": "9"},
+        {"op": "copy", "from": "/status/revisions", "path": "/spec/old"},
+        {"op": "add", "path": "/spec/old/0/revision", "value": 7},
+        {"op": "move", "from": "/spec/turns/0", "path": "/status/first"},
+        {"op": "replace", "path": "/status/first/text", "value": "moved"},
+    ], share_target=True)
+    assert stored == before
+    assert again["metadata"]["labels"] == {"a": "9", "b": "2"}
+    assert again["spec"]["old"] == [{"revision": 7}] and again["status"]["revisions"] == [{"revision": 1}]
+    assert again["status"]["first"] == {"text": "moved"} and again["spec"]["turns"][0] == {"text": "t1"}
 
 
 @pytest.mark.parametrize(
