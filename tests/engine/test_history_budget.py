@@ -58,3 +58,15 @@ def test_an_archived_summary_keeps_number_digest_and_a_cut_summary() -> None:
     assert len(entry["summary"]) == SUMMARY_CHARS and entry["summary"].endswith("…")
     assert "answer" not in entry and "manifests" not in entry and entry["mutating"] is True
     assert set(entry) == {"revision", "digest", "basedOnTurn", "summary", "mutating", "archived"}, entry
+
+
+def test_an_archived_revision_with_nothing_to_say_reads_back() -> None:
+    """A revision archived with an empty summary and nothing to change (a plan that only answered) keeps its
+    required fields in status: leaving out the empty summary made the whole status unreadable."""
+    status = _long_status(30)
+    quiet = status.revisions[0].model_copy(update={"summary": "", "mutating": False, "reused_from": ["k-1"]})
+    status = status.model_copy(update={"revisions": [quiet, *status.revisions[1:]]})
+    entry = status.wire()["revisions"][0]
+    assert entry == {"revision": 1, "digest": quiet.digest, "basedOnTurn": 1, "summary": "", "mutating": False,
+                     "reusedFrom": ["k-1"], "archived": True}
+    assert ConversationStatus.model_validate(status.wire()) == status
