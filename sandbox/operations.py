@@ -56,7 +56,8 @@ from sandbox.writes import (
 SYSTEM_USER = UserInfo("system:kube-controller-manager", (MASTERS_GROUP, "system:authenticated"))
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
-# Called after a successful (non dry-run) write of a main resource: (ops, rt, new, old).
+# Called after a successful (non dry-run) write of a main resource: (ops, rt, new, old). `new` is the stored
+# object itself and `old` may be: hooks read them and never change them (as the store's watchers).
 Controller = Callable[["Operations", ResourceType, dict[str, Any], "dict[str, Any] | None"], None]
 
 
@@ -238,7 +239,7 @@ class Operations(ScaleMixin, DeletionMixin):
             return obj
         stored = self._put(rt, obj, retry_without_managed_fields=not via_apply)
         self._after_write(rt, stored, None)
-        return present(rt, stored)
+        return present(rt, copy_json(stored))  # the caller's own
 
     # -- update -----------------------------------------------------------------------------------
 
@@ -473,14 +474,14 @@ class Operations(ScaleMixin, DeletionMixin):
         stored = self._put(rt, new, retry_without_managed_fields=not via_apply)
         if subresource != "status":
             self._after_write(rt, stored, old)
-        return present(rt, stored)
+        return present(rt, copy_json(stored))  # the caller's own
 
     # -- helpers ----------------------------------------------------------------------------------
 
     def _put(self, rt: ResourceType, obj: dict[str, Any], *, retry_without_managed_fields: bool) -> dict[str, Any]:
-        """Store the object, which each write builds for itself (handed to the store without a copy); when
-        etcd refuses its size, creates and updates (not applies) retry once without managedFields, as the
-        apiserver's handlers do."""
+        """Store the object, which each write builds for itself (handed to the store without a copy), and
+        return the store's own object (read only); when etcd refuses its size, creates and updates (not
+        applies) retry once without managedFields, as the apiserver's handlers do."""
         try:
             stored = self.store.put(rt.store_group, rt.store_plural, stored_form(rt, obj), owned=True)
         except ObjectTooLarge:
@@ -523,11 +524,9 @@ class Operations(ScaleMixin, DeletionMixin):
 
     def _after_write(self, rt: ResourceType, stored: dict[str, Any], old: dict[str, Any] | None) -> None:
         if self._is_crd(rt):
-            self.registry.register_crd(stored)
-        # One copy for all the hooks (each reads it; none may change it): the store's own object stays apart.
-        new_copy, old_copy = copy_json(stored), (copy_json(old) if old is not None else None)
+            self.registry.register_crd(copy_json(stored))  # its types keep parts of it (schemas) for good
         for controller in list(self.controllers):
-            controller(self, rt, new_copy, old_copy)
+            controller(self, rt, stored, old)  # read only (see Controller): no copies of 1.5 MiB objects
 
     @staticmethod
     def _is_crd(rt: ResourceType) -> bool:

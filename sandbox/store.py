@@ -210,7 +210,8 @@ class Store:
         """Store a new or changed object: stamps a fresh resourceVersion, records and fans out the event.
 
         `owned=True`: the caller built `obj` for this write and hands it over (it is stored as it is, not
-        copied; the caller must not touch it again). Returns a copy of what was stored. Raises
+        copied; the caller must not touch it again) and gets back the stored object itself, to read only.
+        Otherwise it gets a copy of what was stored. Raises
         `limits.ObjectTooLarge` (and stores nothing) when etcd would refuse the write."""
         key = key_of(group, plural, obj)
         old = self._objects.get(key)
@@ -226,7 +227,7 @@ class Store:
             self._by_uid[uid] = key
         self._persist(key, text)
         self._record(StoreEvent(self._rv, MODIFIED if old else ADDED, group, plural, key[2], stored, old, text))
-        return copy_json(stored)
+        return stored if owned else copy_json(stored)
 
     def remove(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Delete an object; the DELETED event carries a fresh resourceVersion, like the real server."""
