@@ -127,9 +127,19 @@ def test_an_event_is_watched_and_read_in_each_of_its_two_shapes(api: client.ApiC
 
 def test_no_stored_object_is_changed_after_it_was_stored(sandbox: SandboxServer, kubectl: Kubectl) -> None:
     """A Deployment rolled out by the simulated cluster (ReplicaSets, Pods, the scheduler, the kubelet's
-    status writes), scaled and deleted: afterwards every stored object is still what its text says, so no
-    writer changed an object in place once the store had encoded it (that would make GETs and watches send
-    an older state than the object holds)."""
+    status writes), scaled and its pods deleted, and a Widget appended to, merge-patched and given a status
+    (the writes that share unchanged parts with the stored version): afterwards every stored object is
+    still what its text says, so no writer changed an object in place once the store had encoded it (that
+    would make GETs and watches send an older state than the object holds)."""
+    kubectl("apply", "-f", "-", stdin=json.dumps(WIDGET_CRD))
+    kubectl("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s")
+    kubectl("apply", "-f", "-", stdin=json.dumps({**widget("w"), "spec": {"size": 2, "tags": ["a"]}}))
+    for _ in range(3):
+        kubectl("patch", "widget", "w", "--type", "json", "-p", '[{"op":"add","path":"/spec/tags/-","value":"b"}]')
+        kubectl("patch", "widget", "w", "--subresource", "status", "--type", "merge",
+                "-p", '{"status":{"phase":"Ready","seen":{"count":1}}}')
+        kubectl("patch", "widget", "w", "--type", "merge", "-p", '{"spec":{"color":"blue"}}')
+    assert len(json.loads(kubectl("get", "widget", "w", "-o", "json").stdout)["spec"]["tags"]) == 4
     kubectl("apply", "-f", "-", stdin=DEPLOYMENT_YAML)
     kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
     kubectl("scale", "deployment/web", "-n", "shop", "--replicas=3")
