@@ -466,7 +466,7 @@ class Operations(ScaleMixin, DeletionMixin):
             return present(rt, copy_json(old))  # a no-op write keeps the resourceVersion and emits no event
         run_admission(self.hooks, rt, self._admission("UPDATE", rt, subresource, new, old, user, opts))
         if opts.dry_run:
-            return new
+            return copy_json(new)  # the caller's own: it may share parts with the stored object
         meta = new["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             gone = self._remove(rt.store_group, rt.store_plural, old, final=stored_form(rt, new))
