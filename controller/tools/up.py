@@ -26,8 +26,9 @@ UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int, behaviour: Any = None) -> None:
     """`behaviour`: the sandbox's behaviour (sandbox.behaviour.Behaviour; None: the shipped default)."""
-    from controller.engine.runner import start_operator_thread
+    from controller.engine.runner import start_operator_thread, warm_up
     from controller.engine.services import build_services
+    from controller.serve.health import Health
 
     quiet = "log_level" not in settings.serve.model_fields_set  # `aiop up` keeps the terminal for its summary
     setup_logging(settings.serve.log_format, "WARNING" if quiet else settings.serve.log_level)
@@ -49,6 +50,7 @@ def run_up(settings: Settings, api_port: int, ui_port: int, metrics_port: int, b
     settings = settings.with_serve(metrics_port=metrics_port)
     serve_metrics(metrics_port, settings.serve.bind_address)
     thread, stop = start_operator_thread(settings, build_services(settings))
+    warm_up(Health())  # as `aiop controller`: the first message need not wait for the model; then gc.freeze
     ui = _start_ui(settings, ui_port) if ui_port and UI_APP.exists() else None
 
     print("ai-operator is up:", flush=True)
