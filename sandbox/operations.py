@@ -138,8 +138,9 @@ class Operations(ScaleMixin, DeletionMixin):
             raise errors.not_found(rt, name)
         return present(rt, obj)
 
-    def served_text(self, rt: ResourceType, namespace: str, name: str, resource_version: str | None = None) -> str | None:
-        """The store's JSON of the object (of that version, when given) if `rt` serves it as stored, else None.
+    def served_text(self, rt: ResourceType, namespace: str, name: str,
+                    resource_version: str | None = None) -> str | None:
+        """The store's JSON of the object (of that version, when given) if `rt` serves it as stored.
 
         For the responses of reads and of writes that stored what they return (not dry runs): the text the
         store encoded once for the size check, instead of a copy and another encoding of up to 1.5 MiB."""
@@ -255,7 +256,7 @@ class Operations(ScaleMixin, DeletionMixin):
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        old = self.store.peek((rt.store_group, rt.store_plural, namespace, name))  # read only (_commit_update)
+        old = self.store.peek((rt.store_group, rt.store_plural, namespace, name))  # read only
         if old is None:
             raise errors.not_found(rt, name)
         body_name = (body.get("metadata") or {}).get("name")
@@ -300,7 +301,7 @@ class Operations(ScaleMixin, DeletionMixin):
             raise errors.unsupported_media_type(ctype, accepted)
         if ctype == APPLY_PATCH:
             return self._server_side_apply(rt, namespace, name, raw, user, opts, subresource)
-        old = self.store.peek((rt.store_group, rt.store_plural, namespace, name))  # read only (_commit_update)
+        old = self.store.peek((rt.store_group, rt.store_plural, namespace, name))  # read only
         if old is None:
             raise errors.not_found(rt, name)
         doc = parse_json(raw)  # parsed here, for this write alone: its values go into the object as they are

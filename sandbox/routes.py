@@ -93,7 +93,8 @@ def object_response(ops: Operations, rt: ResourceType, obj: dict[str, Any], stat
     meta = obj.get("metadata") or {}
     text = None if dry_run else ops.served_text(rt, meta.get("namespace") or "", meta.get("name") or "",
                                                 meta.get("resourceVersion") or "")
-    return web.Response(text=compact(obj) if text is None else text, status=status, content_type="application/json")
+    return web.Response(text=compact(obj) if text is None else text, status=status,
+                        content_type="application/json")
 
 
 def _qualified(info: RequestInfo) -> str:
@@ -361,7 +362,8 @@ class Handler:
                 raise errors.method_not_allowed()
             body = await _read_body(request)
             opts = _write_options(request)
-            return object_response(cluster.ops, rt, cluster.ops.create(rt, ns, body, user, opts), 201, opts.dry_run)
+            new = cluster.ops.create(rt, ns, body, user, opts)
+            return object_response(cluster.ops, rt, new, 201, opts.dry_run)
         if verb == "update":
             body = await _read_body(request)
             opts = _write_options(request)

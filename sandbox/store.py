@@ -226,7 +226,8 @@ class Store:
         if uid:
             self._by_uid[uid] = key
         self._persist(key, text)
-        self._record(StoreEvent(self._rv, MODIFIED if old else ADDED, group, plural, key[2], stored, old, text))
+        event_type = MODIFIED if old else ADDED
+        self._record(StoreEvent(self._rv, event_type, group, plural, key[2], stored, old, text))
         return stored if owned else copy_json(stored)
 
     def remove(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:

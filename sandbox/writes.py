@@ -51,8 +51,9 @@ def served_as_stored(rt: ResourceType, obj: dict[str, Any]) -> bool:
     """Whether `present(rt, obj)` is `obj` key for key in the same order, so the store's JSON of that
     version (`Store.text`) is what `rt` serves, sent without a copy or another encoding."""
     keys = iter(obj)
-    return (next(keys, None) == "apiVersion" and next(keys, None) == "kind" and obj["apiVersion"] == rt.api_version
-            and obj["kind"] == rt.kind and from_storage(rt.group, rt.plural, obj) is obj)
+    return (next(keys, None) == "apiVersion" and next(keys, None) == "kind"
+            and obj["apiVersion"] == rt.api_version and obj["kind"] == rt.kind
+            and from_storage(rt.group, rt.plural, obj) is obj)
 
 
 def stored_form(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

@@ -67,6 +67,6 @@ def test_an_archived_revision_with_nothing_to_say_reads_back() -> None:
     quiet = status.revisions[0].model_copy(update={"summary": "", "mutating": False, "reused_from": ["k-1"]})
     status = status.model_copy(update={"revisions": [quiet, *status.revisions[1:]]})
     entry = status.wire()["revisions"][0]
-    assert entry == {"revision": 1, "digest": quiet.digest, "basedOnTurn": 1, "summary": "", "mutating": False,
-                     "reusedFrom": ["k-1"], "archived": True}
+    assert entry == {"revision": 1, "digest": quiet.digest, "basedOnTurn": 1, "summary": "",
+                     "mutating": False, "reusedFrom": ["k-1"], "archived": True}
     assert ConversationStatus.model_validate(status.wire()) == status

@@ -75,14 +75,17 @@ def test_every_answer_about_a_version_is_that_version(api: client.ApiClient) -> 
     dry = raw("PATCH", f"{v1}/w?dryRun=All", {"spec": {"size": 9}}, "application/merge-patch+json")
     answers.append(raw("PATCH", f"{beta}/w", [{"op": "add", "path": "/spec/tags", "value": ["a"]}],
                        "application/json-patch+json"))
-    answers.append(raw("PATCH", f"{v1}/w/status", {"status": {"phase": "Ready"}}, "application/merge-patch+json"))
-    noop = raw("PATCH", f"{beta}/w", {"spec": {"size": 3}}, "application/merge-patch+json")  # as the JSON patch
+    answers.append(raw("PATCH", f"{v1}/w/status", {"status": {"phase": "Ready"}},
+                       "application/merge-patch+json"))
+    # Through v1beta1 as the JSON patch was, so not even managedFields change.
+    noop = raw("PATCH", f"{beta}/w", {"spec": {"size": 3}}, "application/merge-patch+json")
     current = {"v1": raw("GET", f"{v1}/w"), "v1beta1": raw("GET", f"{beta}/w")}
     for w in watchers:
         w.join(timeout=10)
 
     assert json.loads(dry)["spec"]["size"] == 9
-    assert json.loads(current["v1"])["spec"]["size"] == 3 and json.loads(noop) == json.loads(current["v1beta1"])
+    assert json.loads(current["v1"])["spec"]["size"] == 3
+    assert json.loads(noop) == json.loads(current["v1beta1"])
     for version, body in current.items():
         got = json.loads(body)
         assert got["apiVersion"] == f"example.com/{version}"
@@ -111,9 +114,9 @@ def test_an_event_is_watched_and_read_in_each_of_its_two_shapes(api: client.ApiC
     seen: dict[str, list[dict[str, Any]]] = {"core": [], "new": []}
     watchers = [_watch(raw, core, since, seen["core"]), _watch(raw, new, since, seen["new"])]
     time.sleep(0.5)
+    pod = {"kind": "Pod", "name": "web", "namespace": "default"}
     raw("POST", core, {"metadata": {"name": "pulled"}, "message": "pulled nginx", "reason": "Pulled",
-                       "type": "Normal", "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"}},
-        status=201)
+                       "type": "Normal", "involvedObject": pod}, status=201)
     raw("PATCH", f"{core}/pulled", {"message": "pulled nginx again"}, "application/merge-patch+json")
     read = {"core": json.loads(raw("GET", f"{core}/pulled")), "new": json.loads(raw("GET", f"{new}/pulled"))}
     for w in watchers:
@@ -135,7 +138,8 @@ def test_no_stored_object_is_changed_after_it_was_stored(sandbox: SandboxServer,
     kubectl("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s")
     kubectl("apply", "-f", "-", stdin=json.dumps({**widget("w"), "spec": {"size": 2, "tags": ["a"]}}))
     for _ in range(3):
-        kubectl("patch", "widget", "w", "--type", "json", "-p", '[{"op":"add","path":"/spec/tags/-","value":"b"}]')
+        kubectl("patch", "widget", "w", "--type", "json",
+                "-p", '[{"op":"add","path":"/spec/tags/-","value":"b"}]')
         kubectl("patch", "widget", "w", "--subresource", "status", "--type", "merge",
                 "-p", '{"status":{"phase":"Ready","seen":{"count":1}}}')
         kubectl("patch", "widget", "w", "--type", "merge", "-p", '{"spec":{"color":"blue"}}')

@@ -566,14 +566,16 @@ def test_a_shared_json_patch_copies_only_what_it_changes() -> None:
     every turn are the stored object's own. A later operation changing a container an earlier one made or
     reached changes the patch's copy, never the target."""
     stored = {"metadata": {"name": "c1", "labels": {"a": "1"}},
-              "spec": {"turns": [{"text": f"t{i}"} for i in range(500)]}, "status": {"revisions": [{"revision": 1}]}}
+              "spec": {"turns": [{"text": f"t{i}"} for i in range(500)]},
+              "status": {"revisions": [{"revision": 1}]}}
     before = copy.deepcopy(stored)
     appended = apply_json_patch(stored, [{"op": "add", "path": "/spec/turns/-", "value": {"text": "t500"}}],
                                 share_target=True)
     assert len(appended["spec"]["turns"]) == 501 and stored == before
     assert appended["status"] is stored["status"] and appended["metadata"] is stored["metadata"]
     assert appended["spec"]["turns"] is not stored["spec"]["turns"]
-    assert all(new is old for new, old in zip(appended["spec"]["turns"], stored["spec"]["turns"], strict=False))
+    turns = zip(appended["spec"]["turns"], stored["spec"]["turns"], strict=False)
+    assert all(new is old for new, old in turns)
     again = apply_json_patch(stored, [
         {"op": "add", "path": "/metadata/labels/b", "value": "2"},
         {"op": "replace", "path": "/metadata/labels/a", "value": "9"},
