@@ -46,12 +46,25 @@ class Raw:
         assert answer.status == status, (method, path, answer.status, answer.data[:500])
         return bytes(answer.data)
 
+    def watch(self, path: str, since: str, into: list[dict[str, Any]], count: int) -> None:
+        """The first `count` lines of a watch from `since` (or as many as come within 30 s)."""
+        answer = self.api.rest_client.pool_manager.request(
+            "GET", f"{self.api.configuration.host}{path}?watch=true&timeoutSeconds=30&resourceVersion={since}",
+            headers={"Authorization": self.auth}, preload_content=False)
+        pending = b""
+        try:
+            for chunk in answer.stream(4096):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                into.extend(json.loads(line) for line in lines if line)
+                if len(into) >= count:
+                    return
+        finally:
+            answer.close()
 
-def _watch(raw: Raw, path: str, since: str, into: list[dict[str, Any]]) -> threading.Thread:
-    def run() -> None:
-        data = raw("GET", f"{path}?watch=true&timeoutSeconds=3&resourceVersion={since}")
-        into.extend(json.loads(line) for line in data.decode().splitlines() if line)
-    thread = threading.Thread(target=run)
+
+def _watch(raw: Raw, path: str, since: str, into: list[dict[str, Any]], count: int) -> threading.Thread:
+    thread = threading.Thread(target=raw.watch, args=(path, since, into, count))
     thread.start()
     return thread
 
@@ -67,7 +80,7 @@ def test_every_answer_about_a_version_is_that_version(api: client.ApiClient) -> 
     v1, beta = base.format(version="v1"), base.format(version="v1beta1")
     since = json.loads(raw("GET", v1))["metadata"]["resourceVersion"]
     seen: dict[str, list[dict[str, Any]]] = {"v1": [], "v1beta1": []}
-    watchers = [_watch(raw, v1, since, seen["v1"]), _watch(raw, beta, since, seen["v1beta1"])]
+    watchers = [_watch(raw, v1, since, seen["v1"], 4), _watch(raw, beta, since, seen["v1beta1"], 4)]
     time.sleep(0.5)
 
     answers = [raw("POST", v1, widget("w", size=2), status=201)]
@@ -81,7 +94,7 @@ def test_every_answer_about_a_version_is_that_version(api: client.ApiClient) -> 
     noop = raw("PATCH", f"{beta}/w", {"spec": {"size": 3}}, "application/merge-patch+json")
     current = {"v1": raw("GET", f"{v1}/w"), "v1beta1": raw("GET", f"{beta}/w")}
     for w in watchers:
-        w.join(timeout=10)
+        w.join(timeout=40)
 
     assert json.loads(dry)["spec"]["size"] == 9
     assert json.loads(current["v1"])["spec"]["size"] == 3
@@ -112,7 +125,7 @@ def test_an_event_is_watched_and_read_in_each_of_its_two_shapes(api: client.ApiC
     core, new = "/api/v1/namespaces/default/events", "/apis/events.k8s.io/v1/namespaces/default/events"
     since = json.loads(raw("GET", core))["metadata"]["resourceVersion"]
     seen: dict[str, list[dict[str, Any]]] = {"core": [], "new": []}
-    watchers = [_watch(raw, core, since, seen["core"]), _watch(raw, new, since, seen["new"])]
+    watchers = [_watch(raw, core, since, seen["core"], 2), _watch(raw, new, since, seen["new"], 2)]
     time.sleep(0.5)
     pod = {"kind": "Pod", "name": "web", "namespace": "default"}
     raw("POST", core, {"metadata": {"name": "pulled"}, "message": "pulled nginx", "reason": "Pulled",
@@ -120,7 +133,7 @@ def test_an_event_is_watched_and_read_in_each_of_its_two_shapes(api: client.ApiC
     raw("PATCH", f"{core}/pulled", {"message": "pulled nginx again"}, "application/merge-patch+json")
     read = {"core": json.loads(raw("GET", f"{core}/pulled")), "new": json.loads(raw("GET", f"{new}/pulled"))}
     for w in watchers:
-        w.join(timeout=10)
+        w.join(timeout=40)
     assert [e["type"] for e in seen["core"]] == ["ADDED", "MODIFIED"]
     assert [e["type"] for e in seen["new"]] == ["ADDED", "MODIFIED"]
     assert read["core"]["message"] == "pulled nginx again" and "note" not in read["core"]
