@@ -34,7 +34,7 @@ from sandbox.reviews import review
 from sandbox.selectors import Matcher, make_matcher
 from sandbox.serviceaccounts import default_service_account, request_token, uid_lookup, user_of
 from sandbox.store import Store
-from sandbox.tables import to_table, wants_table
+from sandbox.tables import partial_metadata, partial_metadata_list, to_table, wants_metadata, wants_table
 from sandbox.tokens import TokenSigner
 from sandbox.watch import WatchRequest, serve_watch
 from sandbox.writes import WriteOptions, present
@@ -86,10 +86,13 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(text=compact(body), status=status, content_type="application/json")
 
 
-def object_response(ops: Operations, rt: ResourceType, obj: dict[str, Any], status: int = 200,
-                    dry_run: bool = False) -> web.Response:
-    """A create's, update's or patch's result: the store's own JSON of the version it stored, when that is
-    what `rt` serves (never for a dry run, whose result was not stored), else `obj` encoded."""
+def object_response(request: web.Request, ops: Operations, rt: ResourceType, obj: dict[str, Any],
+                    status: int = 200, dry_run: bool = False) -> web.Response:
+    """A create's, update's or patch's result: its metadata alone when the client asks for that, else the
+    store's own JSON of the version it stored when that is what `rt` serves (never for a dry run, whose
+    result was not stored), else `obj` encoded."""
+    if wants_metadata(request.headers.get("Accept", "")):
+        return json_response(partial_metadata(obj), status)
     meta = obj.get("metadata") or {}
     text = None if dry_run else ops.served_text(rt, meta.get("namespace") or "", meta.get("name") or "",
                                                 meta.get("resourceVersion") or "")
@@ -363,14 +366,14 @@ class Handler:
             body = await _read_body(request)
             opts = _write_options(request)
             new = cluster.ops.create(rt, ns, body, user, opts)
-            return object_response(cluster.ops, rt, new, 201, opts.dry_run)
+            return object_response(request, cluster.ops, rt, new, 201, opts.dry_run)
         if verb == "update":
             body = await _read_body(request)
             opts = _write_options(request)
             if info.subresource == "scale":
                 return json_response(cluster.ops.replace_scale(rt, ns, info.name, body, user, opts))
             replaced = cluster.ops.replace(rt, ns, info.name, body, user, opts, info.subresource)
-            return object_response(cluster.ops, rt, replaced, 200, opts.dry_run)
+            return object_response(request, cluster.ops, rt, replaced, 200, opts.dry_run)
         if verb == "patch":
             raw = await _raw_body(request)
             opts = _write_options(request)
@@ -378,7 +381,7 @@ class Handler:
             if info.subresource == "scale":
                 return json_response(cluster.ops.patch_scale(rt, ns, info.name, ctype, raw, user, opts))
             obj, created = cluster.ops.patch(rt, ns, info.name, ctype, raw, user, opts, info.subresource)
-            return object_response(cluster.ops, rt, obj, 201 if created else 200, opts.dry_run)
+            return object_response(request, cluster.ops, rt, obj, 201 if created else 200, opts.dry_run)
         if verb in ("delete", "deletecollection"):
             body = await _read_body(request) or {}
             options = dict(body) if isinstance(body, dict) else {}
@@ -405,7 +408,10 @@ class Handler:
         ops = self.cluster.ops
         if info.subresource == "scale":
             return json_response(ops.get_scale(rt, ns, info.name))
-        if info.subresource in ("", "status") and not wants_table(request.headers.get("Accept", "")):
+        accept = request.headers.get("Accept", "")
+        if info.subresource in ("", "status") and wants_metadata(accept):
+            return json_response(partial_metadata(ops.get(rt, ns, info.name)))
+        if info.subresource in ("", "status") and not wants_table(accept):
             text = ops.served_text(rt, ns, info.name)
             if text is not None:
                 return web.Response(text=text, content_type="application/json")
@@ -440,6 +446,7 @@ class Handler:
         match = _matcher(rt, q.get("labelSelector"), field_selector)
         namespace = ns if rt.namespaced and ns else None
         as_table = wants_table(request.headers.get("Accept", ""))
+        as_metadata = not as_table and wants_metadata(request.headers.get("Accept", ""))
         include = q.get("includeObject", "Metadata")
         cluster = self.cluster
         if info.verb == "watch":
@@ -454,13 +461,16 @@ class Handler:
                 bookmark_interval=cluster.bookmark_interval,
                 send_initial_events=q.get("sendInitialEvents") in ("true", "1"),
                 drop_after=drop_after,
-                shared_encoding=None if as_table else rt.api_version,
+                shared_encoding=None if as_table else
+                f"{rt.api_version};as=PartialObjectMetadata" if as_metadata else rt.api_version,
             )
             first = [True]
 
             def encode(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
 
                 shown = present(rt, obj)
+                if as_metadata:
+                    return partial_metadata(shown)
                 if not as_table:
                     return shown
                 table = to_table(
@@ -481,6 +491,8 @@ class Handler:
             table = to_table(rt, listed.page.items, meta["resourceVersion"], include)
             table["metadata"] = meta
             return json_response(table)
+        if as_metadata:
+            return json_response(partial_metadata_list(listed.page.items, meta))
         return json_response({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta,
                               "items": listed.page.items})
 

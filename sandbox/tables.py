@@ -422,8 +422,26 @@ def to_table(
     }
 
 
+def _first_choice(accept: str) -> set[str]:
+    """The parameters of the Accept header's first media type (`as=Table`, `g=meta.k8s.io`, ...)."""
+    first = accept.split(",")[0] if accept else ""
+    return {p.strip() for p in first.split(";")[1:]}
+
+
 def wants_table(accept: str) -> bool:
     """True when the Accept header's first choice is a meta.k8s.io Table."""
-    first = accept.split(",")[0] if accept else ""
-    params = {p.strip() for p in first.split(";")[1:]}
+    params = _first_choice(accept)
     return "as=Table" in params and "g=meta.k8s.io" in params
+
+
+def wants_metadata(accept: str) -> bool:
+    """True when the Accept header's first choice is meta.k8s.io's PartialObjectMetadata (or its List): the
+    objects' metadata only, as client-go's metadata client asks for on get, list, watch and writes."""
+    params = _first_choice(accept)
+    wanted = {"as=PartialObjectMetadata", "as=PartialObjectMetadataList"}
+    return bool(wanted & params) and "g=meta.k8s.io" in params
+
+
+def partial_metadata_list(items: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+            "items": [partial_metadata(i) for i in items]}

@@ -40,8 +40,9 @@ class WatchRequest:
     bookmark_interval: float
     send_initial_events: bool
     drop_after: float | None = None  # an injected fault: end the stream early (sandbox.faults)
-    # What every watcher of this shape is sent alike (the served apiVersion), so an event's line is encoded
-    # once for all of them; None when each watcher's lines are its own (tables carry headers once).
+    # What every watcher of this shape is sent alike (the served apiVersion for whole objects, more for their
+    # metadata alone), so an event's line is encoded once for all of them; None when each watcher's lines
+    # are its own (tables carry headers once).
     shared_encoding: str | None = None
 
 
@@ -83,7 +84,8 @@ def _event_line(event: StoreEvent, event_type: str, req: WatchRequest, encode: E
     key = (event_type, req.shared_encoding)
     line = event.lines.get(key)
     if line is None:
-        if event.text is not None and served_as_stored(req.rt, event.obj):
+        whole = req.shared_encoding == req.rt.api_version
+        if whole and event.text is not None and served_as_stored(req.rt, event.obj):
             line = _text_line(event_type, event.text)
         else:
             line = _line(event_type, encode(event_type, event.obj))

@@ -38,19 +38,20 @@ class Raw:
         self.auth = api.configuration.get_api_key_with_prefix("BearerToken")
 
     def __call__(self, method: str, path: str, body: Any = None, ctype: str = "application/json",
-                 status: int = 200) -> bytes:
-        headers = {"Authorization": self.auth, "Content-Type": ctype}
+                 status: int = 200, accept: str = "application/json") -> bytes:
+        headers = {"Authorization": self.auth, "Content-Type": ctype, "Accept": accept}
         answer = self.api.rest_client.pool_manager.request(
             method, f"{self.api.configuration.host}{path}", headers=headers,
             body=None if body is None else json.dumps(body))
         assert answer.status == status, (method, path, answer.status, answer.data[:500])
         return bytes(answer.data)
 
-    def watch(self, path: str, since: str, into: list[dict[str, Any]], count: int) -> None:
+    def watch(self, path: str, since: str, into: list[dict[str, Any]], count: int,
+              accept: str = "application/json") -> None:
         """The first `count` lines of a watch from `since` (or as many as come within 30 s)."""
         answer = self.api.rest_client.pool_manager.request(
             "GET", f"{self.api.configuration.host}{path}?watch=true&timeoutSeconds=30&resourceVersion={since}",
-            headers={"Authorization": self.auth}, preload_content=False)
+            headers={"Authorization": self.auth, "Accept": accept}, preload_content=False)
         pending = b""
         try:
             for chunk in answer.stream(4096):
@@ -63,8 +64,9 @@ class Raw:
             answer.close()
 
 
-def _watch(raw: Raw, path: str, since: str, into: list[dict[str, Any]], count: int) -> threading.Thread:
-    thread = threading.Thread(target=raw.watch, args=(path, since, into, count))
+def _watch(raw: Raw, path: str, since: str, into: list[dict[str, Any]], count: int,
+           accept: str = "application/json") -> threading.Thread:
+    thread = threading.Thread(target=raw.watch, args=(path, since, into, count, accept))
     thread.start()
     return thread
 
@@ -139,6 +141,44 @@ def test_an_event_is_watched_and_read_in_each_of_its_two_shapes(api: client.ApiC
     assert read["core"]["message"] == "pulled nginx again" and "note" not in read["core"]
     assert read["new"]["note"] == "pulled nginx again" and "message" not in read["new"]
     assert seen["core"][-1]["object"] == read["core"] and seen["new"][-1]["object"] == read["new"]
+
+
+def test_metadata_alone_when_the_client_asks_for_it(api: client.ApiClient) -> None:
+    """Accept `as=PartialObjectMetadata` (client-go's metadata client; the operator's status writes, with
+    plain JSON as the fallback): a patch of the status, a GET, a list and a watch answer with the object's
+    metadata alone, its resourceVersion that of the write; without it, the whole object as before."""
+    raw = Raw(api)
+    client.ApiextensionsV1Api(api).create_custom_resource_definition(WIDGET_CRD)
+    time.sleep(0.2)
+    path = "/apis/example.com/v1/namespaces/default/widgets"
+    metadata = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json;q=0.9"
+    raw("POST", path, widget("w"), status=201)
+    since = json.loads(raw("GET", f"{path}/w"))["metadata"]["resourceVersion"]
+    lines: list[dict[str, Any]] = []
+    full: list[dict[str, Any]] = []  # a watcher of whole objects beside it: each gets its own lines
+    watchers = [_watch(raw, path, since, lines, 1, accept=metadata), _watch(raw, path, since, full, 1)]
+    time.sleep(0.5)
+    status = {"status": {"phase": "Ready", "notes": ["x" * 5000]}}
+    written = json.loads(raw("PATCH", f"{path}/w/status", status, "application/merge-patch+json",
+                             accept=metadata))
+    for w in watchers:
+        w.join(timeout=40)
+    assert written == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                       "metadata": written["metadata"]} and written["metadata"]["name"] == "w"
+    whole = json.loads(raw("GET", f"{path}/w"))
+    assert whole["status"]["phase"] == "Ready"
+    assert written["metadata"] == whole["metadata"]
+    got = json.loads(raw("GET", f"{path}/w", accept=metadata))
+    assert got["kind"] == "PartialObjectMetadata" and "status" not in got
+    assert got["metadata"] == whole["metadata"]
+    as_list = metadata.replace("PartialObjectMetadata", "PartialObjectMetadataList")
+    listed = json.loads(raw("GET", path, accept=as_list))
+    assert listed["kind"] == "PartialObjectMetadataList"
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["w"] and "spec" not in listed["items"][0]
+    assert [line["type"] for line in lines] == ["MODIFIED"]
+    assert lines[0]["object"] == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                  "metadata": whole["metadata"]}
+    assert full[0]["object"] == whole
 
 
 def test_no_stored_object_is_changed_after_it_was_stored(sandbox: SandboxServer, kubectl: Kubectl) -> None:
