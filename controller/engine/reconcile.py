@@ -698,7 +698,7 @@ class Reconciler:
             patch["metadata"] = {"resourceVersion": self.resource_version}
         try:
             written = self.svc.kube.merge_patch(self.api_version, self.kind, self.name, self.namespace, patch,
-                                                subresource="status")
+                                                subresource="status", metadata_only=True)
         except KubeError as exc:
             if exc.transient:
                 raise transient_from(exc, "writing the thread's status") from exc
@@ -765,7 +765,8 @@ def record_retry(svc: Services, body: dict[str, Any], message: str, delay: float
                       if c.get("type") != ConditionType.RECONCILING.value]
         svc.kube.merge_patch(body["apiVersion"], body["kind"], meta["name"], meta["namespace"],
                              {"metadata": {"resourceVersion": live["metadata"]["resourceVersion"]},
-                              "status": {"conditions": [*conditions, cond]}}, subresource="status")
+                              "status": {"conditions": [*conditions, cond]}}, subresource="status",
+                             metadata_only=True)
     except KubeError:
         pass
 
