@@ -49,8 +49,9 @@ class Raw:
     def watch(self, path: str, since: str, into: list[dict[str, Any]], count: int,
               accept: str = "application/json") -> None:
         """The first `count` lines of a watch from `since` (or as many as come within 30 s)."""
+        query = f"watch=true&timeoutSeconds=30&resourceVersion={since}"
         answer = self.api.rest_client.pool_manager.request(
-            "GET", f"{self.api.configuration.host}{path}?watch=true&timeoutSeconds=30&resourceVersion={since}",
+            "GET", f"{self.api.configuration.host}{path}?{query}",
             headers={"Authorization": self.auth, "Accept": accept}, preload_content=False)
         pending = b""
         try:
