@@ -34,7 +34,15 @@ from sandbox.reviews import review
 from sandbox.selectors import Matcher, make_matcher
 from sandbox.serviceaccounts import default_service_account, request_token, uid_lookup, user_of
 from sandbox.store import Store
-from sandbox.tables import partial_metadata, partial_metadata_list, to_table, wants_metadata, wants_table
+from sandbox.tables import (
+    METADATA,
+    OBJECTS,
+    TABLE,
+    partial_metadata,
+    partial_metadata_list,
+    response_shape,
+    to_table,
+)
 from sandbox.tokens import TokenSigner
 from sandbox.watch import WatchRequest, serve_watch
 from sandbox.writes import WriteOptions, present
@@ -91,7 +99,7 @@ def object_response(request: web.Request, ops: Operations, rt: ResourceType, obj
     """A create's, update's or patch's result: its metadata alone when the client asks for that, else the
     store's own JSON of the version it stored when that is what `rt` serves (never for a dry run, whose
     result was not stored), else `obj` encoded."""
-    if wants_metadata(request.headers.get("Accept", "")):
+    if response_shape(request.headers.get("Accept", "")) == METADATA:
         return json_response(partial_metadata(obj), status)
     meta = obj.get("metadata") or {}
     text = None if dry_run else ops.served_text(rt, meta.get("namespace") or "", meta.get("name") or "",
@@ -408,10 +416,10 @@ class Handler:
         ops = self.cluster.ops
         if info.subresource == "scale":
             return json_response(ops.get_scale(rt, ns, info.name))
-        accept = request.headers.get("Accept", "")
-        if info.subresource in ("", "status") and wants_metadata(accept):
+        shape = response_shape(request.headers.get("Accept", ""))
+        if info.subresource in ("", "status") and shape == METADATA:
             return json_response(partial_metadata(ops.get(rt, ns, info.name)))
-        if info.subresource in ("", "status") and not wants_table(accept):
+        if info.subresource in ("", "status") and shape == OBJECTS:
             text = ops.served_text(rt, ns, info.name)
             if text is not None:
                 return web.Response(text=text, content_type="application/json")
@@ -425,7 +433,7 @@ class Handler:
                 _int_param(request, "tailLines"),
             )
             return web.Response(text=text, content_type="text/plain")
-        if wants_table(request.headers.get("Accept", "")):
+        if shape == TABLE:
             table = to_table(
                 rt,
                 [obj],
@@ -445,8 +453,7 @@ class Handler:
             field_selector = ",".join(p for p in (field_selector, f"metadata.name={info.name}") if p)
         match = _matcher(rt, q.get("labelSelector"), field_selector)
         namespace = ns if rt.namespaced and ns else None
-        as_table = wants_table(request.headers.get("Accept", ""))
-        as_metadata = not as_table and wants_metadata(request.headers.get("Accept", ""))
+        shape = response_shape(request.headers.get("Accept", ""))
         include = q.get("includeObject", "Metadata")
         cluster = self.cluster
         if info.verb == "watch":
@@ -461,17 +468,16 @@ class Handler:
                 bookmark_interval=cluster.bookmark_interval,
                 send_initial_events=q.get("sendInitialEvents") in ("true", "1"),
                 drop_after=drop_after,
-                shared_encoding=None if as_table else
-                f"{rt.api_version};as=PartialObjectMetadata" if as_metadata else rt.api_version,
+                shape=shape,
             )
             first = [True]
 
             def encode(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
 
                 shown = present(rt, obj)
-                if as_metadata:
+                if shape == METADATA:
                     return partial_metadata(shown)
-                if not as_table:
+                if shape == OBJECTS:
                     return shown
                 table = to_table(
                     rt, [shown], shown["metadata"].get("resourceVersion", ""), include, with_headers=first[0]
@@ -487,11 +493,11 @@ class Handler:
             meta["continue"] = listed.page.continue_token
         if listed.page.remaining is not None:
             meta["remainingItemCount"] = listed.page.remaining
-        if as_table:
+        if shape == TABLE:
             table = to_table(rt, listed.page.items, meta["resourceVersion"], include)
             table["metadata"] = meta
             return json_response(table)
-        if as_metadata:
+        if shape == METADATA:
             return json_response(partial_metadata_list(listed.page.items, meta))
         return json_response({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta,
                               "items": listed.page.items})

@@ -56,7 +56,7 @@ class StoreEvent:
     text: str | None = field(default=None, compare=False, repr=False)
     # Its watch lines as encoded once for every watcher of one shape (sandbox.watch), as the API server's
     # watch cache serializes an event once per version and encoding, not once per watcher.
-    lines: dict[tuple[str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
+    lines: dict[tuple[str, str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 Listener = Callable[[StoreEvent], None]

@@ -422,24 +422,22 @@ def to_table(
     }
 
 
-def _first_choice(accept: str) -> set[str]:
-    """The parameters of the Accept header's first media type (`as=Table`, `g=meta.k8s.io`, ...)."""
+# What a client asks of each object (the Accept header's first choice): the whole object, its metadata
+# alone (meta.k8s.io's PartialObjectMetadata, as client-go's metadata client asks on get, list, watch and
+# writes), or Table rows.
+OBJECTS, METADATA, TABLE = "objects", "metadata", "table"
+
+
+def response_shape(accept: str) -> str:
+    """OBJECTS, METADATA or TABLE, as the Accept header's first media type asks."""
     first = accept.split(",")[0] if accept else ""
-    return {p.strip() for p in first.split(";")[1:]}
-
-
-def wants_table(accept: str) -> bool:
-    """True when the Accept header's first choice is a meta.k8s.io Table."""
-    params = _first_choice(accept)
-    return "as=Table" in params and "g=meta.k8s.io" in params
-
-
-def wants_metadata(accept: str) -> bool:
-    """True when the Accept header's first choice is meta.k8s.io's PartialObjectMetadata (or its List): the
-    objects' metadata only, as client-go's metadata client asks for on get, list, watch and writes."""
-    params = _first_choice(accept)
-    wanted = {"as=PartialObjectMetadata", "as=PartialObjectMetadataList"}
-    return bool(wanted & params) and "g=meta.k8s.io" in params
+    params = {p.strip() for p in first.split(";")[1:]}
+    if "g=meta.k8s.io" in params:
+        if "as=Table" in params:
+            return TABLE
+        if params & {"as=PartialObjectMetadata", "as=PartialObjectMetadataList"}:
+            return METADATA
+    return OBJECTS
 
 
 def partial_metadata_list(items: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from sandbox.jsoncopy import compact
 from sandbox.resources import ResourceType
 from sandbox.selectors import Matcher
 from sandbox.store import ADDED, DELETED, MODIFIED, Store, StoreEvent
+from sandbox.tables import OBJECTS, TABLE
 from sandbox.writes import served_as_stored
 
 Encoder = Callable[[str, dict[str, Any]], dict[str, Any]]  # (event type, object) -> wire object
@@ -40,10 +41,9 @@ class WatchRequest:
     bookmark_interval: float
     send_initial_events: bool
     drop_after: float | None = None  # an injected fault: end the stream early (sandbox.faults)
-    # What every watcher of this shape is sent alike (the served apiVersion for whole objects, more for their
-    # metadata alone), so an event's line is encoded once for all of them; None when each watcher's lines
-    # are its own (tables carry headers once).
-    shared_encoding: str | None = None
+    # sandbox.tables' OBJECTS, METADATA or TABLE. Watchers of one resource version and shape are sent the same line, encoded
+    # once per event for all of them; a table watcher's lines are its own (it gets the headers once).
+    shape: str = OBJECTS
 
 
 def translate(event: StoreEvent, req: WatchRequest) -> tuple[str, dict[str, Any]] | None:
@@ -79,13 +79,12 @@ def _text_line(event_type: str, text: str) -> bytes:
 def _event_line(event: StoreEvent, event_type: str, req: WatchRequest, encode: Encoder) -> bytes:
     """The line for a live event (its object is `event.obj`), encoded once per shape for all watchers, from
     the store's own JSON of the object when this watcher is served the stored shape."""
-    if req.shared_encoding is None:
+    if req.shape == TABLE:
         return _line(event_type, encode(event_type, event.obj))
-    key = (event_type, req.shared_encoding)
+    key = (event_type, req.rt.api_version, req.shape)
     line = event.lines.get(key)
     if line is None:
-        whole = req.shared_encoding == req.rt.api_version
-        if whole and event.text is not None and served_as_stored(req.rt, event.obj):
+        if req.shape == OBJECTS and event.text is not None and served_as_stored(req.rt, event.obj):
             line = _text_line(event_type, event.text)
         else:
             line = _line(event_type, encode(event_type, event.obj))
